@@ -1,0 +1,1 @@
+"""tankerwatch's Dagster assets: ingest, reference tables, SQL models, and the published set."""

@@ -1,0 +1,46 @@
+"""One asset per SQL model in sql/: staging, intermediate and marts."""
+
+
+import dagster as dg
+
+from orchestration.resources import TankerwatchResource
+from tankerwatch.models import Model, build_model, discover_models
+from tankerwatch.warehouse import fetch_all, table_schema
+
+OWNERS = ["team:tankerwatch-data"]
+
+
+def _metadata(con, model: Model, rows: int) -> dict:
+    schema = table_schema(con, model.name)
+    metadata = {
+        "dagster/row_count": rows,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, dtype, description=model.columns.get(name)) for name, dtype in schema]
+        ),
+    }
+    if any(name == "reject_reason" for name, _ in schema):
+        metadata["rejects"] = fetch_all(con, f"select count(*) from {model.name} where reject_reason is not null")[0][0]
+    return metadata
+
+
+def build_model_asset(model: Model) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=model.name,
+        deps=list(model.deps),
+        group_name=model.layer,
+        description=f"{model.description} Grain: {model.grain}.",
+        kinds={"sql", "duckdb"},
+        owners=OWNERS,
+        pool="duckdb",
+        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2])), "grain": model.grain},
+    )
+    def materialise(tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
+        with tankerwatch.warehouse() as con:
+            rows = build_model(con, model)
+            metadata = _metadata(con, model, rows)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return materialise
+
+
+model_assets = [build_model_asset(model) for model in discover_models().values()]

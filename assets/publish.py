@@ -1,0 +1,78 @@
+"""Publish assets: write a complete candidate version, then switch published/current to it once gated."""
+
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.resources import TankerwatchResource
+from tankerwatch.publish import switch_current, write_manifest, write_version
+from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, gate_results_for_run
+
+OWNERS = ["team:tankerwatch-data"]
+CANDIDATE_KEY = dg.AssetKey("publish_candidate")
+
+
+def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource) -> Path:
+    """The version directory the latest publish_candidate materialisation wrote."""
+    event = instance.get_latest_materialization_event(CANDIDATE_KEY)
+    if event is None or event.asset_materialization is None:
+        raise RuntimeError("publish_candidate has not been materialised: nothing to check or publish")
+    version = event.asset_materialization.metadata["version"].value
+    return tankerwatch.paths().published / "versions" / str(version)
+
+
+@dg.asset(
+    deps=list(PUBLISHED_TABLES),
+    group_name="publish",
+    kinds={"parquet"},
+    owners=OWNERS,
+    pool="duckdb",
+)
+def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
+    """One new version directory under published/versions/ holding every published table as parquet plus manifest.json; not yet visible to consumers."""
+    version_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{context.run_id[:8]}"
+    published = tankerwatch.paths().published
+    with tankerwatch.warehouse() as con:
+        manifest = build_manifest(con, context.run_id, version_id)
+        version_dir = write_version(con, published, version_id, PUBLISHED_TABLES, manifest=manifest)
+    return dg.MaterializeResult(
+        metadata={
+            "version": version_id,
+            "path": dg.MetadataValue.path(str(version_dir)),
+            "row_counts": dg.MetadataValue.json(manifest["row_counts"]),
+        }
+    )
+
+
+@dg.asset(
+    deps=[CANDIDATE_KEY],
+    group_name="publish",
+    kinds={"parquet"},
+    owners=OWNERS,
+    pool="duckdb",
+)
+def published_current(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
+    """The validated set consumers read at published/current/: the candidate version, with every check of the run in its manifest, switched to atomically."""
+    version_dir = candidate_dir(context.instance, tankerwatch)
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    with tankerwatch.warehouse() as con:
+        manifest["checks"] = gate_results_for_run(con, context.run_id)
+    failed = [c for c in manifest["checks"] if not c["success"]]
+    if failed:
+        raise RuntimeError(f"refusing to publish {version_dir.name}: checks failed in this run: {failed}")
+    write_manifest(version_dir, manifest)
+    previous = switch_current(tankerwatch.paths().published, version_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "version": version_dir.name,
+            "previous_version": previous or "",
+            "path": dg.MetadataValue.path(str(tankerwatch.paths().published / "current")),
+            "checks_passed": len(manifest["checks"]),
+        }
+    )
+
+
+publish_assets = [publish_candidate, published_current]

@@ -1,0 +1,77 @@
+"""Blocking Great Expectations checks: one per asset that has a suite in expectations/, plus the publish-set gate."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.resources import TankerwatchResource
+from tankerwatch.gates import GateResult, validate_frame, validate_table
+from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
+from tankerwatch.settings import EXPECTATIONS_DIR
+
+GX_SUITE_CHECK = "great_expectations_suite"
+PUBLISH_SET_CHECK = "publish_set_consistent"
+PUBLISH_SET_SUITES = ("publish_files", "publish_cap_consistency")
+
+
+def check_metadata(results: list[GateResult]) -> dict:
+    failing = [r for r in results if not r.success]
+    return {
+        "suites": ", ".join(r.suite_name for r in results),
+        "expectations_evaluated": sum(r.evaluated for r in results),
+        "expectations_passed": sum(r.passed for r in results),
+        "rows_validated": sum(r.rows or 0 for r in results),
+        "failing_expectations": dg.MetadataValue.md(
+            "\n\n".join(f"**{r.suite_name}**\n\n{r.failure_markdown()}" for r in failing) or "none"
+        ),
+    }
+
+
+def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset_name,
+        name=GX_SUITE_CHECK,
+        blocking=True,
+        description=f"Great Expectations suite expectations/{suite_path.name}: a failure stops everything downstream.",
+    )
+    def gx_suite(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+        with tankerwatch.warehouse() as con:
+            result = validate_table(con, asset_name, suite_path)
+            record_gate_result(con, context.op_execution_context.run_id, asset_name, result)
+        if not result.success:
+            context.log.error(result.summary())
+        return dg.AssetCheckResult(passed=result.success, metadata=check_metadata([result]))
+
+    return gx_suite
+
+
+def build_suite_checks(asset_names: list[str]) -> list[dg.AssetChecksDefinition]:
+    """A blocking check for every asset with a suite; an asset without one is a configuration error."""
+    missing = [name for name in asset_names if not (EXPECTATIONS_DIR / f"{name}.json").exists()]
+    if missing:
+        raise FileNotFoundError(f"no Great Expectations suite in expectations/ for assets {missing}")
+    return [build_suite_check(name, EXPECTATIONS_DIR / f"{name}.json") for name in asset_names]
+
+
+@dg.asset_check(
+    asset="publish_candidate",
+    name=PUBLISH_SET_CHECK,
+    blocking=True,
+    description="The written set holds every table as validated, and cap_tracker agrees with voyages (expectations/publish_*.json).",
+)
+def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+    from assets.publish import candidate_dir
+
+    version_dir = candidate_dir(context.instance, tankerwatch)
+    with tankerwatch.warehouse() as con:
+        results = [
+            validate_frame(EXPECTATIONS_DIR / "publish_files.json", published_files_frame(con, version_dir)),
+            validate_frame(EXPECTATIONS_DIR / "publish_cap_consistency.json", cap_consistency_frame(version_dir)),
+        ]
+        for result in results:
+            record_gate_result(con, context.op_execution_context.run_id, "publish_candidate", result)
+    passed = all(r.success for r in results)
+    if not passed:
+        context.log.error("; ".join(r.summary() for r in results if not r.success))
+    return dg.AssetCheckResult(passed=passed, metadata={"version_dir": str(version_dir), **check_metadata(results)})

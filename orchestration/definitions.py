@@ -1,0 +1,29 @@
+"""The one Definitions object of tankerwatch: every asset, check, job, schedule and resource."""
+
+import dagster as dg
+
+from assets.ingest import ingest_assets
+from assets.models import model_assets
+from assets.publish import publish_assets
+from assets.reference import reference_assets
+from orchestration.checks import build_suite_checks, publish_set_check
+from orchestration.jobs import full_pipeline_job
+from orchestration.resources import TankerwatchResource
+from orchestration.schedules import nightly_full_run
+from tankerwatch.ingest import KIND_TABLES
+from tankerwatch.models import discover_models
+
+GATED_ASSETS = [
+    *[table for tables in KIND_TABLES.values() for table in tables],
+    *[asset.key.path[-1] for asset in reference_assets],
+    *discover_models(),
+]
+
+defs = dg.Definitions(
+    assets=[*ingest_assets, *reference_assets, *model_assets, *publish_assets],
+    asset_checks=[*build_suite_checks(GATED_ASSETS), publish_set_check],
+    jobs=[full_pipeline_job],
+    schedules=[nightly_full_run],
+    resources={"tankerwatch": TankerwatchResource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,33 @@
+"""The one resource every asset uses: which sources file, which data directory, which product."""
+
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import dagster as dg
+import duckdb
+
+from tankerwatch.settings import DataPaths, resolve_data_paths, resolve_sources_file
+from tankerwatch.sources import Source, load_sources
+from tankerwatch.warehouse import connect
+
+
+class TankerwatchResource(dg.ConfigurableResource):
+    """Run settings. Empty values fall back, at run time, to $TANKERWATCH_SOURCES (else the
+    bundled demo), $TANKERWATCH_DATA_DIR (else ./data) and the product in seeds/volume_assumptions.csv."""
+
+    sources_file: str = ""
+    data_dir: str = ""
+    product: str = ""
+
+    def sources(self) -> list[Source]:
+        return load_sources(resolve_sources_file(self.sources_file or None))
+
+    def paths(self) -> DataPaths:
+        return resolve_data_paths(self.data_dir or None)
+
+    @contextmanager
+    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived warehouse connection; open it only after any HTTP fetching is done."""
+        with connect(self.paths().warehouse) as con:
+            yield con

@@ -1,0 +1,78 @@
+-- DOMAIN load rule: in a vessel's time-ordered sightings that carry a state, each
+-- empty -> laden transition is a load. It belongs to the load-terminal call that
+-- contains, or lies between, the last empty and the first laden sighting (the
+-- latest such call when there are several). A load with no terminal call in
+-- that bracket is unattributed: reported, never counted. A terminal call holds
+-- at most one load; a second transition in the same call (noise) is reported as
+-- a duplicate.
+-- grain: one row per empty -> laden transition (load_event_id)
+-- columns:
+--   load_event_id: '<imo>-<first laden time yyyymmddThhmmss>'
+--   imo: ship IMO number
+--   last_empty_id: the last empty sighting before the load
+--   last_empty_at: its time, UTC
+--   first_laden_id: the first laden sighting after it
+--   first_laden_at: its time, UTC
+--   load_call_id: the load-terminal call the load belongs to; null when unattributed
+--   attribution: attributed, unattributed, or duplicate_in_call
+with states as (
+    select sighting_id, imo, observed_at, state
+    from int_sighting_states
+    where state is not null
+),
+
+sequenced as (
+    select
+        *,
+        lag(state) over by_vessel as previous_state,
+        lag(sighting_id) over by_vessel as previous_sighting_id,
+        lag(observed_at) over by_vessel as previous_observed_at
+    from states
+    window by_vessel as (partition by imo order by observed_at, sighting_id)
+),
+
+transitions as (
+    select
+        imo || '-' || strftime(observed_at, '%Y%m%dT%H%M%S') as load_event_id,
+        imo,
+        previous_sighting_id as last_empty_id,
+        previous_observed_at as last_empty_at,
+        sighting_id as first_laden_id,
+        observed_at as first_laden_at
+    from sequenced
+    where previous_state = 'empty' and state = 'laden'
+),
+
+attributed as (
+    select
+        transitions.*,
+        terminal_calls.port_call_id as load_call_id
+    from transitions
+    left join int_port_calls as terminal_calls
+        on terminal_calls.imo = transitions.imo
+        and terminal_calls.port_role = 'load_terminal'
+        and terminal_calls.arrival_at <= transitions.first_laden_at
+        and terminal_calls.departure_at >= transitions.last_empty_at
+    qualify row_number() over (
+        partition by transitions.load_event_id order by terminal_calls.departure_at desc nulls last
+    ) = 1
+),
+
+final as (
+    select
+        load_event_id,
+        imo,
+        last_empty_id,
+        last_empty_at,
+        first_laden_id,
+        first_laden_at,
+        load_call_id,
+        case
+            when load_call_id is null then 'unattributed'
+            when row_number() over (partition by load_call_id order by first_laden_at) > 1 then 'duplicate_in_call'
+            else 'attributed'
+        end as attribution
+    from attributed
+)
+
+select * from final

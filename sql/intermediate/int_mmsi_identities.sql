@@ -1,0 +1,27 @@
+-- Which IMO each MMSI stands for, from the registry, sanctions remarks and AIS
+-- static reports (type 5). An MMSI claimed for more than one IMO resolves nothing.
+-- grain: one row per MMSI
+-- columns:
+--   mmsi: 9-digit MMSI
+--   imo: the one IMO the MMSI is linked to; null when ambiguous
+--   candidate_imos: every IMO any source links the MMSI to
+--   origins: sources of the links (registry, ofac, ais_static)
+with links as (
+    select mmsi, imo, 'registry' as origin from int_vessels where mmsi is not null and in_registry
+    union all
+    select mmsi, imo, 'ofac' from stg_ofac_vessels where reject_reason is null and mmsi is not null
+    union all
+    select mmsi, imo, 'ais_static' from stg_ais_static where reject_reason is null and imo is not null
+),
+
+final as (
+    select
+        mmsi,
+        case when count(distinct imo) = 1 then min(imo) end as imo,
+        list(distinct imo order by imo) as candidate_imos,
+        list(distinct origin order by origin) as origins
+    from links
+    group by mmsi
+)
+
+select * from final

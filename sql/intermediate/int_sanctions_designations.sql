@@ -1,0 +1,103 @@
+-- Sanctions designations of hulls, keyed by IMO. OFAC lists vessels with their
+-- IMO. The UN Consolidated List has no vessel records: a tanker counts as
+-- designated by a DPRK-regime UN entry whose comments name it (e.g. KPe.066
+-- "Registered owner of the DPRK tanker YU JONG 2"), dated by the entry's
+-- LISTED_ON; the name is resolved to an IMO only when exactly one known hull
+-- bears it. Numbers in UN comments are company IMOs and are never read.
+-- grain: one row per list, list entry and IMO (list_name, entry_id, imo)
+-- columns:
+--   list_name: OFAC SDN or UN SC Consolidated List
+--   source_name: sources-file name of the list
+--   entry_id: OFAC ent_num or UN reference number
+--   imo: ship IMO number
+--   listed_name: the name the list uses for the hull
+--   program: OFAC program tags or the UN regime
+--   listed_on: date of listing; null when the list gives none (then the hull counts as sanctioned on every date)
+--   basis: how the designation links to the hull
+with ofac as (
+    select
+        'OFAC SDN' as list_name,
+        source_name,
+        ent_num::varchar as entry_id,
+        imo,
+        listed_name,
+        program,
+        null::date as listed_on,
+        'OFAC vessel entry, IMO in Remarks' as basis
+    from stg_ofac_vessels
+    where reject_reason is null
+),
+
+un_entries as (
+    select * from stg_un_designations
+    where reject_reason is null and un_list_type = 'DPRK' and record_type = 'entity'
+),
+
+name_phrases as (
+    select distinct name_tokens(vessel_name) as phrase, name_key
+    from int_vessel_names
+    where length(name_key) >= 4
+),
+
+comment_tokens as (
+    -- A numbered sibling ('KUM UN SAN 3') is not a mention of 'KUM UN SAN'. Single-word
+    -- names must be written in capitals, as the list writes vessel names, so that an
+    -- alias such as LEADERSHIP does not match the word 'leadership'.
+    select
+        un_entries.*,
+        name_tokens(comments) as any_case,
+        ' ' || trim(regexp_replace(strip_accents(coalesce(comments, '')), '[^A-Za-z0-9]+', ' ', 'g')) || ' ' as as_written
+    from un_entries
+),
+
+un_mentions as (
+    select
+        comment_tokens.source_name,
+        comment_tokens.reference_number,
+        comment_tokens.listed_name as entity_name,
+        comment_tokens.listed_on,
+        name_phrases.name_key,
+        trim(name_phrases.phrase) as mentioned_name
+    from comment_tokens
+    inner join name_phrases
+        on contains(
+            regexp_replace(
+                case when contains(trim(name_phrases.phrase), ' ') then comment_tokens.any_case else comment_tokens.as_written end,
+                name_phrases.phrase || '[0-9]+ ',
+                ' ',
+                'g'
+            ),
+            name_phrases.phrase
+        )
+),
+
+un_resolved as (
+    select
+        un_mentions.*,
+        list(distinct int_vessel_names.imo order by int_vessel_names.imo) as candidate_imos
+    from un_mentions
+    inner join int_vessel_names on int_vessel_names.name_key = un_mentions.name_key
+    group by all
+),
+
+un as (
+    select
+        'UN SC Consolidated List' as list_name,
+        source_name,
+        reference_number as entry_id,
+        candidate_imos[1] as imo,
+        mentioned_name as listed_name,
+        'DPRK' as program,
+        listed_on,
+        'named in the comments of ' || reference_number || ' ' || entity_name as basis
+    from un_resolved
+    where len(candidate_imos) = 1
+),
+
+final as (
+    select * from ofac
+    union all
+    select distinct * from un
+)
+
+select * from final

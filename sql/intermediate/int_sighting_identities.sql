@@ -1,0 +1,129 @@
+-- DOMAIN identity rule applied to every usable sighting (imagery rows and AIS
+-- positions): the IMO it reports; else the IMO its MMSI stands for; else the one
+-- hull whose registry name, former name, sanctions name or alias has the same
+-- name key. A sighting that matches no hull, or several, is kept with the reason.
+-- grain: one row per usable sighting (sighting_id)
+-- columns:
+--   sighting_id: evidence id, '<source_name>:<analyst id>' or '<source_name>:<mmsi>@<time>'
+--   evidence_kind: imagery or ais
+--   source_name: sources-file name of the log or feed
+--   snapshot_id: snapshot the sighting was read from
+--   source_row: line in that snapshot
+--   observed_at: time of the sighting, UTC
+--   latitude: degrees north
+--   longitude: degrees east
+--   reported_imo: IMO written in the sighting
+--   reported_mmsi: MMSI written in or transmitted with the sighting
+--   reported_name: vessel name written in the sighting
+--   laden_state: imagery laden state (null for AIS)
+--   load_fraction: imagery load fraction (null for AIS)
+--   imo: the resolved IMO; null when unresolved
+--   resolved_by: imo, mmsi or name
+--   candidate_imos: IMOs whose names match, when resolution by name was tried
+--   reject_reason: why the sighting could not be tied to one hull; null when resolved
+with imagery as (
+    select
+        source_name || ':' || sighting_id as sighting_id,
+        'imagery' as evidence_kind,
+        source_name,
+        snapshot_id,
+        source_row,
+        observed_at,
+        latitude,
+        longitude,
+        imo as reported_imo,
+        mmsi as reported_mmsi,
+        vessel_name as reported_name,
+        laden_state,
+        load_fraction
+    from stg_imagery_sightings
+    where reject_reason is null
+),
+
+ais as (
+    select
+        source_name || ':' || mmsi || '@' || strftime(received_at, '%Y-%m-%dT%H:%M:%SZ') as sighting_id,
+        'ais' as evidence_kind,
+        source_name,
+        snapshot_id,
+        source_row,
+        received_at as observed_at,
+        latitude,
+        longitude,
+        null::varchar as reported_imo,
+        mmsi as reported_mmsi,
+        null::varchar as reported_name,
+        null::varchar as laden_state,
+        null::double as load_fraction
+    from stg_ais_positions
+    where reject_reason is null
+),
+
+sightings as (
+    select * from imagery
+    union all
+    select * from ais
+),
+
+name_matches as (
+    select
+        sightings.sighting_id,
+        list(distinct int_vessel_names.imo order by int_vessel_names.imo) as candidate_imos
+    from sightings
+    inner join int_vessel_names on int_vessel_names.name_key = vessel_name_key(sightings.reported_name)
+    where sightings.reported_imo is null
+    group by sightings.sighting_id
+),
+
+resolved as (
+    select
+        sightings.*,
+        int_mmsi_identities.imo as mmsi_imo,
+        int_mmsi_identities.candidate_imos as mmsi_candidates,
+        name_matches.candidate_imos
+    from sightings
+    left join int_mmsi_identities on int_mmsi_identities.mmsi = sightings.reported_mmsi
+    left join name_matches on name_matches.sighting_id = sightings.sighting_id
+),
+
+final as (
+    select
+        sighting_id,
+        evidence_kind,
+        source_name,
+        snapshot_id,
+        source_row,
+        observed_at,
+        latitude,
+        longitude,
+        reported_imo,
+        reported_mmsi,
+        reported_name,
+        laden_state,
+        load_fraction,
+        coalesce(
+            reported_imo,
+            mmsi_imo,
+            case when len(candidate_imos) = 1 then candidate_imos[1] end
+        ) as imo,
+        case
+            when reported_imo is not null then 'imo'
+            when mmsi_imo is not null then 'mmsi'
+            when len(candidate_imos) = 1 then 'name'
+        end as resolved_by,
+        candidate_imos,
+        case
+            when reported_imo is not null or mmsi_imo is not null or len(candidate_imos) = 1 then null
+            when len(candidate_imos) > 1
+                then 'ambiguous vessel name ' || reported_name || ': matches IMOs ' || array_to_string(candidate_imos, ', ')
+            when len(mmsi_candidates) > 1
+                then 'MMSI ' || reported_mmsi || ' is linked to several IMOs: ' || array_to_string(mmsi_candidates, ', ')
+            when reported_name is not null
+                then 'unresolved: no IMO, and neither MMSI ' || coalesce(reported_mmsi, '(none)')
+                    || ' nor name ' || reported_name || ' matches a known vessel'
+            else 'unresolved: MMSI ' || coalesce(reported_mmsi, '(none)') || ' is not linked to any IMO'
+        end as reject_reason
+    from resolved
+)
+
+select * from final

@@ -1,0 +1,68 @@
+-- Every hull any source keys by a valid ship IMO, with its particulars: the
+-- registry's latest row first, the sanctions lists where the registry is silent.
+-- Lists and registries may name one hull differently (OFAC's CHONG RIM 2 is the
+-- registry's SIN PHYONG 9): they are joined on IMO only.
+-- grain: one row per IMO number
+-- columns:
+--   imo: ship IMO number
+--   vessel_name: registry name, else the name on the sanctions list
+--   former_names: registry former names
+--   mmsi: registry MMSI, else the MMSI a sanctions list gives
+--   call_sign: registry call sign, else OFAC's
+--   flag_iso2: flag state (registry, else the sanctions list's flag)
+--   vessel_type: registry type, else OFAC's
+--   dwt: deadweight tonnage (t)
+--   gross_tonnage: gross tonnage
+--   cargo_capacity_m3: cargo tank capacity (m3)
+--   summer_draught_m: summer load-line draught (m)
+--   build_year: year built
+--   owner: registered owner
+--   in_registry: true when a registry source lists the IMO
+with registry as (
+    select *
+    from stg_registry_vessels
+    where reject_reason is null
+    qualify row_number() over (
+        partition by imo order by updated_at desc nulls last, snapshot_id desc, source_row desc
+    ) = 1
+),
+
+ofac as (
+    select
+        stg_ofac_vessels.*,
+        ref_countries.iso2 as flag_iso2
+    from stg_ofac_vessels
+    left join (select distinct upper(country_name) as country_key, iso2 from ref_countries) as ref_countries
+        on ref_countries.country_key = upper(stg_ofac_vessels.flag_as_listed)
+    where stg_ofac_vessels.reject_reason is null
+    qualify row_number() over (partition by stg_ofac_vessels.imo order by stg_ofac_vessels.ent_num) = 1
+),
+
+all_imos as (
+    select imo from registry
+    union
+    select imo from ofac
+),
+
+final as (
+    select
+        all_imos.imo,
+        coalesce(registry.vessel_name, ofac.listed_name) as vessel_name,
+        coalesce(registry.former_names, []::varchar[]) as former_names,
+        coalesce(registry.mmsi, ofac.mmsi) as mmsi,
+        coalesce(registry.call_sign, ofac.call_sign) as call_sign,
+        coalesce(registry.flag_iso2, ofac.flag_iso2) as flag_iso2,
+        coalesce(registry.vessel_type, ofac.vessel_type) as vessel_type,
+        registry.dwt,
+        registry.gross_tonnage,
+        registry.cargo_capacity_m3,
+        registry.summer_draught_m,
+        registry.build_year,
+        registry.owner,
+        registry.imo is not null as in_registry
+    from all_imos
+    left join registry on registry.imo = all_imos.imo
+    left join ofac on ofac.imo = all_imos.imo
+)
+
+select * from final

@@ -1,0 +1,102 @@
+-- DOMAIN voyage and destination rules: each attributed load is one voyage. Its
+-- destination is the first call after the load call that is not at a load
+-- terminal, up to and including the call holding the first empty sighting after
+-- the load. A discharge port in the DPRK makes the destination confirmed, any
+-- other port other; no such call leaves it unconfirmed.
+-- grain: one row per voyage (voyage_id)
+-- columns:
+--   voyage_id: '<imo>-<load departure yyyymmddThhmmss>'
+--   imo: ship IMO number
+--   load_event_id: the load (int_load_events)
+--   load_call_id: the load-terminal call
+--   load_port_id: port of the load call
+--   load_arrival_at: arrival of the load call, UTC
+--   load_departure_at: departure of the load call, UTC
+--   last_empty_id: last empty sighting before the load
+--   first_laden_id: first laden sighting after it
+--   first_empty_after_id: first empty sighting after the load; null when none yet
+--   first_empty_after_at: its time, UTC
+--   destination_call_id: the destination call; null when unconfirmed
+--   discharge_port_id: port of the destination call
+--   discharge_arrival_at: arrival of the destination call, UTC
+--   discharge_departure_at: departure of the destination call, UTC
+--   destination_status: confirmed, other or unconfirmed
+--   load_evidence_ids: sightings of the load call
+--   destination_evidence_ids: sightings of the destination call
+with loads as (
+    select
+        int_load_events.*,
+        load_calls.port_id as load_port_id,
+        load_calls.arrival_at as load_arrival_at,
+        load_calls.departure_at as load_departure_at,
+        load_calls.evidence_ids as load_evidence_ids
+    from int_load_events
+    inner join int_port_calls as load_calls on load_calls.port_call_id = int_load_events.load_call_id
+    where int_load_events.attribution = 'attributed'
+),
+
+first_empty_after as (
+    select
+        loads.load_event_id,
+        arg_min(states.sighting_id, states.observed_at) as first_empty_after_id,
+        min(states.observed_at) as first_empty_after_at
+    from loads
+    inner join int_sighting_states as states
+        on states.imo = loads.imo
+        and states.state = 'empty'
+        and states.observed_at > loads.first_laden_at
+    group by loads.load_event_id
+),
+
+bounded as (
+    select
+        loads.*,
+        first_empty_after.first_empty_after_id,
+        first_empty_after.first_empty_after_at
+    from loads
+    left join first_empty_after on first_empty_after.load_event_id = loads.load_event_id
+),
+
+destinations as (
+    select
+        bounded.load_event_id,
+        arg_min(calls.port_call_id, calls.arrival_at) as destination_call_id
+    from bounded
+    inner join int_port_calls as calls
+        on calls.imo = bounded.imo
+        and calls.arrival_at > bounded.load_departure_at
+        and calls.port_role <> 'load_terminal'
+        and (bounded.first_empty_after_at is null or calls.arrival_at <= bounded.first_empty_after_at)
+    group by bounded.load_event_id
+),
+
+final as (
+    select
+        bounded.imo || '-' || strftime(bounded.load_departure_at, '%Y%m%dT%H%M%S') as voyage_id,
+        bounded.imo,
+        bounded.load_event_id,
+        bounded.load_call_id,
+        bounded.load_port_id,
+        bounded.load_arrival_at,
+        bounded.load_departure_at,
+        bounded.last_empty_id,
+        bounded.first_laden_id,
+        bounded.first_empty_after_id,
+        bounded.first_empty_after_at,
+        destinations.destination_call_id,
+        destination_calls.port_id as discharge_port_id,
+        destination_calls.arrival_at as discharge_arrival_at,
+        destination_calls.departure_at as discharge_departure_at,
+        case
+            when destination_calls.port_role = 'discharge_port' then 'confirmed'
+            when destination_calls.port_role is not null then 'other'
+            else 'unconfirmed'
+        end as destination_status,
+        bounded.load_evidence_ids,
+        coalesce(destination_calls.evidence_ids, []::varchar[]) as destination_evidence_ids
+    from bounded
+    left join destinations on destinations.load_event_id = bounded.load_event_id
+    left join int_port_calls as destination_calls on destination_calls.port_call_id = destinations.destination_call_id
+)
+
+select * from final

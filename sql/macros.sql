@@ -1,0 +1,39 @@
+-- Shared SQL functions of tankerwatch's models. Loaded on every warehouse connection.
+
+-- DOMAIN identity rule: a ship IMO number is 7 digits whose last digit is
+-- (7*d1 + 6*d2 + 5*d3 + 4*d4 + 3*d5 + 2*d6) mod 10. Company IMO numbers fail it.
+create or replace macro is_valid_ship_imo(imo) as coalesce(
+    regexp_full_match(imo, '[0-9]{7}')
+    and (
+        7 * try_cast(substr(imo, 1, 1) as integer)
+        + 6 * try_cast(substr(imo, 2, 1) as integer)
+        + 5 * try_cast(substr(imo, 3, 1) as integer)
+        + 4 * try_cast(substr(imo, 4, 1) as integer)
+        + 3 * try_cast(substr(imo, 5, 1) as integer)
+        + 2 * try_cast(substr(imo, 6, 1) as integer)
+    ) % 10 = try_cast(substr(imo, 7, 1) as integer),
+    false
+);
+
+-- An IMO number as people write it ('IMO 8604917', ' 8604917 ') reduced to its digits.
+create or replace macro clean_imo(imo) as
+    nullif(regexp_replace(upper(trim(imo)), '^IMO[\s:]*', ''), '');
+
+-- DOMAIN identity rule: names match after normalising case, spaces and hyphens
+-- (and any other punctuation): 'Chon Ma-San' and 'CHON MA SAN' share the key CHONMASAN.
+create or replace macro vessel_name_key(name) as
+    nullif(regexp_replace(upper(strip_accents(coalesce(name, ''))), '[^A-Z0-9]', '', 'g'), '');
+
+-- A name as a space-delimited token string, to find it as a whole phrase inside free text.
+create or replace macro name_tokens(text) as
+    ' ' || trim(regexp_replace(upper(strip_accents(coalesce(text, ''))), '[^A-Z0-9]+', ' ', 'g')) || ' ';
+
+-- Great-circle distance in kilometres.
+create or replace macro haversine_km(lat1, lon1, lat2, lon2) as
+    2 * 6371.0088 * asin(sqrt(
+        pow(sin(radians(lat2 - lat1) / 2), 2)
+        + cos(radians(lat1)) * cos(radians(lat2)) * pow(sin(radians(lon2 - lon1) / 2), 2)
+    ));
+
+-- A trimmed cell, null when empty.
+create or replace macro clean_text(value) as nullif(trim(value), '');

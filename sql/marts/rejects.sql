@@ -1,0 +1,70 @@
+-- Every input record tankerwatch could not use, with the reason: nothing is
+-- dropped silently. Parse failures come from the ingest step; the rest from the
+-- checks of the staging models and from identity resolution.
+-- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
+-- columns:
+--   stage: parse, staging or identity
+--   table_name: raw table or model that rejected the record
+--   source_name: sources-file name of the source
+--   snapshot_id: snapshot the record came from
+--   source_row: line or record number in that snapshot
+--   record_id: the record's own id when it has one (OFAC ent_num, UN reference, IMO, sighting id)
+--   reason: why the record was rejected
+--   record: the record as JSON (raw text for parse failures)
+with parse_failures as (
+    select
+        'parse' as stage,
+        'raw_' || kind as table_name,
+        source_name,
+        snapshot_id,
+        source_row,
+        null::varchar as record_id,
+        reason,
+        raw as record
+    from raw_parse_rejects
+),
+
+staging_rejects as (
+    select 'staging', 'stg_ofac_vessels', source_name, snapshot_id, source_row, ent_num::varchar, reject_reason, to_json(stg_ofac_vessels)::varchar
+    from stg_ofac_vessels where reject_reason is not null
+    union all
+    select 'staging', 'stg_un_designations', source_name, snapshot_id, source_row, reference_number, reject_reason, to_json(stg_un_designations)::varchar
+    from stg_un_designations where reject_reason is not null
+    union all
+    select 'staging', 'stg_registry_vessels', source_name, snapshot_id, source_row, imo, reject_reason, to_json(stg_registry_vessels)::varchar
+    from stg_registry_vessels where reject_reason is not null
+    union all
+    select 'staging', 'stg_imagery_sightings', source_name, snapshot_id, source_row, sighting_id, reject_reason, to_json(stg_imagery_sightings)::varchar
+    from stg_imagery_sightings where reject_reason is not null
+    union all
+    select 'staging', 'stg_ais_positions', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_positions)::varchar
+    from stg_ais_positions where reject_reason is not null
+    union all
+    select 'staging', 'stg_ais_static', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_static)::varchar
+    from stg_ais_static where reject_reason is not null
+),
+
+identity_rejects as (
+    select
+        'identity',
+        'int_sighting_identities',
+        source_name,
+        snapshot_id,
+        source_row,
+        sighting_id,
+        reject_reason,
+        to_json(int_sighting_identities)::varchar
+    from int_sighting_identities
+    where reject_reason is not null
+),
+
+final as (
+    select * from parse_failures
+    union all
+    select * from staging_rejects
+    union all
+    select * from identity_rejects
+)
+
+select * from final
+order by stage, table_name, source_name, snapshot_id, source_row

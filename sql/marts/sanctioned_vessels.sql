@@ -1,0 +1,60 @@
+-- Hulls designated by any loaded sanctions list, with their voyages.
+-- grain: one row per IMO number designated by at least one list
+-- columns:
+--   imo: ship IMO number
+--   vessel_name: current name (registry, else the list's name)
+--   listed_names: names the lists use for the hull
+--   flag: flag state, ISO 3166 alpha-2
+--   lists: lists designating the hull
+--   programs: sanctions programs
+--   entry_ids: list entries ('<list>: <entry>')
+--   earliest_listed_on: earliest known listing date; null when no list gives one
+--   listing_date_known: false when some list gives no date (then sanctioned on every date)
+--   voyages: voyages in the published set
+--   volume_bbl: central volume of those voyages counting toward the cap
+with designations as (
+    select * from int_sanctions_designations
+),
+
+by_vessel as (
+    select
+        imo,
+        list(distinct listed_name order by listed_name) as listed_names,
+        list(distinct list_name order by list_name) as lists,
+        list(distinct program order by program) as programs,
+        list(distinct list_name || ': ' || entry_id order by list_name || ': ' || entry_id) as entry_ids,
+        min(listed_on) as earliest_listed_on,
+        bool_and(listed_on is not null) as listing_date_known
+    from designations
+    group by imo
+),
+
+voyage_totals as (
+    select
+        imo,
+        count(*) as voyages,
+        coalesce(sum(volume_bbl) filter (where counts_toward_cap), 0) as volume_bbl
+    from voyages
+    group by imo
+),
+
+final as (
+    select
+        by_vessel.imo,
+        int_vessels.vessel_name,
+        by_vessel.listed_names,
+        int_vessels.flag_iso2 as flag,
+        by_vessel.lists,
+        by_vessel.programs,
+        by_vessel.entry_ids,
+        by_vessel.earliest_listed_on,
+        by_vessel.listing_date_known,
+        coalesce(voyage_totals.voyages, 0) as voyages,
+        coalesce(voyage_totals.volume_bbl, 0) as volume_bbl
+    from by_vessel
+    left join int_vessels on int_vessels.imo = by_vessel.imo
+    left join voyage_totals on voyage_totals.imo = by_vessel.imo
+)
+
+select * from final
+order by voyages desc, imo

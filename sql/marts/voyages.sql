@@ -1,0 +1,91 @@
+-- Loaded voyages out of the load terminals: the published answer to "which
+-- tankers loaded where, how much, and where did it go". DOMAIN cap rule: a
+-- voyage counts toward the DPRK cap when its destination is confirmed, or
+-- unconfirmed for a vessel that is DPRK-flagged or sanctioned on its load
+-- departure date. Sanctioned: any loaded list designates the IMO with a listing
+-- date on or before that date, or with no listing date known.
+-- grain: one row per voyage (voyage_id)
+-- columns:
+--   voyage_id: '<imo>-<load departure yyyymmddThhmmss>'
+--   imo: ship IMO number
+--   vessel_name: current name (registry, else sanctions list)
+--   flag: flag state, ISO 3166 alpha-2
+--   load_port: port where the vessel loaded
+--   load_arrival_at: first sighting of the load call, UTC
+--   load_departure_at: last sighting of the load call, UTC
+--   discharge_port: destination port; null when unconfirmed
+--   discharge_arrival_at: first sighting at the destination, UTC
+--   destination_status: confirmed (DPRK discharge port), other, or unconfirmed
+--   counts_toward_cap: true when the voyage counts toward the DPRK cap
+--   capacity_bbl: cargo capacity in barrels
+--   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
+--   load_fraction: share of capacity loaded
+--   load_fraction_source: observed_median or default
+--   volume_bbl: central volume estimate in barrels
+--   volume_bbl_low: low volume estimate
+--   volume_bbl_high: high volume estimate
+--   sanctioned: true when the vessel was sanctioned on the load departure date
+--   sanctions_lists: lists designating the vessel on that date
+--   load_call_id: the load-terminal port call
+--   destination_call_id: the destination port call
+--   evidence_ids: sightings proving the load (last empty, first laden, load call, fractions) and the destination
+with voyages as (
+    select * from int_voyage_destinations
+),
+
+sanctions_on_load_date as (
+    select
+        voyages.voyage_id,
+        list(distinct designations.list_name order by designations.list_name) as sanctions_lists
+    from voyages
+    inner join int_sanctions_designations as designations
+        on designations.imo = voyages.imo
+        and (designations.listed_on is null or designations.listed_on <= cast(voyages.load_departure_at as date))
+    group by voyages.voyage_id
+),
+
+final as (
+    select
+        voyages.voyage_id,
+        voyages.imo,
+        int_vessels.vessel_name,
+        int_vessels.flag_iso2 as flag,
+        load_ports.port_name as load_port,
+        voyages.load_arrival_at,
+        voyages.load_departure_at,
+        discharge_ports.port_name as discharge_port,
+        voyages.discharge_arrival_at,
+        voyages.destination_status,
+        voyages.destination_status = 'confirmed'
+            or (
+                voyages.destination_status = 'unconfirmed'
+                and (int_vessels.flag_iso2 = 'KP' or sanctions_on_load_date.voyage_id is not null)
+            ) as counts_toward_cap,
+        volumes.capacity_bbl,
+        volumes.capacity_source,
+        volumes.load_fraction,
+        volumes.load_fraction_source,
+        volumes.volume_bbl,
+        volumes.volume_bbl_low,
+        volumes.volume_bbl_high,
+        sanctions_on_load_date.voyage_id is not null as sanctioned,
+        coalesce(sanctions_on_load_date.sanctions_lists, []::varchar[]) as sanctions_lists,
+        voyages.load_call_id,
+        voyages.destination_call_id,
+        list_distinct(
+            [voyages.last_empty_id, voyages.first_laden_id]
+            || voyages.load_evidence_ids
+            || volumes.fraction_evidence_ids
+            || voyages.destination_evidence_ids
+            || list_filter([voyages.first_empty_after_id], lambda id: id is not null)
+        ) as evidence_ids
+    from voyages
+    left join int_vessels on int_vessels.imo = voyages.imo
+    left join ref_ports as load_ports on load_ports.port_id = voyages.load_port_id
+    left join ref_ports as discharge_ports on discharge_ports.port_id = voyages.discharge_port_id
+    left join int_voyage_volumes as volumes on volumes.voyage_id = voyages.voyage_id
+    left join sanctions_on_load_date on sanctions_on_load_date.voyage_id = voyages.voyage_id
+)
+
+select * from final
+order by load_departure_at, imo

@@ -1,0 +1,60 @@
+-- AIS position reports (class A types 1-3, class B types 18-19), with the
+-- not-available sentinels turned into nulls or rejects.
+-- grain: one row per decoded AIS position message (source_name, snapshot_id, source_row)
+-- columns:
+--   source_name: sources-file name of the AIS feed
+--   snapshot_id: first 16 hex digits of the landed file's sha256
+--   source_row: line of the message's last sentence
+--   received_at: receiver time from the NMEA tag block, UTC
+--   msg_type: AIS message type
+--   mmsi: 9-digit MMSI
+--   latitude: degrees north
+--   longitude: degrees east
+--   speed_knots: speed over ground; null when not available (102.3)
+--   course: course over ground; null when not available (360)
+--   heading: true heading; null when not available (511)
+--   nav_status: navigational status (class A)
+--   reject_reason: why the message cannot be a sighting; null when usable
+with source as (
+    select * from raw_ais_positions
+),
+
+checked as (
+    select
+        source_name,
+        snapshot_id,
+        source_row,
+        received_at,
+        msg_type,
+        mmsi,
+        latitude,
+        longitude,
+        case when speed_knots < 102.2 then speed_knots end as speed_knots,
+        case when course < 360 then course end as course,
+        case when heading between 0 and 359 then heading end as heading,
+        nav_status,
+        case
+            when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
+            when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
+                then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
+            when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180
+                then 'position not available (lat ' || coalesce(latitude::varchar, 'null')
+                    || ', lon ' || coalesce(longitude::varchar, 'null') || ')'
+        end as reject_reason,
+        row_number() over (
+            partition by source_name, mmsi, received_at, latitude, longitude order by snapshot_id, source_row
+        ) as copy_number
+    from source
+),
+
+final as (
+    select
+        * exclude (copy_number, reject_reason),
+        coalesce(
+            reject_reason,
+            case when copy_number > 1 then 'duplicate AIS position (same MMSI, time and position as an earlier message)' end
+        ) as reject_reason
+    from checked
+)
+
+select * from final

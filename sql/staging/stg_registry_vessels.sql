@@ -1,0 +1,114 @@
+-- Vessel particulars from the registry source(s), typed and checked. The flag is
+-- reduced to ISO 3166 alpha-2 whether the registry wrote a code or a country name.
+-- grain: one row per registry row (source_name, snapshot_id, source_row)
+-- columns:
+--   source_name: sources-file name of the registry source
+--   snapshot_id: first 16 hex digits of the landed file's sha256
+--   source_row: line of the registry file
+--   imo: ship IMO number (check digit valid); null when rejected
+--   vessel_name: current name, upper-case
+--   former_names: earlier names, upper-case
+--   mmsi: 9-digit MMSI
+--   call_sign: radio call sign
+--   flag_iso2: flag state, ISO 3166 alpha-2
+--   flag_as_listed: flag as written in the registry
+--   vessel_type: type as written
+--   dwt: deadweight tonnage (t)
+--   gross_tonnage: gross tonnage
+--   cargo_capacity_m3: cargo tank capacity (m3)
+--   summer_draught_m: summer load-line draught (m)
+--   build_year: year built
+--   owner: registered owner
+--   updated_at: when the registry last updated the row
+--   reject_reason: why the row cannot be used; null when usable
+with source as (
+    select * from raw_registry_vessels
+),
+
+renamed as (
+    select
+        source_name,
+        snapshot_id,
+        source_row,
+        clean_imo(imo) as imo_as_listed,
+        upper(clean_text(name)) as vessel_name,
+        list_filter(
+            list_transform(string_split(coalesce(former_names, ''), ';'), lambda n: upper(trim(n))),
+            lambda n: n <> ''
+        ) as former_names,
+        clean_text(mmsi) as mmsi,
+        clean_text(call_sign) as call_sign,
+        clean_text(flag) as flag_as_listed,
+        clean_text(vessel_type) as vessel_type,
+        clean_text(dwt) as dwt_text,
+        clean_text(gross_tonnage) as gross_tonnage_text,
+        clean_text(cargo_capacity_m3) as cargo_capacity_m3_text,
+        clean_text(summer_draught_m) as summer_draught_m_text,
+        clean_text(build_year) as build_year_text,
+        clean_text(owner) as owner,
+        clean_text(updated_at) as updated_at_text
+    from source
+),
+
+flags as (
+    select distinct upper(country_name) as country_key, iso2 from ref_countries
+),
+
+typed as (
+    select
+        renamed.*,
+        case
+            when regexp_full_match(flag_as_listed, '[A-Za-z]{2}') then upper(flag_as_listed)
+            else flags.iso2
+        end as flag_iso2,
+        try_cast(replace(dwt_text, ',', '') as double) as dwt,
+        try_cast(replace(gross_tonnage_text, ',', '') as double) as gross_tonnage,
+        try_cast(replace(cargo_capacity_m3_text, ',', '') as double) as cargo_capacity_m3,
+        try_cast(summer_draught_m_text as double) as summer_draught_m,
+        try_cast(build_year_text as integer) as build_year,
+        try_cast(updated_at_text as timestamptz) as updated_at
+    from renamed
+    left join flags on flags.country_key = upper(renamed.flag_as_listed)
+),
+
+final as (
+    select
+        source_name,
+        snapshot_id,
+        source_row,
+        case when is_valid_ship_imo(imo_as_listed) then imo_as_listed end as imo,
+        vessel_name,
+        former_names,
+        mmsi,
+        call_sign,
+        flag_iso2,
+        flag_as_listed,
+        vessel_type,
+        dwt,
+        gross_tonnage,
+        cargo_capacity_m3,
+        summer_draught_m,
+        build_year,
+        owner,
+        updated_at,
+        case
+            when imo_as_listed is null then 'registry row has no IMO number'
+            when not is_valid_ship_imo(imo_as_listed)
+                then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
+            when vessel_name is null then 'registry row has no vessel name'
+            when mmsi is not null and not regexp_full_match(mmsi, '[0-9]{9}') then 'MMSI is not 9 digits: ' || mmsi
+            when flag_as_listed is not null and flag_iso2 is null then 'unknown flag state: ' || flag_as_listed
+            when dwt_text is not null and (dwt is null or dwt <= 0) then 'dwt is not a positive number: ' || dwt_text
+            when gross_tonnage_text is not null and (gross_tonnage is null or gross_tonnage <= 0)
+                then 'gross_tonnage is not a positive number: ' || gross_tonnage_text
+            when cargo_capacity_m3_text is not null and (cargo_capacity_m3 is null or cargo_capacity_m3 <= 0)
+                then 'cargo_capacity_m3 is not a positive number: ' || cargo_capacity_m3_text
+            when summer_draught_m_text is not null and (summer_draught_m is null or summer_draught_m <= 0)
+                then 'summer_draught_m is not a positive number: ' || summer_draught_m_text
+            when build_year_text is not null and build_year is null then 'build_year is not a year: ' || build_year_text
+            when updated_at_text is not null and updated_at is null then 'updated_at is not a date: ' || updated_at_text
+        end as reject_reason
+    from typed
+)
+
+select * from final

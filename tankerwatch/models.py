@@ -1,0 +1,137 @@
+"""The SQL models of sql/: discovery, documentation headers, dependency order, and building one model."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from tankerwatch.errors import TankerwatchError
+from tankerwatch.settings import SQL_DIR
+from tankerwatch.warehouse import fetch_all, identifier
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class ModelError(TankerwatchError):
+    """A SQL model failed to build; the message names the model and its file."""
+
+# Tables that exist before any model runs: loaded by ingest and reference assets.
+BASE_TABLES = frozenset(
+    {
+        "raw_ofac_sdn",
+        "raw_ofac_alt",
+        "raw_ofac_sdn_comments",
+        "raw_un_designations",
+        "raw_registry_vessels",
+        "raw_imagery_sightings",
+        "raw_ais_positions",
+        "raw_ais_static",
+        "raw_parse_rejects",
+        "raw_source_snapshots",
+        "ref_ports",
+        "ref_countries",
+        "ref_volume_assumptions",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model: a select statement materialised as a table of the same name."""
+
+    name: str
+    layer: str
+    path: Path
+    sql: str
+    grain: str
+    description: str
+    columns: dict[str, str] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+
+
+_HEADER_LINE = re.compile(r"^--\s?(.*)$")
+_COLUMN_DOC = re.compile(r"^\s+([a-z_][a-z0-9_]*):\s*(.+)$")
+
+
+def _parse_header(sql: str) -> tuple[str, str, dict[str, str]]:
+    """Read the leading comment block: a description, `grain:` and `columns:` entries."""
+    description_lines: list[str] = []
+    grain = ""
+    columns: dict[str, str] = {}
+    in_columns = False
+    for line in sql.splitlines():
+        match = _HEADER_LINE.match(line)
+        if not match:
+            break
+        text = match.group(1)
+        if text.startswith("grain:"):
+            grain = text.removeprefix("grain:").strip()
+            in_columns = False
+        elif text.startswith("columns:"):
+            in_columns = True
+        elif in_columns and (column := _COLUMN_DOC.match(text)):
+            columns[column.group(1)] = column.group(2).strip()
+        elif not in_columns and text.strip():
+            description_lines.append(text.strip())
+    return " ".join(description_lines), grain, columns
+
+
+_CTE_NAME = re.compile(r"^\s*(?:with\s+)?([a-z_][a-z0-9_]*)\s+as\s*\(", re.MULTILINE)
+
+
+def _referenced_tables(sql: str, known: set[str]) -> tuple[str, ...]:
+    """Known tables named in the SQL, other than the model's own CTEs (which may shadow a table name)."""
+    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", body))
+    ctes = set(_CTE_NAME.findall(body))
+    return tuple(sorted((words - ctes) & known))
+
+
+@cache
+def discover_models(sql_dir: Path = SQL_DIR) -> dict[str, Model]:
+    """Every model under sql/<layer>/, keyed by name, with its dependencies resolved."""
+    files = {path.stem: (layer, path) for layer in LAYERS for path in sorted((sql_dir / layer).glob("*.sql"))}
+    known = set(files) | set(BASE_TABLES)
+    models = {}
+    for name, (layer, path) in files.items():
+        identifier(name)
+        sql = path.read_text(encoding="utf-8")
+        description, grain, columns = _parse_header(sql)
+        if not grain:
+            raise ValueError(f"{path}: the header must state the model's grain ('-- grain: ...')")
+        deps = tuple(dep for dep in _referenced_tables(sql, known) if dep != name)
+        models[name] = Model(name, layer, path, sql, grain, description, columns, deps)
+    return models
+
+
+def build_order(models: dict[str, Model]) -> list[str]:
+    graph = {name: [dep for dep in model.deps if dep in models] for name, model in models.items()}
+    return list(TopologicalSorter(graph).static_order())
+
+
+def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
+    """Materialise one model as a table, replacing the previous one in a single transaction."""
+    select = model.sql.strip().rstrip(";")
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create or replace table {identifier(model.name)} as\n{select}")
+        count = fetch_all(con, f"select count(*) from {model.name}")[0][0]
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise ModelError(f"model {model.name} ({model.path.relative_to(model.path.parents[2])}) failed: {exc}") from exc
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return count
+
+
+def build_all(con: duckdb.DuckDBPyConnection, models: dict[str, Model] | None = None) -> dict[str, int]:
+    """Build every model in dependency order; returns row counts. Used by tests and tools."""
+    models = models or discover_models()
+    return {name: build_model(con, models[name]) for name in build_order(models)}

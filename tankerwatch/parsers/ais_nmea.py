@@ -1,0 +1,472 @@
+"""Parser for AIS NMEA 0183 logs (kind ``ais_nmea``) into ``raw_ais_positions`` and ``raw_ais_static``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import reduce
+from operator import xor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import polars as pl
+from pyais import bit_vector
+from pyais.messages import MSG_CLASS
+
+from tankerwatch.errors import ParseError
+from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, Reject, conform
+
+log = logging.getLogger(__name__)
+
+POSITIONS = "raw_ais_positions"
+STATIC = "raw_ais_static"
+
+_POSITION_TYPES = frozenset({1, 2, 3, 18, 19})
+_WANTED_TYPES = frozenset({1, 2, 3, 5, 18, 19, 24})
+
+# Bits a payload must hold to cover every field we read (gpsd AIVDM layout).
+# pyais decodes a truncated payload without complaint, filling a cut-off field
+# from whatever bits remain (a 96-bit type 1 yields lat 3.5e-05), so a short
+# payload has to be caught before decoding, not after.
+_MIN_BITS = {
+    1: 137,  # ... lat (ends 116), course (128), heading (137)
+    2: 137,
+    3: 137,
+    # ... draught (302), destination (302-422); the standard length is 424, but gpsd
+    # notes that many transmitters send 420 or 422 bits and treats that as
+    # recoverable, so accept it and keep only the destination's whole characters.
+    5: 420,
+    18: 133,  # ... lat (112), course (124), heading (133)
+    19: 271,  # ... heading (133), shipname (263), ship_type (271)
+    24: 40,  # up to partno; each part is checked again below
+}
+_MIN_BITS_24A = 160  # shipname ends at 160
+_MIN_BITS_24B = 132  # ship_type (48) ... callsign ends at 132
+
+# The AIS 6-bit armouring alphabet: '0'..'W' and '`'..'w'. pyais does not
+# check it and silently decodes anything else into wrong bits.
+_PAYLOAD_RE = re.compile(rb"[0-W`-w]+")
+
+# c: beyond year 9999 cannot be a datetime; in practice it means milliseconds.
+_MAX_UNIX_SECONDS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+
+_BOM = b"\xef\xbb\xbf"
+
+# Give up early on a large file none of whose first lines is NMEA, instead of
+# collecting a reject for every line of, say, a binary download.
+_MAX_LEADING_NON_NMEA = 1000
+
+
+@dataclass
+class AisStats:
+    """What a parse saw besides the rows and rejects (the contract has no place for these)."""
+
+    lines: int = 0
+    blank_or_comment_lines: int = 0
+    sentences: int = 0  # AIVDM/AIVDO sentences with a valid envelope
+    messages: int = 0  # complete AIS messages (after reassembly)
+    other_nmea_sentences: int = 0  # valid NMEA but not AIVDM/AIVDO ($GPGGA, $PGHP, !AIABK, ...)
+    ignored_types: Counter = field(default_factory=Counter)  # AIS type -> count, types we do not need
+
+
+class _BadLine(Exception):
+    """A line (or message) to be rejected; the message is the reason."""
+
+
+class _Fragment(NamedTuple):
+    line_no: int
+    raw: bytes
+    payload: bytes
+    fill_bits: int
+    received_at: int | None
+
+
+@dataclass
+class _Columns:
+    """Column lists for both output tables; appending to lists beats a dict per row."""
+
+    pos: dict[str, list[Any]] = field(
+        default_factory=lambda: {c: [] for c in RAW_TABLE_COLUMNS[POSITIONS]}
+    )
+    static: dict[str, list[Any]] = field(
+        default_factory=lambda: {c: [] for c in RAW_TABLE_COLUMNS[STATIC]}
+    )
+
+    def add_position(self, row: int, received_at: int | None, msg: Any, mmsi: str, nav_status: int | None) -> None:
+        p = self.pos
+        p["source_row"].append(row)
+        p["received_at"].append(received_at)
+        p["msg_type"].append(msg.msg_type)
+        p["mmsi"].append(mmsi)
+        p["latitude"].append(msg.lat)
+        p["longitude"].append(msg.lon)
+        p["speed_knots"].append(msg.speed)
+        p["course"].append(msg.course)
+        p["heading"].append(msg.heading)
+        p["nav_status"].append(nav_status)
+
+    def add_static(
+        self,
+        row: int,
+        received_at: int | None,
+        msg_type: int,
+        mmsi: str,
+        *,
+        imo: str | None = None,
+        call_sign: str | None = None,
+        ship_name: str | None = None,
+        ship_type: int | None = None,
+        draught_m: float | None = None,
+        destination: str | None = None,
+    ) -> None:
+        s = self.static
+        s["source_row"].append(row)
+        s["received_at"].append(received_at)
+        s["msg_type"].append(msg_type)
+        s["mmsi"].append(mmsi)
+        s["imo"].append(imo)
+        s["call_sign"].append(call_sign)
+        s["ship_name"].append(ship_name)
+        s["ship_type"].append(ship_type)
+        s["draught_m"].append(draught_m)
+        s["destination"].append(destination)
+
+    def frame(self, name: str) -> pl.DataFrame:
+        data = self.pos if name == POSITIONS else self.static
+        schema = dict(RAW_TABLE_COLUMNS[name])
+        # received_at is collected as unix seconds and converted once per column.
+        schema["received_at"] = pl.Int64
+        frame = pl.DataFrame(data, schema=schema).with_columns(
+            pl.from_epoch("received_at", time_unit="s").dt.replace_time_zone("UTC")
+        )
+        return conform(name, frame)
+
+
+def parse_ais_nmea(path: Path) -> ParseResult:
+    """Decode positions (types 1/2/3/18/19) and static data (5, 19, 24) from an NMEA log."""
+    result, stats = parse_ais_nmea_with_stats(path)
+    log.info(
+        "%s: %d lines, %d AIS messages, %d positions, %d static rows, %d rejects, ignored types %s",
+        path,
+        stats.lines,
+        stats.messages,
+        result.tables[POSITIONS].height,
+        result.tables[STATIC].height,
+        len(result.rejects),
+        dict(sorted(stats.ignored_types.items())),
+    )
+    return result
+
+
+def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
+    """Like ``parse_ais_nmea``, also returning counts of what was skipped on purpose."""
+    path = Path(path)
+    stats = AisStats()
+    cols = _Columns()
+    rejects: list[Reject] = []
+    # Multi-part messages in progress, keyed by what identifies one message on
+    # the wire: sentence header (talker + VDM/VDO), channel, sequential id, count.
+    pending: dict[tuple[bytes, bytes, bytes, int], list[_Fragment]] = {}
+    nmea_lines = 0
+    meaningful_lines = 0
+
+    def reject(line_no: int, raw: bytes, reason: str) -> None:
+        rejects.append(Reject(source_row=line_no, raw=raw.decode("utf-8", "replace"), reason=reason))
+
+    def reject_fragments(frags: list[_Fragment], reason: str) -> None:
+        for f in frags:
+            reject(f.line_no, f.raw, reason)
+
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            stats.lines = line_no
+            if line_no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            line = raw.strip()
+            if not line or line[:1] == b"#":
+                # '#' comments appear in test corpora such as gpsd's; they are not records.
+                stats.blank_or_comment_lines += 1
+                continue
+            meaningful_lines += 1
+            first = line[:1]
+            if first in (b"!", b"\\"):
+                nmea_lines += 1
+            elif nmea_lines == 0:
+                if first == b"<" and meaningful_lines == 1:
+                    raise ParseError(f"{path}: looks like an HTML/XML page, not an NMEA log")
+                if meaningful_lines >= _MAX_LEADING_NON_NMEA:
+                    raise ParseError(
+                        f"{path}: none of the first {meaningful_lines} lines is an NMEA sentence"
+                    )
+
+            try:
+                received_at, sentence = _split_tag_block(line)
+                envelope = _parse_envelope(sentence)
+            except _BadLine as exc:
+                reject(line_no, line, str(exc))
+                continue
+            if envelope is None:
+                stats.other_nmea_sentences += 1
+                continue
+            stats.sentences += 1
+            header, count, number, seq_id, channel, payload, fill_bits = envelope
+            frag = _Fragment(line_no, line, payload, fill_bits, received_at)
+
+            if count == 1:
+                _emit(cols, rejects, stats, [frag])
+                continue
+
+            key = (header, channel, seq_id, count)
+            label = _fragment_label(number, count, seq_id, channel)
+            if number == 1:
+                stale = pending.pop(key, None)
+                if stale:
+                    reject_fragments(
+                        stale,
+                        f"Orphan fragment: {_fragment_label(len(stale), count, seq_id, channel)} "
+                        f"started but never completed; line {line_no} starts a new message with the same id.",
+                    )
+                pending[key] = [frag]
+                continue
+            parts = pending.get(key)
+            if parts is None:
+                reject(line_no, line, f"Orphan fragment: {label} arrived without its part 1.")
+                continue
+            if len(parts) != number - 1:
+                # A part went missing in between: the payload cannot be stitched together.
+                del pending[key]
+                reject_fragments(
+                    parts + [frag],
+                    f"Orphan fragment: {label} arrived after part {len(parts)}, "
+                    f"so part {len(parts) + 1} is missing.",
+                )
+                continue
+            parts.append(frag)
+            if number == count:
+                del pending[key]
+                _emit(cols, rejects, stats, parts)
+
+    for (_h, channel, seq_id, count), parts in pending.items():
+        reject_fragments(
+            parts,
+            f"Orphan fragment: {_fragment_label(len(parts), count, seq_id, channel)} "
+            f"was never completed by the end of the file.",
+        )
+
+    if meaningful_lines == 0:
+        raise ParseError(f"{path}: file is empty")
+    if nmea_lines == 0:
+        raise ParseError(f"{path}: not an NMEA log (no line starts with '!' or '\\')")
+
+    rejects.sort(key=lambda r: r.source_row)
+    result = ParseResult(
+        tables={POSITIONS: cols.frame(POSITIONS), STATIC: cols.frame(STATIC)},
+        rejects=rejects,
+    )
+    return result, stats
+
+
+def _fragment_label(number: int, count: int, seq_id: bytes, channel: bytes) -> str:
+    seq = seq_id.decode() or "none"
+    chan = channel.decode() or "none"
+    return f"part {number} of {count} (message id {seq}, channel {chan})"
+
+
+def _checksum(data: bytes) -> int:
+    return reduce(xor, data, 0)
+
+
+def _split_tag_block(line: bytes) -> tuple[int | None, bytes]:
+    """Return (c: unix seconds or None, the sentence after the tag block)."""
+    if line[:1] != b"\\":
+        return None, line
+    end = line.find(b"\\", 1)
+    if end < 0:
+        raise _BadLine("Malformed tag block: it has no closing backslash.")
+    received_at = _parse_tag_block(line[1:end])
+    sentence = line[end + 1:]
+    if not sentence:
+        raise _BadLine("Tag block is not followed by an NMEA sentence.")
+    return received_at, sentence
+
+
+def _parse_tag_block(block: bytes) -> int | None:
+    if not block.isascii():
+        raise _BadLine("Malformed tag block: it contains non-ASCII bytes.")
+    text = block.decode("ascii")
+    body, star, given = text.rpartition("*")
+    if not star:
+        raise _BadLine("Malformed tag block: it has no '*' checksum.")
+    if not _is_hex2(given):
+        raise _BadLine(f"Malformed tag block: checksum {given!r} is not two hex digits.")
+    computed = _checksum(body.encode("ascii"))
+    if computed != int(given, 16):
+        raise _BadLine(f"Malformed tag block: checksum says {given.upper()} but its fields give {computed:02X}.")
+    received_at = None
+    seen_c = False
+    for item in body.split(","):
+        code, colon, value = item.partition(":")
+        if not colon or not code:
+            raise _BadLine(f"Malformed tag block: field {item!r} is not of the form code:value.")
+        if code == "c":
+            if seen_c:
+                raise _BadLine("Malformed tag block: it has more than one c: field.")
+            seen_c = True
+            if not (value.isascii() and value.isdigit()):
+                raise _BadLine(f"Malformed tag block: c:{value} is not whole unix seconds.")
+            received_at = int(value)
+            if received_at > _MAX_UNIX_SECONDS:
+                raise _BadLine(
+                    f"Malformed tag block: c:{value} is past year 9999 as unix seconds (milliseconds?)."
+                )
+    return received_at
+
+
+_HEX2_RE = re.compile(r"[0-9A-Fa-f]{2}")
+
+
+def _is_hex2(text: str) -> bool:
+    # int(x, 16) alone would also take '+f' or ' f'.
+    return _HEX2_RE.fullmatch(text) is not None
+
+
+def _parse_envelope(sentence: bytes):
+    """Check an NMEA sentence; return its AIVDM/AIVDO fields, or None for other NMEA sentences."""
+    lead = sentence[:1]
+    if lead == b"$":
+        # Parametric sentences ($GPGGA, $PGHP, ...) carry nothing we use, and their
+        # checksum is optional in NMEA 0183, so they are skipped unchecked.
+        return None
+    if lead != b"!":
+        raise _BadLine("Not an NMEA sentence: it does not start with '!' or '$'.")
+    if not sentence.isascii():
+        raise _BadLine("Not an NMEA sentence: it contains non-ASCII bytes.")
+    star = sentence.rfind(b"*")
+    if star < 0:
+        raise _BadLine("NMEA sentence has no '*' checksum.")
+    given = sentence[star + 1:].decode("ascii")
+    if not _is_hex2(given):
+        raise _BadLine(f"NMEA checksum {given!r} is not two hex digits (or text follows it).")
+    computed = _checksum(sentence[1:star])
+    if computed != int(given, 16):
+        raise _BadLine(f"Bad NMEA checksum: the sentence says {given.upper()} but its content gives {computed:02X}.")
+
+    fields = sentence[1:star].split(b",")
+    header = fields[0]
+    if len(header) != 5 or header[2:] not in (b"VDM", b"VDO"):
+        return None
+    if len(fields) != 7:
+        raise _BadLine(f"Malformed {header.decode()} sentence: {len(fields)} fields instead of 7.")
+    _, count_b, number_b, seq_id, channel, payload, fill_b = fields
+    if not (count_b.isdigit() and number_b.isdigit() and fill_b.isdigit()):
+        raise _BadLine("Malformed AIS sentence: fragment count, fragment number or fill bits is not a number.")
+    count, number, fill_bits = int(count_b), int(number_b), int(fill_b)
+    if not 1 <= number <= count <= 9:
+        raise _BadLine(f"Malformed AIS sentence: fragment {number} of {count} is impossible.")
+    if fill_bits > 5:
+        raise _BadLine(f"Malformed AIS sentence: {fill_bits} fill bits (at most 5).")
+    if not payload:
+        raise _BadLine("Empty payload: the sentence carries no AIS data.")
+    if not _PAYLOAD_RE.fullmatch(payload):
+        bad = next(chr(b) for b in payload if not _PAYLOAD_RE.fullmatch(bytes([b])))
+        raise _BadLine(f"Undecodable payload: character {bad!r} is not in the AIS 6-bit alphabet.")
+    return header, count, number, seq_id, channel, payload, fill_bits
+
+
+def _emit(cols: _Columns, rejects: list[Reject], stats: AisStats, parts: list[_Fragment]) -> None:
+    """Decode one complete message and append its rows (or a reject)."""
+    last = parts[-1]
+    row = last.line_no
+    received_at = next((p.received_at for p in parts if p.received_at is not None), None)
+    payload = parts[0].payload if len(parts) == 1 else b"".join(p.payload for p in parts)
+    try:
+        msg = _decode(payload, last.fill_bits, stats)
+    except _BadLine as exc:
+        raw = b"\n".join(p.raw for p in parts).decode("utf-8", "replace")
+        rejects.append(Reject(source_row=row, raw=raw, reason=str(exc)))
+        return
+    stats.messages += 1
+    if msg is None:
+        return
+
+    msg_type = msg.msg_type
+    mmsi = f"{msg.mmsi:09d}"
+    if msg_type in _POSITION_TYPES:
+        nav_status = int(msg.status) if msg_type <= 3 else None
+        cols.add_position(row, received_at, msg, mmsi, nav_status)
+    if msg_type == 5:
+        cols.add_static(
+            row,
+            received_at,
+            5,
+            mmsi,
+            imo=str(msg.imo) if msg.imo else None,
+            call_sign=_text(msg.callsign),
+            ship_name=_text(msg.shipname),
+            ship_type=int(msg.ship_type),
+            draught_m=msg.draught,
+            destination=_text(_whole_destination(msg.destination, len(payload) * 6 - last.fill_bits)),
+        )
+    elif msg_type == 19:
+        cols.add_static(row, received_at, 19, mmsi, ship_name=_text(msg.shipname), ship_type=int(msg.ship_type))
+    elif msg_type == 24:
+        if msg.partno == 0:
+            cols.add_static(row, received_at, 24, mmsi, ship_name=_text(msg.shipname))
+        else:
+            cols.add_static(
+                row, received_at, 24, mmsi, call_sign=_text(msg.callsign), ship_type=int(msg.ship_type)
+            )
+
+
+def _decode(payload: bytes, fill_bits: int, stats: AisStats) -> Any | None:
+    """Decode a payload with pyais; None for a valid type we do not need."""
+    msg_type = _six_bit(payload[0])
+    if not 1 <= msg_type <= 27:
+        raise _BadLine(f"Undecodable payload: AIS message type {msg_type} does not exist.")
+    if msg_type not in _WANTED_TYPES:
+        # Valid AIS we have no use for: skipping the decode also saves the time.
+        stats.ignored_types[msg_type] += 1
+        return None
+    bits = len(payload) * 6 - fill_bits
+    need = _MIN_BITS[msg_type]
+    if bits < need:
+        raise _BadLine(f"Undecodable payload: type {msg_type} needs at least {need} bits, this one has {bits}.")
+    if msg_type == 24:
+        partno = (_six_bit(payload[6]) >> 2) & 0b11  # bits 38-39 of the 36-41 in char 6
+        if partno > 1:
+            raise _BadLine(f"Undecodable payload: type 24 part number {partno} does not exist.")
+        need = _MIN_BITS_24A if partno == 0 else _MIN_BITS_24B
+        if bits < need:
+            part = "A" if partno == 0 else "B"
+            raise _BadLine(f"Undecodable payload: type 24 part {part} needs at least {need} bits, this one has {bits}.")
+    try:
+        # pyais's own decode() does exactly this after re-parsing the sentence;
+        # the envelope is already checked here, so go straight to the payload.
+        return MSG_CLASS[msg_type].from_vector(bit_vector(payload, fill_bits))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is this line's problem only
+        raise _BadLine(f"Undecodable payload: pyais failed with {type(exc).__name__}: {exc}") from None
+
+
+def _whole_destination(destination: str | None, bits: int) -> str | None:
+    """Drop a destination character that a short (420/422-bit) type 5 cut off part-way."""
+    whole = (bits - 302) // 6
+    if destination is None or whole >= 20:
+        return destination
+    # pyais builds the cut character from the bits it has, which yields a wrong letter.
+    return destination[:whole]
+
+
+def _six_bit(char: int) -> int:
+    value = char - 48
+    return value - 8 if value > 40 else value
+
+
+def _text(value: str | None) -> str | None:
+    """AIS pads text with '@' (and some transmitters with spaces); nothing left means not available."""
+    if value is None:
+        return None
+    value = value.rstrip("@ ")
+    return value or None

@@ -1,0 +1,137 @@
+"""Shared reader for headed CSV sources whose cells land as raw strings (registry, imagery log)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from tankerwatch.errors import ParseError
+from tankerwatch.parsers import ParseResult, Reject, RAW_TABLE_COLUMNS, conform
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _LineTap:
+    """Feeds decoded physical lines to csv.reader and remembers which ones a record used.
+
+    csv.reader pulls one physical line at a time and only pulls more while a
+    quoted field is still open, so the lines taken since the previous record are
+    exactly the current record's lines: that gives both its first line number
+    (for source_row) and its raw text (for a Reject) without a second pass.
+    """
+
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
+        self._path = path
+        self._handle = handle
+        self.line_no = 0  # physical lines handed out so far
+        self.taken: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        raw = self._handle.readline()
+        if not raw:
+            raise StopIteration
+        self.line_no += 1
+        if self.line_no == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A wrong encoding affects the whole file, not one record: fail loudly
+            # so the source is fixed rather than rejecting row after row.
+            raise ParseError(
+                f"{self._path}: line {self.line_no} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
+        self.taken.append(line)
+        return line
+
+    def take(self) -> tuple[int, str]:
+        """First line number and raw text (line ends removed) of the record just read."""
+        first = self.line_no - len(self.taken) + 1
+        raw = "".join(self.taken).rstrip("\r\n")
+        self.taken = []
+        return first, raw
+
+
+def _looks_like_html(line: str) -> bool:
+    # No CSV header of ours starts with '<'; an error page from a web server does.
+    return line.lstrip().startswith("<")
+
+
+def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str) -> ParseResult:
+    """Read a CSV whose first non-blank line is a header naming ``required_columns``.
+
+    Columns may come in any order and extra ones are ignored; header names are
+    matched after stripping and lower-casing. Cells are stripped, and an empty
+    cell becomes null. A record whose field count differs from the header's is
+    rejected with its first physical line number. Blank lines are skipped: they
+    are not records.
+    """
+    path = Path(path)
+    expected = RAW_TABLE_COLUMNS[table_name]
+    columns: dict[str, list[str | None]] = {c: [] for c in required_columns}
+    source_rows: list[int] = []
+    rejects: list[Reject] = []
+
+    with path.open("rb") as handle:
+        tap = _LineTap(path, handle)
+        reader = csv.reader(tap)
+        header: list[str] | None = None
+        positions: dict[str, int] = {}
+        try:
+            for record in reader:
+                first_line, raw = tap.take()
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue
+                if header is None:
+                    if _looks_like_html(raw):
+                        raise ParseError(f"{path}: looks like an HTML page, not a {table_name} CSV")
+                    header = [h.strip().lower() for h in record]
+                    positions = _header_positions(path, header, required_columns)
+                    continue
+                if len(record) != len(header):
+                    rejects.append(
+                        Reject(
+                            source_row=first_line,
+                            raw=raw,
+                            reason=(
+                                f"Line {first_line} has {len(record)} fields but the header has "
+                                f"{len(header)}, so its values cannot be assigned to columns."
+                            ),
+                        )
+                    )
+                    continue
+                source_rows.append(first_line)
+                for name, pos in positions.items():
+                    cell = record[pos].strip()
+                    columns[name].append(cell if cell else None)
+        except csv.Error as exc:
+            raise ParseError(f"{path}: CSV syntax error near line {tap.line_no}: {exc}") from None
+
+    if header is None:
+        raise ParseError(f"{path}: file is empty (no header row)")
+
+    data: dict[str, list] = {"source_row": source_rows, **columns}
+    schema = {c: expected[c] for c in data}
+    frame = pl.DataFrame(data, schema=schema)
+    return ParseResult(tables={table_name: conform(table_name, frame)}, rejects=rejects)
+
+
+def _header_positions(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ParseError(
+            f"{path}: header lacks required column(s) {', '.join(missing)}"
+            f" (found: {', '.join(h for h in header if h) or 'nothing'})"
+        )
+    duplicated = sorted({c for c in required if header.count(c) > 1})
+    if duplicated:
+        # Two columns of the same name: no way to tell which one the analyst meant.
+        raise ParseError(f"{path}: header repeats column(s) {', '.join(duplicated)}")
+    return {c: header.index(c) for c in required}

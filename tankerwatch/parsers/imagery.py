@@ -1,0 +1,31 @@
+"""Parser for the analysts' satellite-imagery sightings log (kind ``imagery_sightings_csv``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tankerwatch.parsers import ParseResult
+from tankerwatch.parsers.csv_table import read_headed_csv
+
+TABLE = "raw_imagery_sightings"
+
+IMAGERY_COLUMNS = (
+    "sighting_id",
+    "observed_at",
+    "source",
+    "image_id",
+    "latitude",
+    "longitude",
+    "vessel_name",
+    "imo",
+    "mmsi",
+    "laden_state",
+    "load_fraction",
+    "confidence",
+    "notes",
+)
+
+
+def parse_imagery_csv(path: Path) -> ParseResult:
+    """One row per sighting, values kept as strings: timestamps, states and coordinates are checked in SQL."""
+    return read_headed_csv(path, IMAGERY_COLUMNS, TABLE)

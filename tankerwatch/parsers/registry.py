@@ -1,0 +1,32 @@
+"""Parser for the vessel registry CSV (kind ``registry_csv``) into ``raw_registry_vessels``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tankerwatch.parsers import ParseResult
+from tankerwatch.parsers.csv_table import read_headed_csv
+
+TABLE = "raw_registry_vessels"
+
+REGISTRY_COLUMNS = (
+    "imo",
+    "name",
+    "former_names",
+    "mmsi",
+    "call_sign",
+    "flag",
+    "vessel_type",
+    "dwt",
+    "gross_tonnage",
+    "cargo_capacity_m3",
+    "summer_draught_m",
+    "build_year",
+    "owner",
+    "updated_at",
+)
+
+
+def parse_registry_csv(path: Path) -> ParseResult:
+    """One row per data line, cells as stripped strings (empty -> null); typing happens in staging."""
+    return read_headed_csv(path, REGISTRY_COLUMNS, TABLE)

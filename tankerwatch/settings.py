@@ -1,0 +1,49 @@
+"""Where tankerwatch finds its code-side files and where a run keeps its data."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = REPO_ROOT / "sql"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+SEEDS_DIR = REPO_ROOT / "seeds"
+DEMO_SOURCES_FILE = REPO_ROOT / "demo" / "sources.yaml"
+
+SOURCES_ENV = "TANKERWATCH_SOURCES"
+DATA_DIR_ENV = "TANKERWATCH_DATA_DIR"
+DEFAULT_DATA_DIR = Path("data")
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The layout of one data directory: warehouse, landed raw files, published outputs."""
+
+    root: Path
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "published"
+
+
+def resolve_sources_file(configured: str | None = None) -> Path:
+    """The sources file: explicit setting, else $TANKERWATCH_SOURCES, else the bundled demo."""
+    value = configured or os.environ.get(SOURCES_ENV)
+    return Path(value).expanduser().resolve() if value else DEMO_SOURCES_FILE
+
+
+def resolve_data_paths(configured: str | None = None) -> DataPaths:
+    """The data directory: explicit setting, else $TANKERWATCH_DATA_DIR, else ./data."""
+    value = configured or os.environ.get(DATA_DIR_ENV)
+    root = Path(value).expanduser() if value else DEFAULT_DATA_DIR
+    return DataPaths(root.resolve())
