@@ -1,0 +1,1254 @@
+#!/usr/bin/env python3
+"""Generate the demo bundle's synthetic registry, sighting logs and ground truth.
+
+    python demo/generate.py [--seed 2024] [--out demo]
+
+The bundle is calibrated to the public facts of the 2024 case (DOMAIN.md §1):
+DPRK tankers arrive empty at Vostochny and leave about 90% full; 43 voyages with
+load departures from 2024-03-07 to 2024-11-05; more than a dozen tankers; over
+1,000,000 bbl in all, so the 500,000 bbl UN cap is breached mid-year.
+
+What is real and what is invented: the tanker names, IMO numbers, owners, flags
+and the few particulars cited in TANKERS below come from
+shared/reference/dprk_tankers.csv; everything else (the sightings, the AIS
+traffic, MMSIs, call signs, most particulars) is synthetic. ESTIMATES.md (written
+by this script) says which particular is which, per ship.
+
+Pipeline:  plan_voyages -> plan_timeline -> emit_imagery -> emit_ais ->
+           compute_truth (re-reads only the emitted text) -> check against the plan.
+
+Determinism: every random draw comes from one random.Random(seed), in a fixed
+order; nothing reads the clock or iterates a set. Same seed, same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import random
+import statistics
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import reduce
+from pathlib import Path
+
+from pyais import decode as ais_decode
+from pyais.encode import encode_dict
+
+HERE = Path(__file__).resolve().parent
+PORTS_CSV = HERE.parent / "seeds" / "ports.csv"
+
+# --- constants of the DOMAIN rules (§3) -------------------------------------------
+BBL_PER_M3 = 6.2898  # BP: 1 m3 = 6.2898 bbl
+BBL_PER_TONNE_DIESEL = 7.46  # BP 2021, gas oil/diesel
+CARGO_SHARE_OF_DWT = 0.95
+DEFAULT_LOAD_FRACTION = 0.90
+CAP_BBL = 500_000
+CALL_GAP_S = 5 * 86400  # a gap over 5 days splits a port call
+AIS_DRAUGHT_MAX_AGE_S = 24 * 3600  # a position takes the last type 5 within 24 h
+LADEN_DRAUGHT_RATIO = 0.8
+EMPTY_DRAUGHT_RATIO = 0.6
+
+# --- calibration targets (the 2024 case) ------------------------------------------
+N_VOYAGES = 43
+FIRST_DEPARTURE = date(2024, 3, 7)
+LAST_DEPARTURE = date(2024, 11, 5)
+TOTAL_RANGE_BBL = (1_000_000, 1_150_000)
+MIN_TANKERS = 13
+
+# --- geometry conventions of the synthetic data -----------------------------------
+IN_PORT_MAX_KM = 1.5  # sightings "at" a port lie this close to the port point
+BERTH_MAX_KM = 1.2  # berth/anchorage points are drawn inside this disc; jitter stays under 1.5 km
+OUTSIDE_MARGIN_KM = 3.0  # sightings "not at" a port lie at least radius + this from every port
+DARK_KM = 60.0  # AIS transmitters go dark this close to the DPRK coast
+LOAD_PORT = "vostochny"
+
+DAY = 86400
+HOUR = 3600
+
+
+# ============================================================================ tankers
+@dataclass(frozen=True)
+class Tanker:
+    name: str
+    imo: int
+    flag: str  # both spellings the registry_csv kind allows
+    vessel_type: str
+    owner: str  # OFAC "Linked To" (real)
+    dwt: int
+    voyages: int  # how many of the 43 voyages this tanker makes
+    real: tuple[str, ...]  # "field: value (source)" lines for ESTIMATES.md
+    dwt_note: str  # how the DWT was obtained
+    cargo_m3: int | None = None
+    cargo_note: str = ""
+    gross_tonnage: int | None = None
+    build_year: int | None = None
+    former_names: str = ""
+    mmsi: int | None = None  # synthetic DPRK MID 445 numbers (4459000NN: obviously invented)
+    call_sign: str = ""  # synthetic, DPRK prefix HM
+    ais: bool = False  # transmits AIS in the demo
+
+    @property
+    def summer_draught(self) -> float:
+        # Small product tankers: about 4.5 m at 1,500 t to 6.5 m at 6,000 t. Linear in
+        # DWT is crude but transparent; it only feeds the AIS draught ratios.
+        t = 4.5 + 2.0 * (self.dwt - 1500) / 4500
+        return round(min(6.5, max(4.5, t)), 1)
+
+    @property
+    def capacity_bbl(self) -> float:
+        if self.cargo_m3:
+            return self.cargo_m3 * BBL_PER_M3
+        return self.dwt * CARGO_SHARE_OF_DWT * BBL_PER_TONNE_DIESEL
+
+
+KP = "KP"
+DPRK = "Democratic People's Republic of Korea"
+SRC_OFAC_UN = "dprk_tankers.csv: OFAC-SDN-20240503; UN-CONS-20260227"
+EST_DWT = ("estimate: no source in dprk_tankers.csv gives a DWT; chosen in the 1,500-6,000 t range of "
+           "the DPRK product-tanker fleet (Seatrade 2024: 1,000-9,000 DWT, mostly small) and "
+           "calibrated so the 43 demo voyages total about 1.07 million bbl")
+
+
+def _m3_from_dwt(dwt: int) -> int:
+    # cargo m3 = DWT x 0.95 cargo share / 0.845 t/m3 (diesel density), rounded to 10 m3
+    return int(round(dwt * CARGO_SHARE_OF_DWT / 0.845 / 10.0)) * 10
+
+
+M3_NOTE = "estimate: DWT x 0.95 / 0.845 t/m3 (diesel), rounded to 10 m3"
+
+# The 15 DPRK-flagged tankers of dprk_tankers.csv that have an IMO, in that file's order.
+TANKERS: list[Tanker] = [
+    Tanker("YU JONG 2", 8604917, DPRK, "tanker (motor tanker)", "KOREA YUJONG SHIPPING CO LTD", 1700, 1,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",),
+           "estimate: the UN reports one lift of 1,168 kl of fuel oil (dprk_tankers.csv notes), about "
+           "1,100 t; 1,700 t DWT is a small hull that carries that with room to spare",
+           cargo_m3=_m3_from_dwt(1700), cargo_note=M3_NOTE),
+    Tanker("PAEK MA", 9066978, KP, "tanker", "PAEKMA SHIPPING CO", 3900, 3,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",), EST_DWT),
+    Tanker("NAM SAN 8", 8122347, DPRK, "tanker", "HAPJANGGANG SHIPPING CORP", 4700, 3,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",), EST_DWT,
+           cargo_m3=_m3_from_dwt(4700), cargo_note=M3_NOTE),
+    Tanker("CHON MA SAN", 8660313, KP, "tanker", "KOREA ACHIM SHIPPING CO", 5400, 4,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN}); reported at Vostochny 2024 "
+            "(seatrade-2024-11-22)",), EST_DWT,
+           mmsi=445900011, call_sign="HMZA"),
+    Tanker("AN SAN 1", 7303803, DPRK, "tanker", "KOREA ANSAN SHIPPING COMPANY", 4100, 4,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN}); reported at Vostochny 2024 and AIS "
+            "seen 2025 (seatrade-2024-11-22; vesseltracker-2025)",), EST_DWT,
+           mmsi=445900012, call_sign="HMZB", ais=True),
+    Tanker("SAM JONG 1", 8405311, KP, "tanker", "KOREA SAMJONG SHIPPING CO", 3000, 2,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",), EST_DWT),
+    Tanker("SAM JONG 2", 7408873, DPRK, "tanker", "KOREA SAMJONG SHIPPING CO", 3500, 3,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",), EST_DWT),
+    Tanker("SAM MA 2", 8106496, KP, "tanker", "KOREA SAMMA SHPG CO", 1750, 3,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",
+            "gross_tonnage: 962, build_year: 1981 (dprk_tankers.csv: longdowneic-2017)"),
+           "estimate: about 1.8 x its real gross tonnage (962), consistent with the UN's "
+           "'almost 1,600 metric tons of fuel oil in one transaction' (dprk_tankers.csv notes)",
+           gross_tonnage=962, build_year=1981, mmsi=445900013, call_sign="HMZC"),
+    Tanker("YU SON", 8691702, KP, "oil products tanker", "MYOHYANG SHIPPING CO", 4800, 4,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN}); reported at Vostochny 2024 "
+            "(seatrade-2024-11-22)",), EST_DWT,
+           mmsi=445900014, call_sign="HMZD", ais=True),
+    Tanker("JI SONG 6", 8898740, DPRK, "tanker", "PHYONGCHON SHIPPING & MARINE", 3300, 2,
+           (f"name, imo, flag, vessel_type, owner ({SRC_OFAC_UN})",), EST_DWT),
+    Tanker("CHON MYONG 1", 8712362, KP, "tanker", "CHONMYONG SHIPPING CO", 4400, 3,
+           (f"name, imo, flag, owner ({SRC_OFAC_UN})",), EST_DWT),
+    Tanker("YU PHYONG 5", 8605026, DPRK, "tanker", "KOREA MYONGDOK SHIPPING CO", 2200, 2,
+           (f"name, imo, flag, owner ({SRC_OFAC_UN})",),
+           "estimate: above the 1,721 t of fuel oil the UN says it took in one STS transfer "
+           "(dprk_tankers.csv notes)"),
+    Tanker("KUM UN SAN 3", 8705539, KP, "tanker", "DAWN MARINE MANAGEMENT CO LTD", 2070, 2,
+           ("name, imo, flag, vessel_type, owner (dprk_tankers.csv: OFAC-SDN-20240503)",
+            "dwt: 2070 (dprk_tankers.csv; row sources safetyatsea-2018, nknews-2018-10)"),
+           "real (dprk_tankers.csv)"),
+    Tanker("RYE SONG GANG 1", 7389704, DPRK, "product tanker", "KOREA KUMBYOL TRADING COMPANY", 3003, 3,
+           ("name, imo, flag, vessel_type, owner (dprk_tankers.csv: OFAC-SDN-20240503)",
+            "dwt: 3003, build_year: 1974 (dprk_tankers.csv; row sources shndlaw-china-mfa-2018, "
+            "seatrade-2024-11-22)"),
+           "real (dprk_tankers.csv)", build_year=1974, mmsi=445900015, call_sign="HMZE"),
+    Tanker("SIN PHYONG 9", 8916293, KP, "oil tanker", "OCEAN BUNKERING JV CO", 5900, 4,
+           ("name SIN PHYONG 9 and former name SAEBYOL (dprk_tankers.csv: vesseltracker-2025; "
+            "ihs-2021-courageous)",
+            "imo, flag, owner (dprk_tankers.csv: OFAC-SDN-20240503, where the same IMO is listed as "
+            "CHONG RIM 2; deliberately not a former name here, so the pipeline must join on IMO)",
+            "reported at Vostochny 2024, AIS seen 2025 (vesseltracker-2025)"),
+           EST_DWT, cargo_m3=_m3_from_dwt(5900), cargo_note=M3_NOTE,
+           former_names="SAEBYOL", mmsi=445900016, call_sign="HMZF", ais=True),
+]
+
+# Voyages pinned to the case's first and last reported load departures.
+FIRST_TANKER = "CHON MA SAN"
+LAST_TANKER = "YU SON"
+MIN_DEPARTURE_SPACING_DAYS = 24  # same tanker: leaves >= 10 idle days between voyages
+
+KUM_JIN_GANG_3 = "KUM JIN GANG 3"  # at Vostochny per press reports, no IMO in any source
+
+# ============================================================================ geography
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(a))
+
+
+def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
+    return (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
+
+
+def offset_point(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
+    # Small-distance flat offset; good to centimetres over a few km.
+    dlat = km * math.cos(math.radians(bearing)) / 111.195
+    dlon = km * math.sin(math.radians(bearing)) / (111.195 * math.cos(math.radians(lat)))
+    return lat + dlat, lon + dlon
+
+
+@dataclass(frozen=True)
+class Port:
+    port_id: str
+    name: str
+    role: str
+    lat: float
+    lon: float
+    radius_km: float
+
+
+def load_ports(path: Path = PORTS_CSV) -> dict[str, Port]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return {r["port_id"]: Port(r["port_id"], r["port_name"], r["role"], float(r["latitude"]),
+                                   float(r["longitude"]), float(r["radius_km"]))
+                for r in csv.DictReader(f)}
+
+
+def port_of(ports: dict[str, Port], lat: float, lon: float) -> str | None:
+    """The port a point is at: within the radius, nearest port wins (seeds/ports.csv rule)."""
+    best = None
+    for p in ports.values():
+        d = haversine_km(lat, lon, p.lat, p.lon)
+        if d <= p.radius_km and (best is None or d < best[0]):
+            best = (d, p.port_id)
+    return best[1] if best else None
+
+
+def clear_of_ports(ports: dict[str, Port], lat: float, lon: float) -> bool:
+    return all(haversine_km(lat, lon, p.lat, p.lon) > p.radius_km + OUTSIDE_MARGIN_KM
+               for p in ports.values())
+
+
+# Open-sea waypoints (hand-placed, Sea of Japan) so that tracks between Vostochny and the
+# DPRK east-coast ports stay offshore and pass no other port. Vostochny is approached from
+# the south so that tracks never cross the Kozmino circle next door.
+APPROACH = (42.62, 133.12)
+SEA_PETER_GREAT = (42.30, 131.50)
+SEA_N = (41.60, 130.40)
+SEA_MID = (40.40, 129.70)
+SEA_S = (39.60, 128.40)
+ROUTE_TAIL = {  # waypoints after SEA_PETER_GREAT, ending next to the port
+    "rajin": [(42.10, 130.55)],
+    "sonbong": [(42.18, 130.62)],
+    "chongjin": [SEA_N, (41.70, 129.95)],
+    "kimchaek": [SEA_N, (40.60, 129.60)],
+    "chaho": [SEA_N, SEA_MID, (40.12, 128.90)],
+    "hungnam": [SEA_N, SEA_MID, SEA_S, (39.75, 127.85)],
+    "wonsan": [SEA_N, SEA_MID, SEA_S, (39.20, 127.75)],
+}
+DISCHARGE_WEIGHTS = [("rajin", 30), ("chongjin", 30), ("kimchaek", 12), ("sonbong", 8),
+                     ("chaho", 6), ("hungnam", 8), ("wonsan", 6)]
+
+# Rough DPRK east coast (general geography, only for the "go dark within ~60 km" rule).
+DPRK_COAST = [(42.29, 130.70), (42.23, 130.30), (42.00, 130.05), (41.77, 129.82), (41.45, 129.60),
+              (41.00, 129.45), (40.67, 129.20), (40.45, 128.92), (40.20, 128.65), (40.03, 128.18),
+              (39.83, 127.62), (39.50, 127.55), (39.17, 127.45), (38.90, 127.80), (38.61, 128.35)]
+
+
+def _densify(points: list[tuple[float, float]], step_km: float = 5.0) -> list[tuple[float, float]]:
+    out = []
+    for (a, b), (c, d) in zip(points, points[1:]):
+        n = max(1, int(haversine_km(a, b, c, d) / step_km))
+        out += [(a + (c - a) * i / n, b + (d - b) * i / n) for i in range(n)]
+    return out + [points[-1]]
+
+
+DPRK_COAST_DENSE = _densify(DPRK_COAST)
+
+
+def dist_to_dprk_coast_km(lat: float, lon: float) -> float:
+    return min(haversine_km(lat, lon, a, b) for a, b in DPRK_COAST_DENSE)
+
+
+class Route:
+    """A polyline with cumulative lengths; position(s) interpolates by distance along it."""
+
+    def __init__(self, points: list[tuple[float, float]]):
+        self.points = points
+        self.cum = [0.0]
+        for (a, b), (c, d) in zip(points, points[1:]):
+            self.cum.append(self.cum[-1] + haversine_km(a, b, c, d))
+
+    @property
+    def length_km(self) -> float:
+        return self.cum[-1]
+
+    def position(self, s_km: float) -> tuple[float, float, float]:
+        """(lat, lon, course) at distance s along the route."""
+        s = min(max(s_km, 0.0), self.length_km)
+        for i in range(len(self.points) - 1):
+            if s <= self.cum[i + 1] or i == len(self.points) - 2:
+                seg = self.cum[i + 1] - self.cum[i]
+                f = 0.0 if seg == 0 else (s - self.cum[i]) / seg
+                (a, b), (c, d) = self.points[i], self.points[i + 1]
+                return a + (c - a) * f, b + (d - b) * f, bearing_deg(a, b, c, d)
+        raise AssertionError("unreachable")
+
+
+def outbound_route(start: tuple[float, float], port: Port, end: tuple[float, float]) -> Route:
+    return Route([start, APPROACH, SEA_PETER_GREAT, *ROUTE_TAIL[port.port_id], end])
+
+
+# ============================================================================ time helpers
+def midnight(d: date) -> int:
+    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp())
+
+
+def iso_z(t: int) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_date(t: int) -> date:
+    return datetime.fromtimestamp(t, timezone.utc).date()
+
+
+def daylight_time(rng: random.Random, d: date, lo_h: float = -1.5, hi_h: float = 5.5) -> int:
+    """A satellite pass over the case's area in local daylight on day d.
+
+    Vladivostok is UTC+10 and Pyongyang UTC+9, so the late morning to early afternoon
+    passes fall from 22:30 UTC the day before to 05:30 UTC. Negative hours land on the
+    previous UTC date: one reason the pipeline must normalise offsets before taking dates.
+    """
+    return midnight(d) + int(rng.uniform(lo_h, hi_h) * HOUR)
+
+
+# ============================================================================ planning
+@dataclass
+class ImageryEvent:
+    t: int
+    lat: float
+    lon: float
+    state: str  # empty | partial | laden | unknown
+    load_fraction: float | None
+    where: str  # port_id or "sea"
+    kind: str  # arrival | loading | departure | at_sea | discharge_laden | discharge_empty | noise
+
+
+@dataclass
+class Voyage:
+    tanker: Tanker
+    seq: int  # 1.. within the tanker
+    dep_day: date
+    stay_days: int
+    discharge: str  # physical discharge port (hidden when unconfirmed)
+    confirmed: bool  # False: no DPRK sighting is emitted
+    fraction: float  # planned load fraction (what the analysts read, +- noise)
+    no_fraction: bool = False  # analysts gave no load_fraction at all (default 0.90 applies)
+    speed_kmh: float = 18.5
+    anchorage: tuple[float, float] = (0.0, 0.0)
+    berth: tuple[float, float] = (0.0, 0.0)
+    t_arrive: int = 0  # drops anchor inside the terminal
+    t_berth: int = 0  # moves from the anchorage to the berth
+    t_leave: int = 0  # leaves the terminal
+    t_port_arrive: int = 0  # reaches the discharge port
+    t_port_leave: int = 0  # leaves the discharge port
+    port_berth: tuple[float, float] = (0.0, 0.0)
+    out_route: Route | None = None
+    events: list[ImageryEvent] = field(default_factory=list)
+
+    @property
+    def a_day(self) -> date:
+        return self.dep_day - timedelta(days=self.stay_days)
+
+    def t_first_laden_image(self) -> int:
+        return min(e.t for e in self.events if imagery_state(e.state, e.load_fraction) == "laden"
+                   and e.where == LOAD_PORT)
+
+
+def imagery_state(laden_state: str, load_fraction: float | None) -> str | None:
+    """DOMAIN §3 Laden state for one imagery sighting."""
+    if laden_state == "partial":
+        return "laden" if load_fraction is not None and load_fraction >= 0.5 else "empty"
+    if laden_state in ("empty", "laden"):
+        return laden_state
+    return None
+
+
+def spaced_days(rng: random.Random, k: int, lo: int, hi: int, gap: int) -> list[int]:
+    """k sorted day offsets in [lo, hi], consecutive ones at least gap apart (uniform)."""
+    slack = (hi - lo) - (k - 1) * gap
+    assert slack >= 0, (k, lo, hi, gap)
+    u = sorted(rng.randint(0, slack) for _ in range(k))
+    return [lo + x + i * gap for i, x in enumerate(u)]
+
+
+def plan_voyages(rng: random.Random) -> list[Voyage]:
+    """Who loads when: departure days, stays, discharge ports, load fractions."""
+    span = (LAST_DEPARTURE - FIRST_DEPARTURE).days
+    g = MIN_DEPARTURE_SPACING_DAYS
+    voyages: list[Voyage] = []
+    for tk in TANKERS:
+        if tk.name == FIRST_TANKER:  # the case's first load departure
+            days = [0] + spaced_days(rng, tk.voyages - 1, g, span - 1, g)
+        elif tk.name == LAST_TANKER:  # and its last
+            days = spaced_days(rng, tk.voyages - 1, 1, span - g, g) + [span]
+        else:
+            days = spaced_days(rng, tk.voyages, 1, span - 1, g)
+        for i, d in enumerate(days, 1):
+            voyages.append(Voyage(
+                tanker=tk, seq=i, dep_day=FIRST_DEPARTURE + timedelta(days=d),
+                stay_days=rng.choice([1, 2, 2, 3, 3, 4]),
+                discharge=rng.choices([p for p, _ in DISCHARGE_WEIGHTS],
+                                      [w for _, w in DISCHARGE_WEIGHTS])[0],
+                confirmed=True, fraction=round(rng.uniform(0.87, 0.93), 3),
+                speed_kmh=rng.uniform(9.0, 11.0) * 1.852))
+    assert len(voyages) == N_VOYAGES, len(voyages)
+    # 4 voyages leave no DPRK trace (destination unobserved) ...
+    for v in rng.sample(voyages, 4):
+        v.confirmed = False
+    # ... and on 2 the analysts never estimated a load fraction (the 0.90 default applies).
+    for v in rng.sample([v for v in voyages if v.confirmed], 2):
+        v.no_fraction = True
+    voyages.sort(key=lambda v: (v.dep_day, v.tanker.imo))
+    return voyages
+
+
+def random_point_near(rng: random.Random, lat: float, lon: float, max_km: float) -> tuple[float, float]:
+    r = max_km * math.sqrt(rng.random())
+    return offset_point(lat, lon, r, rng.uniform(0, 360))
+
+
+def jitter(rng: random.Random, pt: tuple[float, float], km: float = 0.03) -> tuple[float, float]:
+    """A ship swinging at anchor or seen on another image: a few tens of metres."""
+    return random_point_near(rng, pt[0], pt[1], km)
+
+
+def laden_fraction(rng: random.Random, v: Voyage) -> float | None:
+    if v.no_fraction:
+        return None
+    return round(min(0.95, max(0.85, v.fraction + rng.uniform(-0.025, 0.025))), 2)
+
+
+def empty_fraction(rng: random.Random) -> float:
+    return round(rng.uniform(0.05, 0.20), 2)
+
+
+def stay_times(rng: random.Random, a_day: date, d_day: date, n: int) -> list[int]:
+    """n image times during a terminal stay: the first on the arrival day, the last on the
+    departure day after 00:15 UTC (so the departure's UTC date is the planned one), at least
+    an hour apart."""
+    for _ in range(1000):
+        ts = [daylight_time(rng, a_day)]
+        ts += [daylight_time(rng, a_day + timedelta(days=rng.randint(0, (d_day - a_day).days)))
+               for _ in range(n - 2)]
+        ts.append(daylight_time(rng, d_day, 0.25, 5.5))
+        s = sorted(ts)
+        if s[0] == ts[0] and s[-1] == ts[-1] and all(b - a >= HOUR for a, b in zip(s, s[1:])):
+            return s
+    raise RuntimeError("could not place stay images")
+
+
+def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None:
+    """Physical movements and the imagery events of one voyage."""
+    vost = ports[LOAD_PORT]
+    v.anchorage = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
+    v.berth = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
+    # Anchors the evening before the first image (so AIS arrival precedes it), leaves in the
+    # UTC morning of the departure day, after the last image.
+    v.t_arrive = midnight(v.a_day) - int(rng.uniform(2, 12) * HOUR)
+    v.t_leave = midnight(v.dep_day) + int(rng.uniform(6, 10) * HOUR)
+
+    # Terminal imagery: 1-2 empty on arrival, maybe a partial, 1-2 laden before departure.
+    n_empty, n_laden = rng.choice([1, 2]), rng.choice([1, 2])
+    partial = rng.random() < 0.35
+    times = stay_times(rng, v.a_day, v.dep_day, n_empty + int(partial) + n_laden)
+    states = ["empty"] * n_empty + ["partial"] * int(partial) + ["laden"] * n_laden
+    # The ship moves to the berth between the last empty image and the next one.
+    v.t_berth = (times[n_empty - 1] + times[n_empty]) // 2
+    for t, st in zip(times, states):
+        pt = jitter(rng, v.anchorage if t < v.t_berth else v.berth)
+        if st == "empty":
+            lf, kind = empty_fraction(rng), "arrival"
+        elif st == "partial":
+            # keep clear of the 0.5 threshold: 0.30-0.45 counts as empty, 0.55-0.70 as laden
+            lf = round(rng.choice([rng.uniform(0.30, 0.45), rng.uniform(0.55, 0.70)]), 2)
+            kind = "loading"
+        else:
+            lf, kind = laden_fraction(rng, v), "departure"
+        v.events.append(ImageryEvent(t, pt[0], pt[1], st, lf, LOAD_PORT, kind))
+
+    # Sail to the discharge port (also when the analysts never see it there).
+    port = ports[v.discharge]
+    v.port_berth = random_point_near(rng, port.lat, port.lon, 1.0)
+    v.out_route = outbound_route(v.berth, port, v.port_berth)
+    v.t_port_arrive = v.t_leave + int(v.out_route.length_km / v.speed_kmh * HOUR)
+
+    # Laden at the DPRK port 2-4 days after departure (never before it could get there),
+    # empty there 1-3 days later.
+    offset = rng.randint(2, 4)
+    while midnight(v.dep_day + timedelta(days=offset)) + int(-1.5 * HOUR) < v.t_port_arrive + HOUR:
+        offset += 1
+    t_laden = max(daylight_time(rng, v.dep_day + timedelta(days=offset)), v.t_port_arrive + HOUR)
+    # (the image day is the local one: a 23:30 UTC pass belongs to the next day's window)
+    t_empty = daylight_time(rng, utc_date(t_laden + 2 * HOUR) + timedelta(days=rng.randint(1, 3)))
+    v.t_port_leave = t_empty + int(rng.uniform(2, 8) * HOUR)
+    if v.confirmed:
+        for t, st, lf, kind in ((t_laden, "laden", laden_fraction(rng, v), "discharge_laden"),
+                                (t_empty, "empty", empty_fraction(rng), "discharge_empty")):
+            pt = jitter(rng, v.port_berth)
+            v.events.append(ImageryEvent(t, pt[0], pt[1], st, lf, v.discharge, kind))
+
+
+def add_at_sea_sightings(rng: random.Random, voyages: list[Voyage], ports: dict[str, Port], n: int) -> None:
+    """A few laden sightings at sea on the way to the DPRK (daylight, clear of all ports)."""
+    candidates = []
+    for v in voyages:
+        d = utc_date(v.t_leave)
+        for k in range(0, 4):
+            t = daylight_time(rng, d + timedelta(days=k))
+            if v.t_leave + 2 * HOUR < t < v.t_port_arrive - 2 * HOUR:
+                lat, lon, _ = v.out_route.position((t - v.t_leave) / HOUR * v.speed_kmh)
+                if clear_of_ports(ports, lat, lon) and haversine_km(lat, lon, *APPROACH) > 20:
+                    candidates.append((v, t, lat, lon))
+                    break
+    for v, t, lat, lon in rng.sample(candidates, min(n, len(candidates))):
+        v.events.append(ImageryEvent(t, lat, lon, "laden", laden_fraction(rng, v), "sea", "at_sea"))
+
+
+def add_unknown_sightings(rng: random.Random, voyages: list[Voyage], n: int) -> None:
+    """Cloud or shadow: the analyst saw the ship but could not tell its state. Placed strictly
+    inside a call (between its first and last image) so it changes no arrival or departure."""
+    for v in rng.sample(voyages, n):
+        at_terminal = [e for e in v.events if e.where == LOAD_PORT]
+        dprk = [e for e in v.events if e.where == v.discharge]
+        group = dprk if (dprk and rng.random() < 0.4) else at_terminal
+        lo, hi = group[0].t + HOUR, group[-1].t - HOUR
+        # a daylight pass on one of the call's days, strictly inside the call
+        days = [utc_date(lo) + timedelta(days=k) for k in range((utc_date(hi) - utc_date(lo)).days + 2)]
+        slots = [t for t in (daylight_time(rng, d) for d in days) if lo < t < hi]
+        if not slots:
+            continue
+        t = rng.choice(slots)
+        base = group[0] if t < v.t_berth or group is dprk else None
+        pt = (base.lat, base.lon) if base else v.berth
+        pt = jitter(rng, pt)
+        v.events.append(ImageryEvent(t, pt[0], pt[1], "unknown", None, group[0].where, "noise"))
+        v.events.sort(key=lambda e: e.t)
+
+
+def check_spacing(voyages: list[Voyage]) -> None:
+    """Same tanker: at least ~10 days between the end of one voyage and the next arrival,
+    and a physically possible timeline."""
+    by_tanker: dict[int, list[Voyage]] = {}
+    for v in voyages:
+        by_tanker.setdefault(v.tanker.imo, []).append(v)
+    for vs in by_tanker.values():
+        vs.sort(key=lambda v: v.dep_day)
+        for a, b in zip(vs, vs[1:]):
+            last_a = max(e.t for e in a.events)
+            assert b.t_arrive - max(last_a, a.t_port_leave) >= 10 * DAY - 12 * HOUR, (a.tanker.name, a.dep_day)
+    for v in voyages:
+        ts = sorted(e.t for e in v.events)
+        assert len(ts) == len(set(ts))
+        assert v.t_arrive < ts[0] and v.t_leave > max(e.t for e in v.events if e.where == LOAD_PORT)
+
+
+# ============================================================================ imagery
+IMAGERY_HEADER = ["sighting_id", "observed_at", "source", "image_id", "latitude", "longitude",
+                  "vessel_name", "imo", "mmsi", "laden_state", "load_fraction", "confidence", "notes"]
+
+NOTES = {
+    "arrival": ["arrived, high freeboard", "at anchor, riding high", "empty, awaiting berth",
+                "high freeboard, red hull band visible"],
+    "loading": ["alongside, loading in progress", "at berth, partly laden", "hoses connected"],
+    "departure": ["alongside, low in water", "deep laden", "loading complete, low freeboard",
+                  "laden, tug alongside"],
+    "at_sea": ["underway SW, laden", "laden, heading toward DPRK", "underway, low freeboard"],
+    "discharge_laden": ["at pier, deep in water", "alongside, laden", "moored at oil pier, laden"],
+    "discharge_empty": ["discharged, high freeboard", "empty at berth", "riding high at pier"],
+    "noise": ["cloud cover, state unclear", "partial cloud, hull not visible",
+              "shadow obscures waterline"],
+    "kjg": ["hull marking KUM JIN GANG 3, no IMO visible", "name read from stern, IMO unknown"],
+}
+
+
+def loose_name(rng: random.Random, name: str) -> str:
+    """How analysts spell names: case, hyphens, extra or missing spaces. Normalising by
+    upper-casing and removing all spaces and hyphens always gives back the registry name."""
+    words = name.split(" ")
+    style = rng.choice(["title", "lower", "hyphen", "spaces", "joined", "title_hyphen"])
+    if style == "title":
+        return " ".join(w.capitalize() for w in words)
+    if style == "lower":
+        return " ".join(words).lower()
+    if style == "hyphen":
+        return "-".join(words)
+    if style == "spaces":
+        return "  ".join(words) + " "
+    if style == "joined":  # 'ansan 1': syllables run together, number kept apart
+        head = [w for w in words if not w.isdigit()]
+        tail = [w for w in words if w.isdigit()]
+        return " ".join(["".join(head).lower()] + tail)
+    # title_hyphen: 'Chon Ma-San'
+    return " ".join(w.capitalize() for w in words[:-1]) + "-" + words[-1].capitalize()
+
+
+def image_source(rng: random.Random, t: int, lon: float, has_fraction: bool) -> tuple[str, str, str]:
+    """(source, image_id, confidence). Load fractions are read from metre-class imagery, so
+    rows without one are mostly Sentinel-2. The ids only imitate the providers' formats."""
+    dt = datetime.fromtimestamp(t, timezone.utc)
+    if not has_fraction and rng.random() < 0.7:
+        src = "Sentinel-2"
+    else:
+        src = rng.choices(["Planet", "Maxar", "Sentinel-2"], [55, 30, 15])[0]
+    if src == "Planet":
+        iid = f"{dt:%Y%m%d_%H%M%S}_{rng.randint(0, 99):02d}_{rng.randint(0, 0xFFFF):04x}"
+        conf = rng.choice(["high", "medium", "medium"])
+    elif src == "Maxar":
+        iid = f"10400100{rng.randint(0, 0xFFFFFFFF):08X}"
+        conf = rng.choice(["high", "high", "medium"])
+    else:
+        tile = "T53TLH" if lon > 132 else "T52TES"
+        iid = (f"S2{rng.choice('AB')}_MSIL2A_{dt:%Y%m%dT%H%M%S}_N0510_R{rng.randint(1, 143):03d}_"
+               f"{tile}_{dt + timedelta(hours=2):%Y%m%dT%H%M%S}")
+        conf = rng.choice(["low", "medium"])
+    return src, iid, conf
+
+
+def format_observed_at(rng: random.Random, t: int, lon: float, where: str) -> str:
+    """Mostly UTC ('Z' or '+00:00'); some analysts log local time: Vladivostok +10:00 for
+    Russian ports, Pyongyang +09:00 for DPRK ports."""
+    r = rng.random()
+    if where != "sea" and r < 0.18:
+        hours = 10 if lon > 131.0 else 9
+        dt = datetime.fromtimestamp(t, timezone(timedelta(hours=hours)))
+        return dt.isoformat()
+    dt = datetime.fromtimestamp(t, timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if r < 0.75 else dt.isoformat()
+
+
+def emit_imagery(rng: random.Random, voyages: list[Voyage], ports: dict[str, Port]) -> list[dict[str, str]]:
+    """All imagery rows: voyage events, KUM JIN GANG 3, identity noise, shuffled order."""
+    items: list[tuple[int, Tanker | None, ImageryEvent]] = []
+    for v in voyages:
+        items += [(e.t, v.tanker, e) for e in v.events]
+
+    # KUM JIN GANG 3: seen empty then laden at Vostochny in June; no IMO, not in the registry,
+    # so the pipeline cannot resolve it and must reject these rows (they would otherwise
+    # look like a load).
+    vost = ports[LOAD_PORT]
+    kjg_pt = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
+    d0 = date(2024, 6, 11)
+    for k, (st, lf) in enumerate([("empty", empty_fraction(rng)), ("partial", 0.6), ("laden", 0.9)]):
+        pt = jitter(rng, kjg_pt)
+        items.append((daylight_time(rng, d0 + timedelta(days=k), 0.0, 5.5), None,
+                      ImageryEvent(0, pt[0], pt[1], st, lf, LOAD_PORT, "kjg")))
+    items.sort(key=lambda x: x[0])
+
+    rows = []
+    for i, (t, tk, e) in enumerate(items, 1):
+        src, iid, conf = image_source(rng, t, e.lon, e.load_fraction is not None)
+        row = {
+            "sighting_id": f"IMG-2024-{i:04d}",
+            "observed_at": format_observed_at(rng, t, e.lon, e.where),
+            "source": src, "image_id": iid,
+            "latitude": f"{e.lat:.6f}", "longitude": f"{e.lon:.6f}",
+            "vessel_name": tk.name if tk else KUM_JIN_GANG_3,
+            "imo": str(tk.imo) if tk else "",
+            "mmsi": str(tk.mmsi) if tk and tk.mmsi and rng.random() < 0.3 else "",
+            "laden_state": e.state,
+            "load_fraction": "" if e.load_fraction is None else f"{e.load_fraction:g}",
+            "confidence": "low" if e.state == "unknown" else conf,
+            "notes": rng.choice(NOTES[e.kind]),
+        }
+        if tk is None:
+            row["vessel_name"] = rng.choice([KUM_JIN_GANG_3, "Kum Jin Gang 3", "KUM JIN GANG-3"])
+        rows.append((tk, row))
+
+    # Identity noise: ~15% of the tankers' rows lose their IMO. Ships the registry gives an
+    # MMSI keep it (resolvable by MMSI); the others are left with a loosely spelled name.
+    resolvable = [(tk, r) for tk, r in rows if tk is not None]
+    for tk, r in rng.sample(resolvable, round(0.15 * len(resolvable))):
+        r["imo"] = ""
+        if tk.mmsi:
+            r["mmsi"] = str(tk.mmsi)
+            if rng.random() < 0.5:
+                r["vessel_name"] = loose_name(rng, tk.name)
+        else:
+            r["vessel_name"] = loose_name(rng, tk.name)
+    # ... and a few rows that keep their IMO are spelled loosely too.
+    for tk, r in rng.sample(resolvable, 10):
+        r["vessel_name"] = loose_name(rng, tk.name)
+
+    # Analysts append late-read images: ~8% of rows sit out of time order.
+    out = [r for _, r in rows]
+    for _ in range(round(0.08 * len(out))):
+        r = out.pop(rng.randrange(len(out)))
+        out.insert(rng.randrange(len(out) + 1), r)
+    return out
+
+
+# ============================================================================ AIS
+def tag_block(t: int) -> str:
+    body = f"c:{t}"
+    cs = reduce(lambda a, ch: a ^ ord(ch), body, 0)
+    return f"\\{body}*{cs:02X}\\"
+
+
+@dataclass
+class AisMsg:
+    t: int
+    mmsi: int
+    order: int  # tie-break: type 5 before a position at the same second
+    data: dict
+
+
+def draught_for(tk: Tanker, laden: bool) -> float:
+    # AIS carries draught in 0.1 m: empty ~0.45, laden ~0.95 of the summer draught
+    return round(tk.summer_draught * (0.95 if laden else 0.45), 1)
+
+
+def ship_dims(tk: Tanker) -> dict:
+    length = round(4.6 * tk.dwt ** 0.36)
+    beam = round(length / 6.5)
+    bow = round(length * 0.85)
+    return {"to_bow": bow, "to_stern": length - bow, "to_port": beam // 2, "to_starboard": beam - beam // 2}
+
+
+def transit_positions(rng: random.Random, route: Route, t0: int, speed_kmh: float,
+                      t_from: int, t_to: int, ports: dict[str, Port]) -> list[tuple[int, float, float, float]]:
+    """Positions every 1-3 h along a route sailed from t0, between t_from and t_to, kept only
+    clear of every port (so none falls near a port's edge)."""
+    out = []
+    t = t_from
+    while t <= t_to:
+        lat, lon, course = route.position((t - t0) / HOUR * speed_kmh)
+        if clear_of_ports(ports, lat, lon):
+            out.append((t, lat, lon, course))
+        t += int(rng.uniform(1, 3) * HOUR)
+    return out
+
+
+def voyage_ais(rng: random.Random, v: Voyage, prev_port: Port, ports: dict[str, Port]) -> list[AisMsg]:
+    """One continuous AIS window: reappear on the way in, sit in the terminal, sail out, go
+    dark near the DPRK coast. Draught: empty until the first laden image, laden after."""
+    tk = v.tanker
+    msgs: list[AisMsg] = []
+    t_flip = v.t_first_laden_image()
+
+    # Inbound: from the previous discharge port to the anchorage; only the stretch after the
+    # last point within DARK_KM of the DPRK coast is transmitted.
+    inbound = Route(list(reversed(outbound_route(v.anchorage, prev_port, (prev_port.lat, prev_port.lon)).points)))
+    t0 = v.t_arrive - int(inbound.length_km / v.speed_kmh * HOUR)
+    s_dark = 0.0
+    s = 0.0
+    while s < inbound.length_km:
+        lat, lon, _ = inbound.position(s)
+        if dist_to_dprk_coast_km(lat, lon) <= DARK_KM:
+            s_dark = s
+        s += 2.0
+    t_reappear = t0 + int((s_dark + 4.0) / v.speed_kmh * HOUR) + rng.randint(0, 3600)
+    positions = [(t, lat, lon, c, "transit")
+                 for t, lat, lon, c in transit_positions(rng, inbound, t0, v.speed_kmh, t_reappear,
+                                                         v.t_arrive - 600, ports)]
+
+    # In the terminal: stationary at anchor, then at the berth; never within 2 minutes of
+    # the draught flip so that no position carries an out-of-date empty draught.
+    t = v.t_arrive + rng.randint(600, 3000)
+    while t < v.t_leave - 300:
+        if not (t_flip - 120 <= t <= t_flip + 180):
+            pt = jitter(rng, v.anchorage if t < v.t_berth else v.berth, 0.04)
+            positions.append((t, pt[0], pt[1], rng.uniform(0, 359.9), "anchor" if t < v.t_berth else "berth"))
+        t += int(rng.uniform(1, 3) * HOUR)
+
+    # Outbound until the ship is within DARK_KM of the DPRK coast; then silence.
+    for tt, lat, lon, c in transit_positions(rng, v.out_route, v.t_leave, v.speed_kmh,
+                                             v.t_leave + rng.randint(1800, 5400), v.t_port_arrive, ports):
+        if dist_to_dprk_coast_km(lat, lon) <= DARK_KM:
+            break
+        positions.append((tt, lat, lon, c, "transit"))
+
+    for t, lat, lon, course, mode in positions:
+        moving = mode == "transit"
+        msgs.append(AisMsg(t, tk.mmsi, 1, {
+            "type": 1, "mmsi": tk.mmsi, "status": 0 if moving else (1 if mode == "anchor" else 5),
+            "lat": round(lat, 5), "lon": round(lon, 5),
+            "speed": round(v.speed_kmh / 1.852 + rng.uniform(-0.4, 0.4), 1) if moving else round(rng.uniform(0, 0.2), 1),
+            "course": round(course, 1), "heading": int(course) % 360 if moving else int(course),
+            "second": t % 60, "accuracy": 0}))
+
+    # Type 5 every 6-12 h from just before the first position to the last, plus one at the
+    # flip (60 s after the first laden image).
+    w_start, w_end = positions[0][0] - rng.randint(60, 600), positions[-1][0]
+    t5 = [w_start]
+    while True:
+        nxt = t5[-1] + int(rng.uniform(6, 12) * HOUR)
+        if t5[-1] < t_flip + 60 <= nxt:
+            nxt = t_flip + 60
+        if nxt > w_end:
+            break
+        t5.append(nxt)
+    eta = datetime.fromtimestamp(v.t_arrive, timezone.utc)
+    for t in t5:
+        laden = t >= t_flip
+        msgs.append(AisMsg(t, tk.mmsi, 0, {
+            "type": 5, "mmsi": tk.mmsi, "ais_version": 0, "imo": tk.imo, "callsign": tk.call_sign,
+            "shipname": tk.name, "ship_type": 80, **ship_dims(tk), "epfd": 1,
+            "month": 0 if laden else eta.month, "day": 0 if laden else eta.day,
+            "hour": 24 if laden else eta.hour, "minute": 60 if laden else eta.minute,
+            "draught": draught_for(tk, laden),
+            "destination": "FOR ORDERS" if laden else "VOSTOCHNY", "dte": 0}))
+    return msgs
+
+
+def emit_ais(rng: random.Random, voyages: list[Voyage], ports: dict[str, Port]) -> list[str]:
+    msgs: list[AisMsg] = []
+    for tk in TANKERS:
+        if not tk.ais:
+            continue
+        vs = sorted((v for v in voyages if v.tanker is tk), key=lambda v: v.dep_day)
+        prev = ports[rng.choice(["rajin", "chongjin"])]  # where it sat before the season
+        for v in vs:
+            msgs += voyage_ais(rng, v, prev, ports)
+            prev = ports[v.discharge]
+    msgs.sort(key=lambda m: (m.t, m.order, m.mmsi))
+    lines = []
+    seq = 0
+    for m in msgs:
+        if m.data["type"] == 5:  # two-part: sequential message id 0-9
+            sentences = encode_dict(m.data, talker_id="AI", sentence_type="VDM",
+                                    radio_channel=rng.choice("AB"), seq_id=seq)
+            seq = (seq + 1) % 10
+        else:
+            sentences = encode_dict(m.data, talker_id="AI", sentence_type="VDM",
+                                    radio_channel=rng.choice("AB"))
+        lines += [tag_block(m.t) + s for s in sentences]
+    return lines
+
+
+# ============================================================================ registry
+REGISTRY_HEADER = ["imo", "name", "former_names", "mmsi", "call_sign", "flag", "vessel_type", "dwt",
+                   "gross_tonnage", "cargo_capacity_m3", "summer_draught_m", "build_year", "owner",
+                   "updated_at"]
+
+
+def registry_rows(rng: random.Random) -> list[dict[str, str]]:
+    rows = []
+    for tk in TANKERS:
+        rows.append({
+            "imo": str(tk.imo), "name": tk.name, "former_names": tk.former_names,
+            "mmsi": str(tk.mmsi or ""), "call_sign": tk.call_sign, "flag": tk.flag,
+            "vessel_type": tk.vessel_type, "dwt": str(tk.dwt),
+            "gross_tonnage": str(tk.gross_tonnage or ""), "cargo_capacity_m3": str(tk.cargo_m3 or ""),
+            "summer_draught_m": f"{tk.summer_draught:.1f}", "build_year": str(tk.build_year or ""),
+            "owner": tk.owner,
+            "updated_at": (date(2024, 11, 25) + timedelta(days=rng.randint(0, 20))).isoformat(),
+        })
+    return rows
+
+
+def estimates_md() -> str:
+    lines = [
+        "# Demo registry: real values and estimates",
+        "",
+        "Written by `demo/generate.py`; do not edit by hand. `tankers.csv` holds the 15 DPRK-flagged",
+        "tankers of `shared/reference/dprk_tankers.csv` that have an IMO number. For each ship: which",
+        "fields are real (with the source named in dprk_tankers.csv) and which are estimates.",
+        "",
+        "Common to all ships:",
+        "",
+        "- `summer_draught_m`: estimate, 4.5 m + 2.0 m x (DWT - 1,500) / 4,500, clamped to 4.5-6.5 m "
+        "(typical of small product tankers; no source gives these ships' draughts).",
+        "- `mmsi`, `call_sign`: synthetic (DPRK MID 445, numbers 4459000NN; DPRK call-sign prefix HM), "
+        "given to the three AIS transmitters of the demo (AN SAN 1, YU SON, SIN PHYONG 9) and a few others.",
+        "- `updated_at`: synthetic.",
+        "- `cargo_capacity_m3`: empty unless stated, so the volume falls back to DWT x 0.95 x 7.46.",
+        "- `owner`: the OFAC SDN entry's 'Linked To' company (for PAEK MA the first of the two).",
+        "",
+    ]
+    for tk in TANKERS:
+        lines += [f"## {tk.name} (IMO {tk.imo})", ""]
+        lines += [f"- real: {r}" for r in tk.real]
+        lines.append(f"- dwt {tk.dwt}: {tk.dwt_note}")
+        if tk.cargo_m3:
+            lines.append(f"- cargo_capacity_m3 {tk.cargo_m3}: {tk.cargo_note}")
+        lines.append(f"- summer_draught_m {tk.summer_draught:.1f}: estimate from DWT")
+        if tk.vessel_type == "tanker" and "vessel_type" not in tk.real[0]:
+            lines.append("- vessel_type 'tanker': estimate (dprk_tankers.csv: type not stated; the UN reports "
+                         "it moving fuel)")
+        if tk.mmsi:
+            lines.append(f"- mmsi {tk.mmsi}, call_sign {tk.call_sign}: synthetic"
+                         + ("; transmits AIS in the demo" if tk.ais else ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ============================================================================ truth
+@dataclass
+class Sighting:
+    imo: int
+    t: int
+    lat: float
+    lon: float
+    state: str | None
+    load_fraction: float | None
+    sid: str
+    kind: str  # imagery | ais
+    port: str | None = None
+
+
+@dataclass
+class Call:
+    port: str
+    sightings: list[Sighting]
+
+    @property
+    def arrival(self) -> int:
+        return self.sightings[0].t
+
+    @property
+    def departure(self) -> int:
+        return self.sightings[-1].t
+
+
+def norm_name(s: str) -> str:
+    return "".join(ch for ch in s.upper() if ch not in " -\t")
+
+
+def imo_valid(s: str) -> bool:
+    if len(s) != 7 or not s.isdigit():
+        return False
+    d = [int(c) for c in s]
+    return sum(d[i] * (7 - i) for i in range(6)) % 10 == d[6]
+
+
+def decode_nmea(lines: list[str]) -> tuple[list[tuple[int, dict]], list[tuple[int, dict]]]:
+    """(type-1 positions, type-5 statics) as (unix time, decoded dict); 2-part messages are
+    joined by their fragment numbers."""
+    positions, statics = [], []
+    pending: list[str] = []
+    for line in lines:
+        tb, sentence = line[1:].split("\\", 1)
+        t = int(tb.split("*")[0][2:])
+        parts = sentence.split(",")
+        total, num = int(parts[1]), int(parts[2])
+        pending.append(sentence)
+        if num < total:
+            continue
+        msg = ais_decode(*pending).asdict()
+        pending = []
+        (statics if msg["msg_type"] == 5 else positions).append((t, msg))
+    return positions, statics
+
+
+def parse_observed_at(s: str) -> int:
+    dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    assert dt.tzinfo is not None
+    return int(dt.timestamp())
+
+
+class Identity:
+    """DOMAIN §3 Identity: a valid IMO, else the MMSI (registry, AIS type 5), else the
+    normalised name against registry names and former names, when exactly one ship matches."""
+
+    def __init__(self, reg: list[dict[str, str]], statics: list[tuple[int, dict]]):
+        self.imos = {int(r["imo"]) for r in reg}
+        self.by_mmsi = {int(r["mmsi"]): int(r["imo"]) for r in reg if r["mmsi"]}
+        for _, m in statics:
+            self.by_mmsi.setdefault(m["mmsi"], m["imo"])
+        self.names: dict[str, list[int]] = {}
+        for r in reg:
+            for n in [r["name"], *[x for x in r["former_names"].split(";") if x.strip()]]:
+                imos = self.names.setdefault(norm_name(n), [])
+                if int(r["imo"]) not in imos:
+                    imos.append(int(r["imo"]))
+
+    def resolve(self, row: dict[str, str]) -> int | None:
+        if row["imo"] and imo_valid(row["imo"]) and int(row["imo"]) in self.imos:
+            return int(row["imo"])
+        if row["mmsi"] and int(row["mmsi"]) in self.by_mmsi:
+            return self.by_mmsi[int(row["mmsi"])]
+        hits = self.names.get(norm_name(row["vessel_name"]), [])
+        return hits[0] if len(hits) == 1 else None
+
+
+def imagery_sightings(imagery: list[dict[str, str]], ident: Identity) -> tuple[list[Sighting], list[dict]]:
+    out, rejects = [], []
+    for row in imagery:
+        imo = ident.resolve(row)
+        if imo is None:
+            rejects.append(row)
+            continue
+        lf = float(row["load_fraction"]) if row["load_fraction"] else None
+        out.append(Sighting(imo, parse_observed_at(row["observed_at"]), float(row["latitude"]),
+                            float(row["longitude"]), imagery_state(row["laden_state"], lf), lf,
+                            row["sighting_id"], "imagery"))
+    return out, rejects
+
+
+def ais_sightings(positions: list[tuple[int, dict]], statics: list[tuple[int, dict]], ident: Identity,
+                  summer_draught: dict[int, float]) -> list[Sighting]:
+    """Positions with the state of the latest type 5 draught of the MMSI, sent at or before
+    the position and within 24 h."""
+    t5: dict[int, list[tuple[int, float]]] = {}
+    for t, m in statics:
+        t5.setdefault(m["mmsi"], []).append((t, m["draught"]))
+    out = []
+    for t, m in positions:
+        imo = ident.by_mmsi[m["mmsi"]]
+        prior = [d for tt, d in t5.get(m["mmsi"], []) if t - AIS_DRAUGHT_MAX_AGE_S <= tt <= t]
+        state = None
+        if prior and prior[-1] > 0:
+            ratio = prior[-1] / summer_draught[imo]
+            state = "laden" if ratio >= LADEN_DRAUGHT_RATIO else ("empty" if ratio <= EMPTY_DRAUGHT_RATIO else None)
+        out.append(Sighting(imo, t, m["lat"], m["lon"], state, None, f"AIS-{m['mmsi']}-{t}", "ais"))
+    return out
+
+
+def port_calls(ss: list[Sighting]) -> list[Call]:
+    """Consecutive sightings at one port, none elsewhere in between, no gap over 5 days."""
+    calls: list[Call] = []
+    prev = None
+    for s in ss:
+        if s.port is not None and prev is not None and prev.port == s.port and s.t - prev.t <= CALL_GAP_S:
+            calls[-1].sightings.append(s)
+        elif s.port is not None:
+            calls.append(Call(s.port, [s]))
+        prev = s
+    return calls
+
+
+def vessel_voyages(ss: list[Sighting], calls: list[Call], ports: dict[str, Port], reg_row: dict[str, str]) -> list[dict]:
+    """Loads (empty -> laden), their terminal call, destination and volume, for one vessel."""
+    out = []
+    stateful = [s for s in ss if s.state]
+    for a, b in zip(stateful, stateful[1:]):
+        if not (a.state == "empty" and b.state == "laden"):
+            continue
+        # the load-terminal call containing, or lying between, the last empty and first laden
+        lc = [c for c in calls if ports[c.port].role == "load_terminal" and (
+            c.arrival <= a.t <= c.departure or c.arrival <= b.t <= c.departure
+            or (a.t <= c.arrival and c.departure <= b.t))]
+        assert len(lc) == 1, f"load of {reg_row['name']} at {iso_z(b.t)} not attributable to one terminal call"
+        load_call = lc[0]
+        # destination: first non-terminal call after the load call, up to the call holding the
+        # first empty sighting after the load
+        first_empty = next((s for s in stateful if s.t > b.t and s.state == "empty"), None)
+        dest = next((c for c in calls if c.arrival > load_call.departure
+                     and (first_empty is None or c.arrival <= first_empty.t)
+                     and ports[c.port].role != "load_terminal"), None)
+        if dest is None:
+            status, window_end = "unconfirmed", (first_empty.t if first_empty else 2 ** 62)
+        else:
+            status = "confirmed" if ports[dest.port].role == "discharge_port" else "other"
+            window_end = dest.departure
+        laden = [s for s in ss if s.kind == "imagery" and s.state == "laden" and s.load_fraction is not None
+                 and load_call.arrival <= s.t <= window_end]
+        if reg_row["cargo_capacity_m3"]:
+            cap, cap_src = float(reg_row["cargo_capacity_m3"]) * BBL_PER_M3, "cargo_capacity_m3"
+        else:
+            cap, cap_src = float(reg_row["dwt"]) * CARGO_SHARE_OF_DWT * BBL_PER_TONNE_DIESEL, "dwt"
+        lf = statistics.median(s.load_fraction for s in laden) if laden else DEFAULT_LOAD_FRACTION
+        dprk = reg_row["flag"] in (KP, DPRK)  # every demo tanker is also sanctioned
+        out.append({
+            "imo": int(reg_row["imo"]), "vessel_name": reg_row["name"], "load_port": load_call.port,
+            "load_arrival_at": load_call.arrival, "load_departure_at": load_call.departure,
+            "discharge_port": dest.port if dest else "", "destination_status": status,
+            "counts_toward_cap": status == "confirmed" or (status == "unconfirmed" and dprk),
+            "capacity_bbl": cap, "capacity_source": cap_src, "load_fraction": lf,
+            "load_fraction_source": "imagery_median" if laden else "default",
+            "volume_bbl": cap * lf,
+            "load_call_sightings": [s.sid for s in load_call.sightings],
+            "discharge_call_sightings": [s.sid for s in dest.sightings] if dest else [],
+            "laden_sightings": [s.sid for s in laden],
+        })
+    return out
+
+
+def compute_truth(reg: list[dict[str, str]], imagery: list[dict[str, str]], nmea: list[str],
+                  ports: dict[str, Port]) -> tuple[list[dict], list[dict[str, str]]]:
+    """DOMAIN §3 applied to the emitted text only. Returns (voyages, rejected imagery rows)."""
+    positions, statics = decode_nmea(nmea)
+    ident = Identity(reg, statics)
+    reg_by_imo = {int(r["imo"]): r for r in reg}
+    img, rejects = imagery_sightings(imagery, ident)
+    ais = ais_sightings(positions, statics, ident,
+                        {imo: float(r["summer_draught_m"]) for imo, r in reg_by_imo.items()})
+    by_vessel: dict[int, list[Sighting]] = {}
+    for s in img + ais:
+        by_vessel.setdefault(s.imo, []).append(s)
+
+    voyages = []
+    for imo, ss in by_vessel.items():
+        ss.sort(key=lambda s: (s.t, s.sid))
+        assert len({s.t for s in ss}) == len(ss), f"two sightings of {imo} at one instant"
+        for s in ss:
+            s.port = port_of(ports, s.lat, s.lon)
+        voyages += vessel_voyages(ss, port_calls(ss), ports, reg_by_imo[imo])
+    voyages.sort(key=lambda v: (v["load_departure_at"], v["imo"]))
+    for i, v in enumerate(voyages, 1):
+        v["voyage_no"] = i
+    return voyages, rejects
+
+
+TRUTH_HEADER = ["voyage_no", "imo", "vessel_name", "load_port", "load_arrival_at", "load_departure_at",
+                "discharge_port", "destination_status", "capacity_bbl", "load_fraction", "volume_bbl",
+                "counts_toward_cap", "capacity_source", "load_fraction_source",
+                "load_call_sightings", "discharge_call_sightings", "laden_sightings"]
+
+
+def truth_rows(voyages: list[dict]) -> list[dict[str, str]]:
+    return [{
+        "voyage_no": str(v["voyage_no"]), "imo": str(v["imo"]), "vessel_name": v["vessel_name"],
+        "load_port": v["load_port"], "load_arrival_at": iso_z(v["load_arrival_at"]),
+        "load_departure_at": iso_z(v["load_departure_at"]), "discharge_port": v["discharge_port"],
+        "destination_status": v["destination_status"], "capacity_bbl": f"{v['capacity_bbl']:.2f}",
+        "load_fraction": f"{v['load_fraction']:.4f}", "volume_bbl": f"{v['volume_bbl']:.2f}",
+        "counts_toward_cap": "true" if v["counts_toward_cap"] else "false",
+        "capacity_source": v["capacity_source"], "load_fraction_source": v["load_fraction_source"],
+        "load_call_sightings": ";".join(v["load_call_sightings"]),
+        "discharge_call_sightings": ";".join(v["discharge_call_sightings"]),
+        "laden_sightings": ";".join(v["laden_sightings"]),
+    } for v in voyages]
+
+
+def summarize(seed: int, voyages: list[dict], imagery: list[dict], nmea: list[str], rejects: list) -> dict:
+    counted = [v for v in voyages if v["counts_toward_cap"]]
+    by_day: dict[date, float] = {}
+    for v in counted:
+        d = utc_date(v["load_departure_at"])
+        if d.year == 2024:
+            by_day[d] = by_day.get(d, 0.0) + v["volume_bbl"]
+    cum, breach = 0.0, None
+    for d in sorted(by_day):
+        cum += by_day[d]
+        if breach is None and cum > CAP_BBL:
+            breach = d
+    statuses = {}
+    for v in voyages:
+        statuses[v["destination_status"]] = statuses.get(v["destination_status"], 0) + 1
+    return {
+        "seed": seed,
+        "voyages": len(voyages),
+        "tankers": len({v["imo"] for v in voyages}),
+        "first_load_departure": utc_date(voyages[0]["load_departure_at"]).isoformat(),
+        "last_load_departure": utc_date(voyages[-1]["load_departure_at"]).isoformat(),
+        "total_bbl": round(sum(v["volume_bbl"] for v in counted), 2),
+        "cap_bbl": CAP_BBL,
+        "breach_date": breach.isoformat() if breach else None,
+        "imagery_rows": len(imagery),
+        "ais_lines": len(nmea),
+        "rejected_expected": len(rejects),
+        "destination_status": dict(sorted(statuses.items())),
+        "load_fraction_default_voyages": sum(v["load_fraction_source"] == "default" for v in voyages),
+    }
+
+
+# ============================================================================ checks
+def check_geometry(imagery: list[dict[str, str]], nmea: list[str], ports: dict[str, Port]) -> None:
+    """Every sighting is either well inside a port (<= 1.5 km from its point, and at
+    Vostochny nearer Vostochny than Kozmino) or well clear of every port."""
+    pts = [(float(r["latitude"]), float(r["longitude"])) for r in imagery]
+    pts += [(m["lat"], m["lon"]) for _, m in decode_nmea(nmea)[0]]
+    for lat, lon in pts:
+        near = [p for p in ports.values() if haversine_km(lat, lon, p.lat, p.lon) <= IN_PORT_MAX_KM]
+        assert near or clear_of_ports(ports, lat, lon), (lat, lon)
+    for lat, lon in pts:
+        if port_of(ports, lat, lon) == LOAD_PORT:
+            k = ports["kozmino"]
+            assert haversine_km(lat, lon, ports[LOAD_PORT].lat, ports[LOAD_PORT].lon) < haversine_km(lat, lon, k.lat, k.lon)
+
+
+def check_against_plan(truth: list[dict], plan: list[Voyage], summary: dict) -> None:
+    assert len(truth) == len(plan) == N_VOYAGES, (len(truth), len(plan))
+    planned = {(v.tanker.imo, v.dep_day): v for v in plan}
+    for tv in truth:
+        pv = planned.pop((tv["imo"], utc_date(tv["load_departure_at"])))
+        assert tv["destination_status"] == ("confirmed" if pv.confirmed else "unconfirmed")
+        if pv.confirmed:
+            assert tv["discharge_port"] == pv.discharge
+        assert tv["counts_toward_cap"]
+    assert summary["first_load_departure"] == FIRST_DEPARTURE.isoformat()
+    assert summary["last_load_departure"] == LAST_DEPARTURE.isoformat()
+    assert summary["tankers"] >= MIN_TANKERS
+    lo, hi = TOTAL_RANGE_BBL
+    assert lo <= summary["total_bbl"] <= hi, summary["total_bbl"]
+    assert summary["breach_date"] and summary["breach_date"].startswith("2024-")
+
+
+# ============================================================================ writing
+def csv_text(header: list[str], rows: list[dict[str, str]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+
+
+def generate(seed: int, out: Path) -> dict:
+    for tk in TANKERS:
+        assert imo_valid(str(tk.imo)), tk.name
+    rng = random.Random(seed)
+    ports = load_ports()
+
+    plan = plan_voyages(rng)
+    for v in plan:
+        plan_timeline(rng, v, ports)
+    add_at_sea_sightings(rng, plan, ports, 7)
+    add_unknown_sightings(rng, plan, 6)
+    for v in plan:
+        v.events.sort(key=lambda e: e.t)
+    check_spacing(plan)
+
+    registry = registry_rows(rng)
+    imagery = emit_imagery(rng, plan, ports)
+    nmea = emit_ais(rng, plan, ports)
+    check_geometry(imagery, nmea, ports)
+
+    truth, rejects = compute_truth(registry, imagery, nmea, ports)
+    summary = summarize(seed, truth, imagery, nmea, rejects)
+    assert all(r["vessel_name"].upper().replace("-", " ").startswith("KUM JIN GANG") for r in rejects)
+    check_against_plan(truth, plan, summary)
+
+    write(out / "registry" / "tankers.csv", csv_text(REGISTRY_HEADER, registry))
+    write(out / "registry" / "ESTIMATES.md", estimates_md())
+    write(out / "sightings" / "imagery_2024.csv", csv_text(IMAGERY_HEADER, imagery))
+    write(out / "sightings" / "ais_2024.nmea", "".join(line + "\n" for line in nmea))
+    write(out / "truth" / "voyages.csv", csv_text(TRUTH_HEADER, truth_rows(truth)))
+    write(out / "truth" / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--out", type=Path, default=HERE, help="bundle directory (default: demo/)")
+    args = ap.parse_args(argv)
+    summary = generate(args.seed, args.out)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
