@@ -4,10 +4,22 @@
 import dagster as dg
 
 from orchestration.resources import TankerwatchResource
+from tankerwatch.ingest import KIND_TABLES
 from tankerwatch.models import Model, build_model, discover_models
 from tankerwatch.warehouse import fetch_all, table_schema
 
 OWNERS = ["team:tankerwatch-data"]
+
+# Tables every ingest asset writes a share of: a model reading them depends on all ingest assets.
+_SHARED_INGEST_TABLES = {"raw_parse_rejects", "raw_source_snapshots"}
+_ALL_RAW_TABLES = sorted(table for tables in KIND_TABLES.values() for table in tables)
+
+
+def _asset_deps(model: Model) -> list[str]:
+    deps = {dep for dep in model.deps if dep not in _SHARED_INGEST_TABLES}
+    if _SHARED_INGEST_TABLES & set(model.deps):
+        deps.update(_ALL_RAW_TABLES)
+    return sorted(deps)
 
 
 def _metadata(con, model: Model, rows: int) -> dict:
@@ -26,7 +38,7 @@ def _metadata(con, model: Model, rows: int) -> dict:
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
     @dg.asset(
         name=model.name,
-        deps=list(model.deps),
+        deps=_asset_deps(model),
         group_name=model.layer,
         description=f"{model.description} Grain: {model.grain}.",
         kinds={"sql", "duckdb"},
