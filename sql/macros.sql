@@ -37,3 +37,11 @@ create or replace macro haversine_km(lat1, lon1, lat2, lon2) as
 
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
+
+-- Why an AIS message cannot be used at all (no receiver time, no valid MMSI); null when it can.
+create or replace macro ais_message_reject_reason(received_at, mmsi) as
+    case
+        when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
+        when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
+            then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
+    end;

@@ -10,6 +10,7 @@ import pytest
 from tankerwatch.errors import ParseError
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.parsers.registry import parse_registry_csv
+from tests.textfiles import write_lines
 
 TABLE = "raw_registry_vessels"
 HEADER = (
@@ -27,14 +28,10 @@ GOOD_LINES = [
 ]
 
 
-def write(path: Path, lines: list[str], newline: str = "\n", bom: bool = False) -> Path:
-    data = newline.join(lines) + newline
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data.encode("utf-8"))
-    return path
 
 
 def test_good_file_parses_with_exact_values(tmp_path: Path) -> None:
-    result = parse_registry_csv(write(tmp_path / "registry.csv", GOOD_LINES))
+    result = parse_registry_csv(write_lines(tmp_path / "registry.csv", GOOD_LINES))
 
     assert result.rejects == []
     frame = result.tables[TABLE]
@@ -88,7 +85,7 @@ def test_columns_in_any_order_and_extra_columns_ignored(tmp_path: Path) -> None:
     values["remarks"] = "not in the contract"
     line = ",".join(values[c] for c in shuffled)
 
-    result = parse_registry_csv(write(tmp_path / "r.csv", [",".join(shuffled), line]))
+    result = parse_registry_csv(write_lines(tmp_path / "r.csv", [",".join(shuffled), line]))
 
     assert result.rejects == []
     row = result.tables[TABLE].row(0, named=True)
@@ -100,7 +97,7 @@ def test_columns_in_any_order_and_extra_columns_ignored(tmp_path: Path) -> None:
 
 def test_missing_column_raises_naming_it_and_the_file(tmp_path: Path) -> None:
     header = HEADER.replace(",cargo_capacity_m3", "").replace(",owner", "")
-    path = write(tmp_path / "no_capacity.csv", [header, "8916293,SIN PHYONG 9,,,,KP,tanker,3400,2149,5.6,1990,"])
+    path = write_lines(tmp_path / "no_capacity.csv", [header, "8916293,SIN PHYONG 9,,,,KP,tanker,3400,2149,5.6,1990,"])
 
     with pytest.raises(ParseError) as excinfo:
         parse_registry_csv(path)
@@ -116,7 +113,7 @@ def test_short_and_long_rows_are_rejects_with_line_numbers(tmp_path: Path) -> No
     long = GOOD_LINES[3] + ",surplus"
     lines = [HEADER, GOOD_LINES[1], short, GOOD_LINES[3], long]
 
-    result = parse_registry_csv(write(tmp_path / "r.csv", lines))
+    result = parse_registry_csv(write_lines(tmp_path / "r.csv", lines))
 
     frame = result.tables[TABLE]
     assert frame["imo"].to_list() == ["8916293", "9066978"]
@@ -127,7 +124,7 @@ def test_short_and_long_rows_are_rejects_with_line_numbers(tmp_path: Path) -> No
 
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
-    path = write(tmp_path / "r.csv", GOOD_LINES, newline="\r\n", bom=True)
+    path = write_lines(tmp_path / "r.csv", GOOD_LINES, newline="\r\n", bom=True)
 
     result = parse_registry_csv(path)
 
@@ -140,7 +137,7 @@ def test_bom_and_crlf(tmp_path: Path) -> None:
 
 def test_reject_line_numbers_count_blank_lines_and_crlf(tmp_path: Path) -> None:
     lines = [HEADER, "", GOOD_LINES[1], "8122347,NAM SAN 8"]
-    result = parse_registry_csv(write(tmp_path / "r.csv", lines, newline="\r\n"))
+    result = parse_registry_csv(write_lines(tmp_path / "r.csv", lines, newline="\r\n"))
 
     assert result.tables[TABLE]["source_row"].to_list() == [3]
     assert [(r.source_row, r.raw) for r in result.rejects] == [(4, "8122347,NAM SAN 8")]
@@ -149,7 +146,7 @@ def test_reject_line_numbers_count_blank_lines_and_crlf(tmp_path: Path) -> None:
 def test_html_page_raises(tmp_path: Path) -> None:
     page = ["<!DOCTYPE html>", "<html><head><title>404 Not Found</title></head>", "<body>Not Found</body></html>"]
     with pytest.raises(ParseError, match="HTML"):
-        parse_registry_csv(write(tmp_path / "registry.csv", page))
+        parse_registry_csv(write_lines(tmp_path / "registry.csv", page))
 
 
 @pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\r\n\r\n"])
@@ -161,7 +158,7 @@ def test_empty_file_raises(tmp_path: Path, content: bytes) -> None:
 
 
 def test_header_only_gives_empty_table(tmp_path: Path) -> None:
-    result = parse_registry_csv(write(tmp_path / "r.csv", [HEADER]))
+    result = parse_registry_csv(write_lines(tmp_path / "r.csv", [HEADER]))
     assert result.rejects == []
     assert result.tables[TABLE].height == 0
     assert result.tables[TABLE].schema == pl.Schema(RAW_TABLE_COLUMNS[TABLE])

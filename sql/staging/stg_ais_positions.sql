@@ -34,9 +34,7 @@ checked as (
         case when heading between 0 and 359 then heading end as heading,
         nav_status,
         case
-            when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
-            when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
-                then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
+            when ais_message_reject_reason(received_at, mmsi) is not null then ais_message_reject_reason(received_at, mmsi)
             when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180
                 then 'position not available (lat ' || coalesce(latitude::varchar, 'null')
                     || ', lon ' || coalesce(longitude::varchar, 'null') || ')'

@@ -34,11 +34,7 @@ final as (
         ship_type,
         case when draught_m > 0 then draught_m end as draught_m,
         clean_text(destination) as destination,
-        case
-            when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
-            when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
-                then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
-        end as reject_reason
+        ais_message_reject_reason(received_at, mmsi) as reject_reason
     from source
 )
 

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tankerwatch.parsers import ParseResult
+from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult
 from tankerwatch.parsers.csv_table import read_headed_csv
 
 TABLE = "raw_imagery_sightings"
 
-IMAGERY_COLUMNS = (
-    "sighting_id",
-    "observed_at",
-    "source",
-    "image_id",
-    "latitude",
-    "longitude",
-    "vessel_name",
-    "imo",
-    "mmsi",
-    "laden_state",
-    "load_fraction",
-    "confidence",
-    "notes",
-)
+IMAGERY_COLUMNS = tuple(column for column in RAW_TABLE_COLUMNS[TABLE] if column != "source_row")
 
 
 def parse_imagery_csv(path: Path) -> ParseResult:

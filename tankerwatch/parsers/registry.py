@@ -4,27 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tankerwatch.parsers import ParseResult
+from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult
 from tankerwatch.parsers.csv_table import read_headed_csv
 
 TABLE = "raw_registry_vessels"
 
-REGISTRY_COLUMNS = (
-    "imo",
-    "name",
-    "former_names",
-    "mmsi",
-    "call_sign",
-    "flag",
-    "vessel_type",
-    "dwt",
-    "gross_tonnage",
-    "cargo_capacity_m3",
-    "summer_draught_m",
-    "build_year",
-    "owner",
-    "updated_at",
-)
+REGISTRY_COLUMNS = tuple(column for column in RAW_TABLE_COLUMNS[TABLE] if column != "source_row")
 
 
 def parse_registry_csv(path: Path) -> ParseResult:
