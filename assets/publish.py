@@ -15,11 +15,11 @@ OWNERS = ["team:tankerwatch-data"]
 CANDIDATE_KEY = dg.AssetKey("publish_candidate")
 
 
-def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource) -> Path:
-    """The version directory the latest publish_candidate materialisation wrote."""
+def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource, run_id: str) -> Path:
+    """The version directory publish_candidate wrote in this run; another run's candidate is never used."""
     event = instance.get_latest_materialization_event(CANDIDATE_KEY)
-    if event is None or event.asset_materialization is None:
-        raise RuntimeError("publish_candidate has not been materialised: nothing to check or publish")
+    if event is None or event.asset_materialization is None or event.run_id != run_id:
+        raise RuntimeError(f"publish_candidate was not materialised in run {run_id}: nothing to check or publish")
     version = event.asset_materialization.metadata["version"].value
     return tankerwatch.paths().published / "versions" / str(version)
 
@@ -56,7 +56,7 @@ def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
 )
 def published_current(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
     """The validated set consumers read at published/current/: the candidate version, with every check of the run in its manifest, switched to atomically."""
-    version_dir = candidate_dir(context.instance, tankerwatch)
+    version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
     manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
     with tankerwatch.warehouse() as con:
         manifest["checks"] = gate_results_for_run(con, context.run_id)

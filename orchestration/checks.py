@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.publish import candidate_dir
 from orchestration.resources import TankerwatchResource
 from tankerwatch.gates import GateResult, validate_frame, validate_table
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
@@ -61,9 +62,7 @@ def build_suite_checks(asset_names: list[str]) -> list[dg.AssetChecksDefinition]
     description="The written set holds every table as validated, and cap_tracker agrees with voyages (expectations/publish_*.json).",
 )
 def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
-    from assets.publish import candidate_dir
-
-    version_dir = candidate_dir(context.instance, tankerwatch)
+    version_dir = candidate_dir(context.instance, tankerwatch, context.op_execution_context.run_id)
     with tankerwatch.warehouse() as con:
         results = [
             validate_frame(EXPECTATIONS_DIR / "publish_files.json", published_files_frame(con, version_dir)),

@@ -87,6 +87,8 @@ def test_invalid_imos_are_rejected_with_the_reason_and_company_imos_never_key_a_
     assert "invalid ship IMO number 8604918 (not 7 digits with a valid check digit)" in reasons
     assert "invalid ship IMO number 5434358 (not 7 digits with a valid check digit)" in reasons
     assert "invalid ship IMO number 15411 (not 7 digits with a valid check digit)" in reasons  # OFAC BONU 5
+    dprk = s.query("select count(*) as n, count(distinct imo) as keyed from stg_ofac_vessels where is_dprk_program").row(0)
+    assert dprk == (105, 105)  # the excerpt's 105 DPRK vessels, each keyed by a valid ship IMO
     ofac_imos = set(s.query("select imo from stg_ofac_vessels where imo is not null")["imo"])
     assert "4199470" not in ofac_imos and "5434358" not in ofac_imos  # entity rows' company numbers
 
