@@ -23,6 +23,7 @@ test: install
 
 ui: install
 	mkdir -p .dagster_home
+	cp dagster.yaml .dagster_home/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
 
 validate: install

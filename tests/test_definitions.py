@@ -67,3 +67,15 @@ def test_the_full_job_runs_in_process_and_selects_every_asset():
     schedule = defs.resolve_schedule_def("nightly_full_run")
     assert (schedule.job_name, schedule.cron_schedule, schedule.execution_timezone) == ("tankerwatch_full", "0 2 * * *", "UTC")
     assert len(job.asset_layer.selected_asset_keys) == len(defs.resolve_asset_graph().get_all_asset_keys())
+
+
+def test_instance_settings_run_one_duckdb_step_and_one_run_at_a_time(tmp_path):
+    import shutil
+
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        config = instance.get_concurrency_config()
+    assert config.pool_config.default_pool_limit == 1
+    assert config.run_queue_config.max_concurrent_runs == 1
+    pools = {node.pools and next(iter(node.pools)) for node in defs.resolve_asset_graph().asset_nodes}
+    assert pools == {"duckdb"}
