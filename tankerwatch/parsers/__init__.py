@@ -2,16 +2,20 @@
 
 Contract shared by every parser:
 
-* A parser is a function ``parse(path: pathlib.Path) -> ParseResult``.
-* ``ParseResult.tables`` maps a raw table name (e.g. ``raw_ofac_sdn``) to a
-  ``polars.DataFrame`` whose columns are exactly the ones listed for that table
-  in ``RAW_TABLE_COLUMNS``, in that order. Values stay as faithful to the file as
-  the format allows (CSV cells as strings, null where the format says null);
-  typing, validation and domain rules happen in the SQL staging models.
+* A parser is a function ``parse(path: pathlib.Path, sink: TableSink) -> None``
+  (``tankerwatch.parsers.sink``). It reads the file as a stream and appends rows
+  with ``sink.buffer(table).append(column=value, ...)``; the sink spills full
+  batches to parquet, so no parser holds a whole large file in Python objects.
+  ``parse_in_memory(parser, path)`` collects a ``ParseResult`` for tests.
+* Each raw table's columns are exactly the ones listed in ``RAW_TABLE_COLUMNS``,
+  in that order. Values stay as faithful to the file as the format allows (CSV
+  cells as strings, null where the format says null); typing, validation and
+  domain rules happen in the SQL staging models.
 * Every table has ``source_row``: the 1-based line (CSV, NMEA) or record (XML)
   number the row came from, so an analyst can find it in the landed file.
-* A record that cannot be parsed at all goes to ``ParseResult.rejects`` with the
-  line number, the raw text and a reason; it is never silently dropped.
+* A record that cannot be parsed at all goes to ``sink.reject(line, raw, reason)``;
+  it is never silently dropped. Records skipped on purpose (e.g. AIS message types
+  tankerwatch does not use) are counted with ``sink.count(name)``.
 * A file whose structure is wrong (missing column, not the expected format)
   raises ``tankerwatch.errors.ParseError`` with a message naming the problem.
 
@@ -36,8 +40,11 @@ class Reject:
 
 @dataclass
 class ParseResult:
+    """A whole parse in memory: for tests and small files."""
+
     tables: dict[str, pl.DataFrame]
     rejects: list[Reject] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 # Columns of every raw table, in order. All parsers must produce exactly these.
@@ -147,6 +154,128 @@ RAW_TABLE_COLUMNS: dict[str, dict[str, pl.DataType]] = {
         "ship_type": pl.Int64,
         "draught_m": pl.Float64,  # as transmitted; 0 = not available
         "destination": pl.String,
+    },
+    # OpenSanctions FollowTheMoney export (entities.ftm.json): one row per Vessel entity.
+    # FtM properties are lists of strings and stay lists.
+    "raw_opensanctions_vessels": {
+        "source_row": pl.Int64,  # line of the JSON object
+        "entity_id": pl.String,
+        "caption": pl.String,
+        "names": pl.List(pl.String),  # name
+        "aliases": pl.List(pl.String),  # alias + weakAlias
+        "previous_names": pl.List(pl.String),  # previousName
+        "imo_numbers": pl.List(pl.String),  # imoNumber, as written (e.g. 'IMO8604917')
+        "mmsis": pl.List(pl.String),
+        "call_signs": pl.List(pl.String),
+        "flags": pl.List(pl.String),  # ISO-2, lower-case as published
+        "past_flags": pl.List(pl.String),
+        "vessel_types": pl.List(pl.String),  # type
+        "deadweight_tonnage": pl.List(pl.String),
+        "gross_tonnage": pl.List(pl.String),  # grossRegisteredTonnage + tonnage
+        "build_dates": pl.List(pl.String),
+        "topics": pl.List(pl.String),
+        "datasets": pl.List(pl.String),
+        "first_seen": pl.String,
+        "last_seen": pl.String,
+    },
+    # OpenSanctions: one row per Sanction entity (a designation of another entity).
+    "raw_opensanctions_sanctions": {
+        "source_row": pl.Int64,
+        "entity_id": pl.String,  # the Sanction entity's id
+        "sanctioned_ids": pl.List(pl.String),  # entity: ids of the sanctioned entities
+        "authorities": pl.List(pl.String),
+        "programs": pl.List(pl.String),  # program + programId
+        "start_dates": pl.List(pl.String),
+        "listing_dates": pl.List(pl.String),
+        "end_dates": pl.List(pl.String),
+        "datasets": pl.List(pl.String),
+    },
+    # UK Sanctions List CSV: one row per name line of a ship designation (Designation
+    # Type 'Ship'); other designation types are counted, not kept.
+    "raw_uk_sanctions_ships": {
+        "source_row": pl.Int64,  # physical line in the file (the 'Report Date' line is line 1)
+        "unique_id": pl.String,
+        "name": pl.String,  # the name of this row, parts joined as the list writes them
+        "name_type": pl.String,  # e.g. 'Primary Name', 'Alias'
+        "imo_number": pl.String,
+        "type_of_ship": pl.String,
+        "tonnage_of_ship": pl.String,
+        "current_flag": pl.String,
+        "previous_flags": pl.String,
+        "current_owner_operator": pl.String,
+        "regime_name": pl.String,
+        "designation_source": pl.String,  # UK or UN
+        "date_designated": pl.String,  # dd/mm/yyyy as published
+        "sanctions_imposed": pl.String,
+        "report_date": pl.String,  # from the 'Report Date:' line
+    },
+    # Danish Maritime Authority AIS CSV: one row per line, the 26 (or older 22) columns as strings.
+    "raw_ais_dma": {
+        "source_row": pl.Int64,
+        "timestamp": pl.String,  # dd/mm/YYYY HH:MM:SS, UTC
+        "type_of_mobile": pl.String,
+        "mmsi": pl.String,
+        "latitude": pl.String,
+        "longitude": pl.String,
+        "navigational_status": pl.String,
+        "rot": pl.String,
+        "sog": pl.String,
+        "cog": pl.String,
+        "heading": pl.String,
+        "imo": pl.String,
+        "callsign": pl.String,
+        "name": pl.String,
+        "ship_type": pl.String,
+        "cargo_type": pl.String,
+        "width": pl.String,
+        "length": pl.String,
+        "position_fixing_device": pl.String,
+        "draught": pl.String,
+        "destination": pl.String,
+        "eta": pl.String,
+        "data_source_type": pl.String,
+        "a": pl.String,
+        "b": pl.String,
+        "c": pl.String,
+        "d": pl.String,
+    },
+    # Global Fishing Watch Vessels API v3: one row per identity record of a vessel
+    # (each selfReportedInfo and registryInfo entry).
+    "raw_gfw_vessels": {
+        "source_row": pl.Int64,  # ordinal of the record in the landed JSONL
+        "query": pl.String,  # the IMO or MMSI asked for
+        "info_kind": pl.String,  # selfReportedInfo or registryInfo
+        "gfw_vessel_id": pl.String,
+        "ssvid": pl.String,  # the MMSI
+        "imo": pl.String,
+        "shipname": pl.String,
+        "callsign": pl.String,
+        "flag": pl.String,  # ISO-3 as GFW gives it
+        "ship_types": pl.List(pl.String),
+        "transmission_from": pl.String,
+        "transmission_to": pl.String,
+        "tonnage_gt": pl.String,
+    },
+    # Global Fishing Watch Events API v3, public-global-port-visits-events: one row per port visit.
+    "raw_gfw_port_visits": {
+        "source_row": pl.Int64,
+        "event_id": pl.String,
+        "start": pl.String,  # ISO 8601 UTC
+        "end": pl.String,
+        "latitude": pl.Float64,  # event position
+        "longitude": pl.Float64,
+        "gfw_vessel_id": pl.String,
+        "ssvid": pl.String,
+        "vessel_name": pl.String,
+        "vessel_flag": pl.String,
+        "visit_id": pl.String,
+        "confidence": pl.String,
+        "duration_hrs": pl.Float64,
+        "anchorage_id": pl.String,  # start anchorage (S2 token)
+        "anchorage_name": pl.String,
+        "anchorage_flag": pl.String,
+        "anchorage_lat": pl.Float64,
+        "anchorage_lon": pl.Float64,
     },
 }
 
