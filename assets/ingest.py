@@ -1,23 +1,39 @@
 """Ingest assets: one per source kind, each filling that kind's raw DuckDB tables."""
 
-
 import dagster as dg
 
 from orchestration.resources import TankerwatchResource
-from tankerwatch.ingest import KIND_TABLES, fetch_and_parse, load_parsed
+from tankerwatch.ingest import KIND_TABLES, IngestReport, ingest_kind
 
 OWNERS = ["team:tankerwatch-data"]
+FRESH_SNAPSHOTS_CHECK = "fresh_snapshots"
 
 RAW_TABLE_DESCRIPTIONS = {
     "raw_ofac_sdn": "One row per line of OFAC's SDN.CSV, as published, for every ofac_sdn_csv source.",
     "raw_ofac_alt": "One row per OFAC alternate name (ALT.CSV) of every ofac_sdn_csv source.",
     "raw_ofac_sdn_comments": "One row per OFAC remarks-overflow line (SDN_COMMENTS.CSV) of every ofac_sdn_csv source.",
     "raw_un_designations": "One row per individual or entity of the UN Security Council Consolidated List XML.",
+    "raw_opensanctions_vessels": "One row per Vessel entity of every OpenSanctions FollowTheMoney export (opensanctions_ftm).",
+    "raw_opensanctions_sanctions": "One row per Sanction entity of every OpenSanctions FollowTheMoney export (opensanctions_ftm).",
+    "raw_uk_sanctions_ships": "One row per name line of a ship designation in the UK Sanctions List CSV (uk_sanctions_csv).",
     "raw_registry_vessels": "One row per vessel-particulars row of every registry_csv source.",
     "raw_imagery_sightings": "One row per analyst satellite-imagery sighting of every imagery_sightings_csv source.",
     "raw_ais_positions": "One row per AIS position report (types 1-3, 18, 19) decoded from every ais_nmea feed.",
     "raw_ais_static": "One row per AIS static and voyage report (types 5, 19, 24) decoded from every ais_nmea feed.",
+    "raw_ais_dma": "One row per line of every Danish Maritime Authority AIS CSV (ais_dma_csv).",
+    "raw_gfw_vessels": "One row per identity record (self-reported or registry) from the Global Fishing Watch Vessels API.",
+    "raw_gfw_port_visits": "One row per port visit from the Global Fishing Watch Events API (public-global-port-visits-events).",
 }
+
+
+def _metadata(report: IngestReport) -> dict:
+    return {
+        "parse_rejects": report.rejects,
+        "unchanged": report.unchanged,
+        "stale_sources": [f"{s.source_name}/{s.role}" for s in report.stale],
+        "skipped_records": dg.MetadataValue.json(report.stats),
+        "snapshots": dg.MetadataValue.json([s.to_dict() for s in report.snapshots]),
+    }
 
 
 def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
@@ -35,26 +51,46 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
             )
             for table in tables
         ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                FRESH_SNAPSHOTS_CHECK,
+                asset=tables[0],
+                description="Warns when a source was down and its last good snapshot was reused.",
+            )
+        ],
         pool="duckdb",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     )
     def ingest(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource):
-        sources = tankerwatch.sources()
-        parsed = fetch_and_parse(kind, sources, tankerwatch.paths().landing)
-        with tankerwatch.warehouse() as con:
-            report = load_parsed(con, parsed)
-        if not parsed.snapshots:
+        report = ingest_kind(
+            tankerwatch.warehouse,
+            kind,
+            tankerwatch.sources(),
+            tankerwatch.paths().landing,
+            tankerwatch.paths().work,
+            secrets=lambda name: dg.EnvVar(name).get_value(),
+            log=context.log.warning,
+        )
+        if not report.snapshots:
             context.log.info(f"no source of kind {kind} in the sources file: its raw tables are empty")
-        snapshots = [s.to_dict() for s in report.snapshots]
+        elif report.unchanged:
+            context.log.info(f"every {kind} snapshot is already loaded: nothing reloaded")
         for table in tables:
             yield dg.MaterializeResult(
                 asset_key=table,
-                metadata={
-                    "dagster/row_count": report.row_counts[table],
-                    "parse_rejects": report.rejects,
-                    "snapshots": dg.MetadataValue.json(snapshots),
-                },
+                metadata={"dagster/row_count": report.row_counts[table], **_metadata(report)},
             )
+        yield dg.AssetCheckResult(
+            asset_key=tables[0],
+            check_name=FRESH_SNAPSHOTS_CHECK,
+            passed=not report.stale,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "stale": dg.MetadataValue.json(
+                    [{"source": s.source_name, "role": s.role, "reason": s.stale_reason, "fetched_at": s.fetched_at} for s in report.stale]
+                )
+            },
+        )
 
     return ingest
 

@@ -2,58 +2,112 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import polars as pl
 
-from tankerwatch.fetch import Snapshot, fetch_to_landing
-from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, Reject
+from tankerwatch import gfw
+from tankerwatch.fetch import Fetcher, Snapshot
+from tankerwatch.parsers import RAW_TABLE_COLUMNS, Reject
+from tankerwatch.parsers.ais_dma import parse_ais_dma_csv
 from tankerwatch.parsers.ais_nmea import parse_ais_nmea
+from tankerwatch.parsers.gfw import parse_gfw_port_visits_jsonl, parse_gfw_vessels_jsonl
 from tankerwatch.parsers.imagery import parse_imagery_csv
 from tankerwatch.parsers.ofac import parse_alt_csv, parse_sdn_comments_csv, parse_sdn_csv
+from tankerwatch.parsers.opensanctions import parse_opensanctions_ftm
 from tankerwatch.parsers.registry import parse_registry_csv
+from tankerwatch.parsers.sink import Parser, TableSink
+from tankerwatch.parsers.uk_sanctions import parse_uk_sanctions_csv
 from tankerwatch.parsers.un_xml import parse_un_consolidated
 from tankerwatch.sources import Source
-from tankerwatch.warehouse import identifier
-
-Parser = Callable[[Path], ParseResult]
+from tankerwatch.warehouse import fetch_all, identifier
 
 # For each kind: the parser of each URL role, and the raw tables the kind fills.
 KIND_PARSERS: dict[str, dict[str, Parser]] = {
     "ofac_sdn_csv": {"url": parse_sdn_csv, "alt_url": parse_alt_csv, "comments_url": parse_sdn_comments_csv},
     "un_consolidated_xml": {"url": parse_un_consolidated},
+    "opensanctions_ftm": {"url": parse_opensanctions_ftm},
+    "uk_sanctions_csv": {"url": parse_uk_sanctions_csv},
     "registry_csv": {"url": parse_registry_csv},
     "imagery_sightings_csv": {"url": parse_imagery_csv},
     "ais_nmea": {"url": parse_ais_nmea},
+    "ais_dma_csv": {"url": parse_ais_dma_csv},
+    "gfw_vessels_api": {"url": parse_gfw_vessels_jsonl},
+    "gfw_port_visits_api": {"url": parse_gfw_port_visits_jsonl},
 }
 
 KIND_TABLES: dict[str, tuple[str, ...]] = {
     "ofac_sdn_csv": ("raw_ofac_sdn", "raw_ofac_alt", "raw_ofac_sdn_comments"),
     "un_consolidated_xml": ("raw_un_designations",),
+    "opensanctions_ftm": ("raw_opensanctions_vessels", "raw_opensanctions_sanctions"),
+    "uk_sanctions_csv": ("raw_uk_sanctions_ships",),
     "registry_csv": ("raw_registry_vessels",),
     "imagery_sightings_csv": ("raw_imagery_sightings",),
     "ais_nmea": ("raw_ais_positions", "raw_ais_static"),
+    "ais_dma_csv": ("raw_ais_dma",),
+    "gfw_vessels_api": ("raw_gfw_vessels",),
+    "gfw_port_visits_api": ("raw_gfw_port_visits",),
 }
 
 LINEAGE_COLUMNS = {"source_name": pl.String, "snapshot_id": pl.String}
 
+SecretLookup = Callable[[str], "str | None"]
+
+
+@dataclass
+class ParsedSnapshot:
+    snapshot: Snapshot
+    sink: TableSink
+
 
 @dataclass
 class ParsedKind:
-    """Everything one kind produced before it touches the warehouse."""
+    """Everything one kind produced before it touches the warehouse; parquet parts live in ``work_dir``."""
 
     kind: str
+    work_dir: Path | None = None
     snapshots: list[Snapshot] = field(default_factory=list)
-    frames: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
-    rejects: list[tuple[Snapshot, Reject]] = field(default_factory=list)
+    parsed: list[ParsedSnapshot] = field(default_factory=list)
+    unchanged: bool = False
+
+    @property
+    def stale(self) -> list[Snapshot]:
+        return [s for s in self.snapshots if s.stale]
+
+    @property
+    def rejects(self) -> list[tuple[Snapshot, Reject]]:
+        return [(p.snapshot, r) for p in self.parsed for r in p.sink.rejects]
+
+    def stats(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for p in self.parsed:
+            for name, value in p.sink.stats.items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
 
     def table(self, name: str) -> pl.DataFrame:
+        """A raw table in memory, lineage first: for tests and small inputs."""
+        frames = [
+            p.sink.frame(name).select(
+                pl.lit(p.snapshot.source_name, pl.String).alias("source_name"),
+                pl.lit(p.snapshot.snapshot_id, pl.String).alias("snapshot_id"),
+                pl.all(),
+            )
+            for p in self.parsed
+            if p.sink.rows(name)
+        ]
         schema = {**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[name]}
-        parts = self.frames.get(name) or []
-        return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=schema)
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+    def cleanup(self) -> None:
+        if self.work_dir is not None:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -62,31 +116,95 @@ class IngestReport:
     row_counts: dict[str, int]
     rejects: int
     snapshots: list[Snapshot]
+    unchanged: bool
+    stale: list[Snapshot]
+    stats: dict[str, int]
 
 
-def fetch_and_parse(kind: str, sources: list[Source], landing_dir: Path) -> ParsedKind:
-    """Land every URL of every source of ``kind`` and parse it; no warehouse connection is held."""
-    parsed = ParsedKind(kind)
+def land_source(fetcher: Fetcher, source: Source, secrets: SecretLookup) -> list[Snapshot]:
+    """Fetch every file of one source into the landing folder."""
+    options = source.fetch_options()
+    if source.kind == "gfw_vessels_api":
+        token_env = source.options.get("token_env", gfw.DEFAULT_TOKEN_ENV)
+        return [
+            gfw.fetch_vessels(
+                fetcher,
+                source.name,
+                base_url=source.url,
+                token=secrets(token_env) or "",
+                token_env=token_env,
+                queries=[str(q) for q in source.options.get("queries", [])],
+                datasets=tuple(source.options.get("datasets", (gfw.VESSEL_IDENTITY_DATASET,))),
+                options=options,
+            )
+        ]
+    if source.kind == "gfw_port_visits_api":
+        token_env = source.options.get("token_env", gfw.DEFAULT_TOKEN_ENV)
+        return [
+            gfw.fetch_port_visits(
+                fetcher,
+                source.name,
+                base_url=source.url,
+                token=secrets(token_env) or "",
+                token_env=token_env,
+                start_date=str(source.options.get("start_date", "")),
+                end_date=str(source.options.get("end_date", "")),
+                vessel_ids=source.options.get("vessel_ids"),
+                region=source.options.get("region"),
+                confidences=tuple(str(c) for c in source.options.get("confidences", ("2", "3", "4"))),
+                dataset=source.options.get("dataset", gfw.PORT_VISITS_DATASET),
+                options=options,
+            )
+        ]
+    snapshots = []
+    for role, url in source.urls().items():
+        snapshots.extend(fetcher.fetch_all(source.name, role, url, source.base_dir, options))
+    return snapshots
+
+
+def fetch_kind(
+    kind: str, sources: list[Source], fetcher: Fetcher, secrets: SecretLookup = lambda name: None
+) -> list[Snapshot]:
+    """Land every source of ``kind``; no warehouse connection is held while the network is used."""
+    snapshots: list[Snapshot] = []
     for source in (s for s in sources if s.kind == kind):
-        for role, url in source.urls().items():
-            snapshot = fetch_to_landing(source.name, role, url, source.base_dir, landing_dir)
-            parsed.snapshots.append(snapshot)
-            result = KIND_PARSERS[kind][role](Path(snapshot.path))
-            for table, frame in result.tables.items():
-                with_lineage = frame.select(
-                    pl.lit(source.name, pl.String).alias("source_name"),
-                    pl.lit(snapshot.snapshot_id, pl.String).alias("snapshot_id"),
-                    pl.all(),
-                )
-                parsed.frames.setdefault(table, []).append(with_lineage)
-            parsed.rejects.extend((snapshot, reject) for reject in result.rejects)
+        snapshots.extend(land_source(fetcher, source, secrets))
+    return snapshots
+
+
+def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> ParsedKind:
+    """Parse landed snapshots; with ``work_root`` the rows are spilled to parquet parts under it."""
+    work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{kind}-", dir=work_root)) if work_root else None
+    parsed = ParsedKind(kind, work_dir=work_dir, snapshots=list(snapshots))
+    try:
+        for number, snapshot in enumerate(snapshots):
+            spill = work_dir / f"{number:04d}-{snapshot.source_name}-{snapshot.role}" if work_dir else None
+            sink = TableSink(spill_dir=spill)
+            KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
+            sink.close()
+            parsed.parsed.append(ParsedSnapshot(snapshot, sink))
+    except BaseException:
+        parsed.cleanup()
+        raise
     return parsed
+
+
+def loaded_snapshot_ids(con: duckdb.DuckDBPyConnection, kind: str) -> set[tuple[str, str, str]]:
+    rows = fetch_all(con, "select source_name, role, snapshot_id from raw_source_snapshots where kind = ?", [kind])
+    return set(rows)
+
+
+def is_already_loaded(con: duckdb.DuckDBPyConnection, kind: str, snapshots: list[Snapshot]) -> bool:
+    """True when the warehouse holds exactly these snapshots of the kind: nothing to reload."""
+    wanted = {(s.source_name, s.role, s.snapshot_id) for s in snapshots}
+    present = {name for name, in fetch_all(con, "select table_name from information_schema.tables")}
+    tables_exist = all(table in present for table in KIND_TABLES[kind])
+    return bool(snapshots) and tables_exist and loaded_snapshot_ids(con, kind) == wanted
 
 
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestReport:
     """Replace the kind's raw tables, parse rejects and snapshot records in one transaction."""
     kind = parsed.kind
-    tables = {name: parsed.table(name) for name in KIND_TABLES[kind]}
     rejects = pl.DataFrame(
         {
             "kind": [kind] * len(parsed.rejects),
@@ -115,14 +233,33 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestRep
                 "sha256": pl.String, "snapshot_id": pl.String, "bytes": pl.Int64,
                 "fetched_at": pl.String, "landed_path": pl.String},
     )
-    views = {f"_incoming_{name}": frame for name, frame in tables.items()}
-    views.update({"_incoming_rejects": rejects, "_incoming_snapshots": snapshots})
-    for view, frame in views.items():
-        con.register(view, frame)
+    con.register("_incoming_rejects", rejects)
+    con.register("_incoming_snapshots", snapshots)
+    row_counts = {}
     try:
         con.execute("begin transaction")
-        for name in tables:
-            con.execute(f"create or replace table {identifier(name)} as select * from _incoming_{name}")
+        for table in KIND_TABLES[kind]:
+            name = identifier(table)
+            empty = pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]})
+            con.register("_empty_table", empty)
+            con.execute(f"create or replace table {name} as select * from _empty_table")
+            con.unregister("_empty_table")
+            for item in parsed.parsed:
+                if not item.sink.rows(table):
+                    continue
+                if item.sink.parts(table):
+                    con.execute(
+                        f"insert into {name} by name select ? as source_name, ? as snapshot_id, * from read_parquet(?)",
+                        [item.snapshot.source_name, item.snapshot.snapshot_id, [str(p) for p in item.sink.parts(table)]],
+                    )
+                else:
+                    con.register("_incoming_rows", item.sink.frame(table))
+                    con.execute(
+                        f"insert into {name} by name select ? as source_name, ? as snapshot_id, * from _incoming_rows",
+                        [item.snapshot.source_name, item.snapshot.snapshot_id],
+                    )
+                    con.unregister("_incoming_rows")
+            row_counts[table] = fetch_all(con, f"select count(*) from {name}")[0][0]
         con.execute("delete from raw_parse_rejects where kind = ?", [kind])
         con.execute("insert into raw_parse_rejects select * from _incoming_rejects")
         con.execute("delete from raw_source_snapshots where kind = ?", [kind])
@@ -135,6 +272,45 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestRep
         con.execute("rollback")
         raise
     finally:
-        for view in views:
-            con.unregister(view)
-    return IngestReport(kind, {name: frame.height for name, frame in tables.items()}, rejects.height, parsed.snapshots)
+        con.unregister("_incoming_rejects")
+        con.unregister("_incoming_snapshots")
+    return IngestReport(kind, row_counts, rejects.height, parsed.snapshots, False, parsed.stale, parsed.stats())
+
+
+def unchanged_report(con: duckdb.DuckDBPyConnection, kind: str, snapshots: list[Snapshot]) -> IngestReport:
+    """The report of a kind whose snapshots are already loaded: counts from the warehouse, nothing reloaded."""
+    counts = {table: fetch_all(con, f"select count(*) from {identifier(table)}")[0][0] for table in KIND_TABLES[kind]}
+    rejects = fetch_all(con, "select count(*) from raw_parse_rejects where kind = ?", [kind])[0][0]
+    return IngestReport(kind, counts, rejects, snapshots, True, [s for s in snapshots if s.stale], {})
+
+
+def fetch_and_parse(
+    kind: str, sources: list[Source], landing_dir: Path, secrets: SecretLookup = lambda name: None
+) -> ParsedKind:
+    """Land and parse in memory, in one call: for tests and tools that do not need spilling."""
+    snapshots = fetch_kind(kind, sources, Fetcher(landing_dir), secrets)
+    return parse_kind(kind, snapshots, work_root=None)
+
+
+def ingest_kind(
+    con_factory: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]],
+    kind: str,
+    sources: list[Source],
+    landing_dir: Path,
+    work_root: Path,
+    secrets: SecretLookup = lambda name: None,
+    log: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Fetch (no connection held), skip when nothing changed, else parse to parquet parts and load."""
+    snapshots = fetch_kind(kind, sources, Fetcher(landing_dir, log=log), secrets)
+    with con_factory() as con:
+        if is_already_loaded(con, kind, snapshots):
+            return unchanged_report(con, kind, snapshots)
+    work_root.mkdir(parents=True, exist_ok=True)
+    parsed = parse_kind(kind, snapshots, work_root=work_root)
+    try:
+        with con_factory() as con:
+            return load_parsed(con, parsed)
+    finally:
+        parsed.cleanup()
+

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from tankerwatch.errors import TankerwatchError
+from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import fetch_all, identifier
 
@@ -23,14 +24,7 @@ class ModelError(TankerwatchError):
 # Tables that exist before any model runs: loaded by ingest and reference assets.
 BASE_TABLES = frozenset(
     {
-        "raw_ofac_sdn",
-        "raw_ofac_alt",
-        "raw_ofac_sdn_comments",
-        "raw_un_designations",
-        "raw_registry_vessels",
-        "raw_imagery_sightings",
-        "raw_ais_positions",
-        "raw_ais_static",
+        *RAW_TABLE_COLUMNS,
         "raw_parse_rejects",
         "raw_source_snapshots",
         "ref_ports",
@@ -82,14 +76,15 @@ def _parse_header(sql: str) -> tuple[str, str, dict[str, str]]:
 
 
 _CTE_NAME = re.compile(r"^\s*(?:with\s+)?([a-z_][a-z0-9_]*)\s+as\s*\(", re.MULTILINE)
+_READ_TABLE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)")
 
 
 def _referenced_tables(sql: str, known: set[str]) -> tuple[str, ...]:
-    """Known tables named in the SQL, other than the model's own CTEs (which may shadow a table name)."""
+    """Known tables the SQL reads (after `from` or `join`), other than its own CTEs, which may shadow a table name."""
     body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    words = set(re.findall(r"\b[a-z_][a-z0-9_]*\b", body))
+    read = set(_READ_TABLE.findall(body))
     ctes = set(_CTE_NAME.findall(body))
-    return tuple(sorted((words - ctes) & known))
+    return tuple(sorted((read - ctes) & known))
 
 
 @cache

@@ -35,6 +35,11 @@ class DataPaths:
     def published(self) -> Path:
         return self.root / "published"
 
+    @property
+    def work(self) -> Path:
+        """Scratch space of a run (parsed parquet parts before loading); safe to delete between runs."""
+        return self.root / "work"
+
 
 def resolve_sources_file(configured: str | None = None) -> Path:
     """The sources file: explicit setting, else $TANKERWATCH_SOURCES, else the bundled demo."""

@@ -1,4 +1,4 @@
-"""The sources file: which publisher feeds each source kind, and where to fetch it."""
+"""The sources file: which publisher feeds each source kind, where to fetch it, and how forgivingly."""
 
 from __future__ import annotations
 
@@ -11,15 +11,50 @@ import yaml
 
 from tankerwatch.errors import SourcesFileError
 
-# Source kinds of DOMAIN §2 that this version of tankerwatch ingests, with the
-# extra URL fields each may carry besides `url`.
-SUPPORTED_KINDS: dict[str, tuple[str, ...]] = {
-    "ofac_sdn_csv": ("alt_url", "comments_url"),
-    "un_consolidated_xml": (),
-    "registry_csv": (),
-    "imagery_sightings_csv": (),
-    "ais_nmea": (),
+GFW_API_BASE = "https://gateway.api.globalfishingwatch.org/v3/"
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """What a source of one kind may say in the sources file."""
+
+    extra_urls: tuple[str, ...] = ()
+    url_required: bool = True
+    default_url: str | None = None
+    expect: str | None = None  # content the fetch layer checks the body against
+    options: tuple[str, ...] = ()
+
+
+KINDS: dict[str, KindSpec] = {
+    "ofac_sdn_csv": KindSpec(extra_urls=("alt_url", "comments_url"), expect="csv"),
+    "un_consolidated_xml": KindSpec(expect="xml"),
+    "opensanctions_ftm": KindSpec(expect="jsonl"),
+    "uk_sanctions_csv": KindSpec(expect="csv"),
+    "registry_csv": KindSpec(expect="csv"),
+    "imagery_sightings_csv": KindSpec(expect="csv"),
+    "ais_nmea": KindSpec(expect="nmea"),
+    "ais_dma_csv": KindSpec(expect="csv"),
+    "gfw_vessels_api": KindSpec(
+        url_required=False, default_url=GFW_API_BASE, expect="json", options=("token_env", "queries", "datasets")
+    ),
+    "gfw_port_visits_api": KindSpec(
+        url_required=False,
+        default_url=GFW_API_BASE,
+        expect="json",
+        options=("token_env", "start_date", "end_date", "vessel_ids", "region", "confidences", "dataset"),
+    ),
 }
+
+# Settings any source may carry, with their types; they become the fetch layer's FetchOptions.
+FETCH_SETTINGS: dict[str, type | tuple[type, ...]] = {
+    "allow_insecure_http": bool,
+    "on_fetch_error": str,
+    "connect_timeout_s": (int, float),
+    "read_timeout_s": (int, float),
+    "retries": int,
+    "max_bytes": int,
+}
+ON_FETCH_ERROR = ("fail", "reuse_last_good")
 
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -33,11 +68,21 @@ class Source:
     url: str
     extra_urls: dict[str, str] = field(default_factory=dict)
     base_dir: Path = Path(".")
+    fetch_settings: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
     def urls(self) -> dict[str, str]:
         """Every URL to fetch for this source, keyed by role (`url`, `alt_url`, ...)."""
         return {"url": self.url, **self.extra_urls}
+
+    def fetch_options(self):
+        """The fetch layer's options for this source: its settings plus the content its kind expects."""
+        from tankerwatch.fetch import FetchOptions
+
+        try:
+            return FetchOptions(expect=KINDS[self.kind].expect, **self.fetch_settings)
+        except ValueError as exc:
+            raise SourcesFileError(f"source '{self.name}': {exc}") from exc
 
 
 def load_sources(path: Path) -> list[Source]:
@@ -52,11 +97,8 @@ def load_sources(path: Path) -> list[Source]:
         raise SourcesFileError(f"sources file {path} is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
         raise SourcesFileError(f"sources file {path} must have a top-level mapping 'sources: {{NAME: {{kind, url}}}}'")
-
-    sources = []
-    for name, spec in document["sources"].items():
-        sources.append(_parse_source(str(name), spec, Path(path).resolve().parent))
-    return sources
+    base_dir = Path(path).resolve().parent
+    return [_parse_source(str(name), spec, base_dir) for name, spec in document["sources"].items()]
 
 
 def _parse_source(name: str, spec: Any, base_dir: Path) -> Source:
@@ -66,16 +108,33 @@ def _parse_source(name: str, spec: Any, base_dir: Path) -> Source:
     if not isinstance(spec, dict):
         raise SourcesFileError(f"{where}: expected a mapping with 'kind' and 'url'")
     kind = spec.get("kind")
-    if kind not in SUPPORTED_KINDS:
-        raise SourcesFileError(f"{where}: unknown kind {kind!r}; supported: {', '.join(sorted(SUPPORTED_KINDS))}")
-    url = spec.get("url")
+    if kind not in KINDS:
+        raise SourcesFileError(f"{where}: unknown kind {kind!r}; supported: {', '.join(sorted(KINDS))}")
+    kind_spec = KINDS[kind]
+    url = spec.get("url", kind_spec.default_url)
     if not isinstance(url, str) or not url.strip():
         raise SourcesFileError(f"{where}: 'url' is required")
+
     extra = {}
-    for key in SUPPORTED_KINDS[kind]:
+    for key in kind_spec.extra_urls:
         if spec.get(key) is not None:
             if not isinstance(spec[key], str) or not spec[key].strip():
                 raise SourcesFileError(f"{where}: '{key}' must be a URL or path")
             extra[key] = spec[key]
-    options = {k: v for k, v in spec.items() if k not in {"kind", "url", *SUPPORTED_KINDS[kind]}}
-    return Source(name=name, kind=kind, url=url, extra_urls=extra, base_dir=base_dir, options=options)
+
+    settings = {}
+    for key, expected_type in FETCH_SETTINGS.items():
+        if key in spec:
+            value = spec[key]
+            if isinstance(value, bool) and expected_type is not bool or not isinstance(value, expected_type):
+                raise SourcesFileError(f"{where}: '{key}' has the wrong type ({value!r})")
+            settings[key] = value
+    if settings.get("on_fetch_error", "fail") not in ON_FETCH_ERROR:
+        raise SourcesFileError(f"{where}: 'on_fetch_error' must be one of {', '.join(ON_FETCH_ERROR)}")
+
+    known = {"kind", "url", *kind_spec.extra_urls, *FETCH_SETTINGS, *kind_spec.options}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise SourcesFileError(f"{where}: unknown settings {unknown} for kind {kind}")
+    options = {key: spec[key] for key in kind_spec.options if key in spec}
+    return Source(name=name, kind=kind, url=url, extra_urls=extra, base_dir=base_dir, fetch_settings=settings, options=options)

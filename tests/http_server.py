@@ -1,13 +1,15 @@
-"""A local HTTP server on 127.0.0.1 serving a folder, with a few scripted faults, for tests of the fetch path."""
+"""Local HTTP servers on 127.0.0.1 for tests of the fetch path: a folder server, and a scriptable fault server."""
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -33,11 +35,132 @@ class _Handler(SimpleHTTPRequestHandler):
 def serve_folder(folder: Path) -> Iterator[str]:
     """Serve ``folder`` on an ephemeral port of 127.0.0.1; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class Reply:
+    """One scripted answer of the fault server."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    # Content-Length: "auto" is the true length; None sends none (the body ends when the connection
+    # closes); a number larger than what is sent makes a body cut mid-way.
+    length: int | str | None = "auto"
+    filler: int = 0  # this many b"x" streamed after body: a large body never built in memory
+    delay_s: float = 0.0  # wait before the status line: a server that hangs
+    stall_s: float = 0.0  # wait after the first half of the body: a body that hangs mid-way
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as the fault server received it, with the status it answered."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    status: int = 0
+
+
+class FaultServer:
+    """What each path answers, set by the test; records every request it saw."""
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.seen: list[Seen] = []
+        self.release = threading.Event()  # set at shutdown: wakes handlers that hang
+        self._routes: dict[str, list[Reply] | Callable[[Seen], Reply]] = {}
+        self._lock = threading.Lock()
+
+    def script(self, path: str, *replies: Reply) -> None:
+        """Answer ``path`` with these replies in turn; the last one repeats forever."""
+        self._routes[path] = list(replies)
+
+    def route(self, path: str, answer: Callable[[Seen], Reply]) -> None:
+        """Answer ``path`` with whatever ``answer`` makes of each request."""
+        self._routes[path] = answer
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def requests_to(self, path: str) -> list[Seen]:
+        with self._lock:
+            return [s for s in self.seen if urlsplit(s.path).path == path]
+
+    def _answer(self, request: Seen) -> Reply:
+        with self._lock:
+            route = self._routes.get(urlsplit(request.path).path)
+            if route is None:
+                reply = Reply(404, b"no such path\n")
+            elif callable(route):
+                reply = route(request)
+            else:
+                reply = route.pop(0) if len(route) > 1 else route[0]
+            self.seen.append(replace(request, status=reply.status))
+        return reply
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep test output quiet
+        pass
+
+    def _serve(self):
+        fault: FaultServer = self.server.fault  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply = fault._answer(Seen(self.command, self.path, headers, body))
+        if reply.delay_s and fault.release.wait(reply.delay_s):
+            return
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.length == "auto":
+                self.send_header("Content-Length", str(len(reply.body) + reply.filler))
+            elif reply.length is not None:
+                self.send_header("Content-Length", str(reply.length))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            half = len(reply.body) // 2 if reply.stall_s else len(reply.body)
+            self.wfile.write(reply.body[:half])
+            if reply.stall_s and fault.release.wait(reply.stall_s):
+                return
+            self.wfile.write(reply.body[half:])
+            left = reply.filler
+            while left > 0:
+                step = min(left, 64 * 1024)
+                self.wfile.write(b"x" * step)
+                left -= step
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first (a timeout, a size cap): that is the point of the test
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+
+@contextmanager
+def serve_script() -> Iterator[FaultServer]:
+    """A scriptable fault server on an ephemeral port of 127.0.0.1; yields it with ``base_url`` set."""
+    fault = FaultServer()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHandler)
+    server.fault = fault  # type: ignore[attr-defined]
+    fault.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield fault
+    finally:
+        fault.release.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

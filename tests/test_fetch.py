@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from tankerwatch.errors import FetchError, SourcesFileError
-from tankerwatch.fetch import fetch_to_landing
+from tankerwatch.fetch import FetchOptions, fetch_to_landing
 from tankerwatch.ingest import fetch_and_parse
 from tankerwatch.settings import REPO_ROOT
 from tankerwatch.sources import load_sources
@@ -50,8 +50,9 @@ def test_a_sources_file_over_http_ingests_the_real_ofac_excerpt(tmp_path):
     ],
 )
 def test_http_faults_are_clear_errors_and_land_nothing(tmp_path, path, message):
+    # No retries: a cut body is retried with real backoff sleeps (tests/test_fetch_http.py covers retries).
     with serve_folder(SANCTIONS) as base, pytest.raises(FetchError, match=message) as error:
-        fetch_to_landing("ofac", "url", base + path, tmp_path, tmp_path / "landing")
+        fetch_to_landing("ofac", "url", base + path, tmp_path, tmp_path / "landing", FetchOptions(retries=0))
     assert "source 'ofac'" in str(error.value)
     assert list((tmp_path / "landing" / "ofac" / "url").iterdir()) == []
 

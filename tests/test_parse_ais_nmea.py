@@ -12,7 +12,8 @@ from pyais.encode import encode_dict
 
 from tankerwatch.errors import ParseError
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
-from tankerwatch.parsers.ais_nmea import parse_ais_nmea, parse_ais_nmea_with_stats
+from tankerwatch.parsers.ais_nmea import parse_ais_nmea
+from tankerwatch.parsers.sink import parse_in_memory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ais"
 DERIVED = FIXTURES / "derived"
@@ -37,6 +38,17 @@ def physical_lines(path: Path) -> list[str]:
     return path.read_bytes().decode("ascii").splitlines()
 
 
+def parse(path: Path):
+    """A whole parse in memory, with both tables even when one has no rows."""
+    return parse_in_memory(parse_ais_nmea, path, tables=(POS, STATIC))
+
+
+def ignored_types(stats: dict[str, int]) -> dict[int, int]:
+    """The ``ignored_type:<n>`` counters as {AIS type: count}."""
+    prefix = "ignored_type:"
+    return {int(name[len(prefix):]): n for name, n in stats.items() if name.startswith(prefix)}
+
+
 def assert_contract(result) -> None:
     assert list(result.tables) == [POS, STATIC]
     for name, frame in result.tables.items():
@@ -48,11 +60,11 @@ def assert_contract(result) -> None:
 
 @pytest.fixture(scope="module")
 def pyais_sample():
-    return parse_ais_nmea_with_stats(PYAIS_SAMPLE)
+    return parse(PYAIS_SAMPLE)
 
 
 def test_pyais_sample_positions_match_golden(pyais_sample) -> None:
-    result, _ = pyais_sample
+    result = pyais_sample
     assert_contract(result)
     golden = read_jsonl(GOLDEN_POSITIONS)
     # The golden file holds the class A reports only; compare the same types, in file order.
@@ -76,7 +88,7 @@ def test_pyais_sample_positions_match_golden(pyais_sample) -> None:
 
 
 def test_pyais_sample_rows_point_at_their_lines(pyais_sample) -> None:
-    result, stats = pyais_sample
+    result = pyais_sample
     lines = physical_lines(PYAIS_SAMPLE)
     positions = result.tables[POS]
     assert positions["received_at"].null_count() == positions.height  # no tag blocks in this file
@@ -87,12 +99,12 @@ def test_pyais_sample_rows_point_at_their_lines(pyais_sample) -> None:
     assert class_b.height == 6
     assert class_b["nav_status"].null_count() == 6
     # Types 4 and 15 are valid AIS we do not need: counted, not returned, not rejected.
-    assert dict(stats.ignored_types) == {4: 1, 15: 3}
+    assert ignored_types(result.stats) == {4: 1, 15: 3}
     assert result.tables[STATIC].height == 0
 
 
 def test_pyais_sample_empty_payloads_and_orphans_are_rejects(pyais_sample) -> None:
-    result, _ = pyais_sample
+    result = pyais_sample
     lines = physical_lines(PYAIS_SAMPLE)
 
     assert len(result.rejects) == 46
@@ -114,7 +126,7 @@ def test_pyais_sample_empty_payloads_and_orphans_are_rejects(pyais_sample) -> No
 
 @pytest.mark.parametrize("path", [GFW_MULTI, GFW_MIXED, GPSD], ids=lambda p: p.name)
 def test_type5_matches_golden(path: Path) -> None:
-    result = parse_ais_nmea(path)
+    result = parse(path)
     assert_contract(result)
     assert result.rejects == []
     golden = [g for g in read_jsonl(GOLDEN_TYPE5) if g["_source_file"] == path.name]
@@ -132,7 +144,7 @@ def test_type5_matches_golden(path: Path) -> None:
 
 
 def test_gfw_multi_part_tankers() -> None:
-    static = parse_ais_nmea(GFW_MULTI).tables[STATIC]
+    static = parse(GFW_MULTI).tables[STATIC]
     assert static.height == 10
     # A tanker (ship type 80-89) with IMO and draught; source_row is the line of its last part.
     palu = static.filter(pl.col("mmsi") == "229582000").row(0, named=True)
@@ -149,9 +161,9 @@ def test_gfw_multi_part_tankers() -> None:
 
 
 def test_gpsd_golden_type5() -> None:
-    result, stats = parse_ais_nmea_with_stats(GPSD)
+    result = parse(GPSD)
     assert result.rejects == []
-    assert stats.blank_or_comment_lines == 6  # gpsd's '#' comment lines are skipped
+    assert result.stats["blank_or_comment_lines"] == 6  # gpsd's '#' comment lines are skipped
     assert result.tables[STATIC].to_dicts() == [
         {
             "source_row": 8,
@@ -169,7 +181,7 @@ def test_gpsd_golden_type5() -> None:
 
 
 def test_gfw_mixed_types_class_b_and_type24() -> None:
-    result, stats = parse_ais_nmea_with_stats(GFW_MIXED)
+    result = parse(GFW_MIXED)
     positions, static = result.tables[POS], result.tables[STATIC]
     assert positions.group_by("msg_type").len().sort("msg_type").rows() == [
         (1, 5), (2, 5), (3, 5), (18, 5), (19, 5)
@@ -190,8 +202,8 @@ def test_gfw_mixed_types_class_b_and_type24() -> None:
         (47, None, "ZDDP6", 37),
     ]
     # 20 types of 5 messages each (type 8 has 4): the 13 types we do not need are only counted.
-    assert sum(stats.ignored_types.values()) == 64
-    assert stats.messages == 99
+    assert sum(ignored_types(result.stats).values()) == 64
+    assert result.stats["messages"] == 99
 
 
 def test_gfw_single_type5_has_a_bad_checksum() -> None:
@@ -201,7 +213,7 @@ def test_gfw_single_type5_has_a_bad_checksum() -> None:
     golden = [g for g in read_jsonl(GOLDEN_TYPE5) if g["_source_file"] == GFW_SINGLE.name]
     assert len(golden) == 1
 
-    result = parse_ais_nmea(GFW_SINGLE)
+    result = parse(GFW_SINGLE)
 
     assert result.tables[STATIC].height == 0
     assert len(result.rejects) == 1
@@ -308,11 +320,11 @@ def hand_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def hand(hand_file):
-    return parse_ais_nmea_with_stats(hand_file)
+    return parse(hand_file)
 
 
 def test_hand_file_positions(hand) -> None:
-    result, _ = hand
+    result = hand
     assert_contract(result)
     rows = {r["source_row"]: r for r in result.tables[POS].to_dicts()}
     assert sorted(rows) == [1, 3, 12, 15]
@@ -334,7 +346,7 @@ def test_hand_file_positions(hand) -> None:
 
 
 def test_hand_file_static(hand) -> None:
-    result, _ = hand
+    result = hand
     rows = result.tables[STATIC].to_dicts()
     assert [r["source_row"] for r in rows] == [6, 7, 13, 14, 15]
     # Two-part type 5, each part with its own tag block: received_at is the first part's c:.
@@ -363,7 +375,7 @@ def test_hand_file_static(hand) -> None:
 
 
 def test_hand_file_rejects(hand, hand_file) -> None:
-    result, stats = hand
+    result = hand
     lines = physical_lines(hand_file)
     by_row = {r.source_row: r for r in result.rejects}
 
@@ -381,16 +393,16 @@ def test_hand_file_rejects(hand, hand_file) -> None:
     assert by_row[21].reason.startswith("Malformed tag block") and "milliseconds" in by_row[21].reason
     assert by_row[22].reason.startswith("Orphan fragment") and "end of the file" in by_row[22].reason
 
-    assert dict(stats.ignored_types) == {4: 1}
-    assert stats.other_nmea_sentences == 1
-    assert stats.blank_or_comment_lines == 1
+    assert ignored_types(result.stats) == {4: 1}
+    assert result.stats["other_nmea_sentences"] == 1
+    assert result.stats["blank_or_comment_lines"] == 1
 
 
 def test_bom_before_first_sentence(tmp_path: Path) -> None:
     (line,) = vdm(TYPE1_MOORED)
     path = tmp_path / "bom.nmea"
     path.write_bytes(b"\xef\xbb\xbf" + tag("c:1709800000").encode() + line.encode() + b"\n")
-    result = parse_ais_nmea(path)
+    result = parse(path)
     assert result.rejects == []
     assert result.tables[POS]["received_at"].to_list() == [utc(1709800000)]
 
@@ -402,7 +414,7 @@ def test_out_of_order_part_rejects_the_whole_message(tmp_path: Path) -> None:
     path = tmp_path / "gap.nmea"
     path.write_text("\n".join([first_of_3, part3, part1, part2]) + "\n")
 
-    result = parse_ais_nmea(path)
+    result = parse(path)
 
     assert [r.source_row for r in result.rejects] == [1, 2]
     assert all("part 2 is missing" in r.reason for r in result.rejects)
@@ -424,14 +436,14 @@ def test_file_that_is_not_nmea_raises(tmp_path: Path, content: bytes, match: str
     path = tmp_path / "landed.nmea"
     path.write_bytes(content)
     with pytest.raises(ParseError, match=match):
-        parse_ais_nmea(path)
+        parse(path)
 
 
 def test_garbage_lines_never_raise_when_the_file_is_nmea(tmp_path: Path) -> None:
     (line,) = vdm(TYPE1_MOORED)
     path = tmp_path / "noisy.nmea"
     path.write_bytes(b"\x00\xff\xfe binary junk\n" + line.encode() + b"\n<br>\n!AIVDM,1,1\n\\\n")
-    result = parse_ais_nmea(path)
+    result = parse(path)
     assert result.tables[POS].height == 1
     assert [r.source_row for r in result.rejects] == [1, 3, 4, 5]
 
@@ -448,7 +460,7 @@ def test_short_type5_keeps_whole_characters_only(tmp_path: Path, bits: int, dest
     path = tmp_path / "short5.nmea"
     path.write_text(line + "\n")
 
-    result = parse_ais_nmea(path)
+    result = parse(path)
 
     if destination is None:
         assert result.tables[STATIC].height == 0

@@ -10,6 +10,7 @@ import pytest
 from tankerwatch.errors import ParseError
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.parsers.imagery import parse_imagery_csv
+from tankerwatch.parsers.sink import parse_in_memory
 from tests.textfiles import write_lines
 
 TABLE = "raw_imagery_sightings"
@@ -31,7 +32,7 @@ GOOD_LINES = [
 
 
 def test_good_file_parses_with_exact_values(tmp_path: Path) -> None:
-    result = parse_imagery_csv(write_lines(tmp_path / "sightings.csv", GOOD_LINES))
+    result = parse_in_memory(parse_imagery_csv, write_lines(tmp_path / "sightings.csv", GOOD_LINES))
 
     assert result.rejects == []
     frame = result.tables[TABLE]
@@ -67,7 +68,7 @@ def test_missing_column_raises_naming_it(tmp_path: Path) -> None:
     header = HEADER.replace("laden_state,", "")
     path = write_lines(tmp_path / "sightings.csv", [header])
     with pytest.raises(ParseError, match="laden_state") as excinfo:
-        parse_imagery_csv(path)
+        parse_in_memory(parse_imagery_csv, path)
     assert "sightings.csv" in str(excinfo.value)
 
 
@@ -75,7 +76,7 @@ def test_short_row_is_reject_other_rows_parse(tmp_path: Path) -> None:
     short = "S-0009,2024-03-15T00:00:00Z,Planet,img9,42.74,133.07"
     lines = [GOOD_LINES[0], GOOD_LINES[1], short, GOOD_LINES[2]]
 
-    result = parse_imagery_csv(write_lines(tmp_path / "s.csv", lines))
+    result = parse_in_memory(parse_imagery_csv, write_lines(tmp_path / "s.csv", lines))
 
     assert result.tables[TABLE]["sighting_id"].to_list() == ["S-0001", "S-0002"]
     assert result.tables[TABLE]["source_row"].to_list() == [2, 4]
@@ -89,7 +90,7 @@ def test_quoted_newline_keeps_physical_line_numbers(tmp_path: Path) -> None:
     multi = 'S-0004,2024-03-21T00:00:00Z,Planet,img4,42.7,133.0,KUM UN SAN 3,,,laden,0.8,low,"two tankers\nabreast"'
     lines = [HEADER, multi, GOOD_LINES[1], "S-0005,bad"]
 
-    result = parse_imagery_csv(write_lines(tmp_path / "s.csv", lines))
+    result = parse_in_memory(parse_imagery_csv, write_lines(tmp_path / "s.csv", lines))
 
     frame = result.tables[TABLE]
     assert frame["source_row"].to_list() == [2, 4]
@@ -98,7 +99,7 @@ def test_quoted_newline_keeps_physical_line_numbers(tmp_path: Path) -> None:
 
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
-    result = parse_imagery_csv(write_lines(tmp_path / "s.csv", GOOD_LINES, newline="\r\n", bom=True))
+    result = parse_in_memory(parse_imagery_csv, write_lines(tmp_path / "s.csv", GOOD_LINES, newline="\r\n", bom=True))
 
     assert result.rejects == []
     frame = result.tables[TABLE]
@@ -109,11 +110,11 @@ def test_bom_and_crlf(tmp_path: Path) -> None:
 def test_html_page_raises(tmp_path: Path) -> None:
     page = ["  <html>", "<body><h1>Service Unavailable</h1></body>", "</html>"]
     with pytest.raises(ParseError, match="HTML"):
-        parse_imagery_csv(write_lines(tmp_path / "sightings.csv", page))
+        parse_in_memory(parse_imagery_csv, write_lines(tmp_path / "sightings.csv", page))
 
 
 def test_empty_file_raises(tmp_path: Path) -> None:
     path = tmp_path / "sightings.csv"
     path.write_bytes(b"")
     with pytest.raises(ParseError, match="empty"):
-        parse_imagery_csv(path)
+        parse_in_memory(parse_imagery_csv, path)

@@ -10,6 +10,7 @@ import pytest
 from tankerwatch.errors import ParseError
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.parsers.ofac import parse_alt_csv, parse_sdn_comments_csv, parse_sdn_csv
+from tankerwatch.parsers.sink import parse_in_memory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ofac"
 SDN = FIXTURES / "sdn_dprk_excerpt_20240503.csv"
@@ -28,7 +29,7 @@ GOOD_LINE_2 = (
 
 @pytest.fixture(scope="module")
 def sdn() -> pl.DataFrame:
-    result = parse_sdn_csv(SDN)
+    result = parse_in_memory(parse_sdn_csv, SDN)
     assert result.rejects == []
     return result.tables["raw_ofac_sdn"]
 
@@ -161,7 +162,7 @@ def test_company_imo_in_entity_remarks_is_left_alone(sdn):
 
 
 def test_alt_excerpt():
-    result = parse_alt_csv(ALT)
+    result = parse_in_memory(parse_alt_csv, ALT)
     alt = result.tables["raw_ofac_alt"]
     assert result.rejects == []
     assert alt.schema == pl.Schema(RAW_TABLE_COLUMNS["raw_ofac_alt"])
@@ -179,7 +180,7 @@ def test_alt_excerpt():
 
 
 def test_comments_excerpt():
-    result = parse_sdn_comments_csv(COMMENTS)
+    result = parse_in_memory(parse_sdn_comments_csv, COMMENTS)
     comments = result.tables["raw_ofac_sdn_comments"]
     assert result.rejects == []
     assert comments.schema == pl.Schema(RAW_TABLE_COLUMNS["raw_ofac_sdn_comments"])
@@ -196,7 +197,7 @@ def test_comments_excerpt():
 def test_remarks_split_across_files_keeps_the_boundary_space(sdn):
     # OFAC cut ent 44718's remarks at 1000 characters right after a space, and ent 42496's
     # continuation starts with one; stripping either would glue two words together.
-    comments = parse_sdn_comments_csv(COMMENTS).tables["raw_ofac_sdn_comments"]
+    comments = parse_in_memory(parse_sdn_comments_csv, COMMENTS).tables["raw_ofac_sdn_comments"]
     head = one(sdn, 44718)["remarks"]
     tail = comments.filter(pl.col("ent_num") == 44718)["remarks_continuation"].item()
     assert len(head) == 1000
@@ -214,7 +215,7 @@ def test_remarks_split_across_files_keeps_the_boundary_space(sdn):
 def test_line_with_five_fields_is_rejected_and_the_rest_parse(tmp_path):
     bad = '999,"SHORT LINE","vessel","DPRK",-0- '
     path = write_sdn(tmp_path, [GOOD_LINE_1, bad, GOOD_LINE_2])
-    result = parse_sdn_csv(path)
+    result = parse_in_memory(parse_sdn_csv, path)
     table = result.tables["raw_ofac_sdn"]
     assert table["ent_num"].to_list() == [36, 4238]
     assert table["source_row"].to_list() == [1, 3]
@@ -227,7 +228,7 @@ def test_line_with_five_fields_is_rejected_and_the_rest_parse(tmp_path):
 
 def test_non_integer_ent_num_is_rejected(tmp_path):
     bad = GOOD_LINE_2.replace("4238,", "42X8,", 1)
-    result = parse_sdn_csv(write_sdn(tmp_path, [GOOD_LINE_1, bad]))
+    result = parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [GOOD_LINE_1, bad]))
     assert result.tables["raw_ofac_sdn"]["ent_num"].to_list() == [36]
     [reject] = result.rejects
     assert (reject.source_row, reject.raw) == (2, bad)
@@ -236,21 +237,21 @@ def test_non_integer_ent_num_is_rejected(tmp_path):
 
 def test_broken_quoting_is_rejected_on_its_own_line(tmp_path):
     bad = '500,"UNCLOSED "QUOTE",-0- ,"DPRK",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- '
-    result = parse_sdn_csv(write_sdn(tmp_path, [GOOD_LINE_1, bad, GOOD_LINE_2]))
+    result = parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [GOOD_LINE_1, bad, GOOD_LINE_2]))
     assert result.tables["raw_ofac_sdn"]["source_row"].to_list() == [1, 3]
     [reject] = result.rejects
     assert reject.source_row == 2
 
 
 def test_eof_marker_in_the_middle_is_rejected_not_skipped(tmp_path):
-    result = parse_sdn_csv(write_sdn(tmp_path, [GOOD_LINE_1, "\x1a", GOOD_LINE_2]))
+    result = parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [GOOD_LINE_1, "\x1a", GOOD_LINE_2]))
     assert result.tables["raw_ofac_sdn"]["ent_num"].to_list() == [36, 4238]
     [reject] = result.rejects
     assert (reject.source_row, reject.raw) == (2, "\x1a")
 
 
 def test_file_without_eof_marker_still_parses(tmp_path):
-    result = parse_sdn_csv(write_sdn(tmp_path, [GOOD_LINE_1, GOOD_LINE_2], eof_marker=False))
+    result = parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [GOOD_LINE_1, GOOD_LINE_2], eof_marker=False))
     assert result.tables["raw_ofac_sdn"].height == 2
     assert result.rejects == []
 
@@ -259,7 +260,7 @@ def test_cp1252_bytes_fall_back_without_crashing(tmp_path):
     path = tmp_path / "sdn.csv"
     line = '7,"CAF\xc9 \x81 NOIR",-0- ,"DPRK",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"\x93quoted\x94"'
     path.write_bytes((GOOD_LINE_1 + "\r\n").encode() + line.encode("latin-1") + b"\r\n\x1a")
-    table = parse_sdn_csv(path).tables["raw_ofac_sdn"]
+    table = parse_in_memory(parse_sdn_csv, path).tables["raw_ofac_sdn"]
     row = one(table, 7)
     assert row["sdn_name"] == "CAF\u00c9 \x81 NOIR"
     assert row["remarks"] == "\u201cquoted\u201d"
@@ -267,7 +268,7 @@ def test_cp1252_bytes_fall_back_without_crashing(tmp_path):
 
 def test_utf8_is_decoded_as_utf8(tmp_path):
     line = '8,"ŠKODA 沈忠",-0- ,"DPRK",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- '
-    table = parse_sdn_csv(write_sdn(tmp_path, [GOOD_LINE_1, line])).tables["raw_ofac_sdn"]
+    table = parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [GOOD_LINE_1, line])).tables["raw_ofac_sdn"]
     assert one(table, 8)["sdn_name"] == "ŠKODA 沈忠"
 
 
@@ -278,7 +279,7 @@ def test_html_page_is_a_parse_error(tmp_path):
         "<body><p>The request could not be satisfied, please try again, later.</p></body></html>\n"
     )
     with pytest.raises(ParseError) as error:
-        parse_sdn_csv(path)
+        parse_in_memory(parse_sdn_csv, path)
     message = str(error.value)
     assert str(path) in message
     assert "HTML" in message
@@ -288,17 +289,17 @@ def test_header_row_is_a_parse_error(tmp_path):
     header = ("ent_num,SDN_Name,SDN_Type,Program,Title,Call_Sign,Vess_type,Tonnage,GRT,"
               "Vess_flag,Vess_owner,Remarks")
     with pytest.raises(ParseError, match="header"):
-        parse_sdn_csv(write_sdn(tmp_path, [header, GOOD_LINE_1, GOOD_LINE_2]))
+        parse_in_memory(parse_sdn_csv, write_sdn(tmp_path, [header, GOOD_LINE_1, GOOD_LINE_2]))
 
 
 def test_alt_file_given_to_the_sdn_parser_is_a_parse_error():
     with pytest.raises(ParseError, match="expected 12 comma-separated fields, found 5"):
-        parse_sdn_csv(ALT)
+        parse_in_memory(parse_sdn_csv, ALT)
 
 
 def test_sdn_file_given_to_the_alt_parser_is_a_parse_error():
     with pytest.raises(ParseError, match="ALT.CSV"):
-        parse_alt_csv(SDN)
+        parse_in_memory(parse_alt_csv, SDN)
 
 
 @pytest.mark.parametrize("parser", [parse_sdn_csv, parse_alt_csv, parse_sdn_comments_csv])
@@ -306,7 +307,7 @@ def test_zero_byte_file_is_a_parse_error(tmp_path, parser):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
     with pytest.raises(ParseError) as error:
-        parser(path)
+        parse_in_memory(parser, path)
     assert str(path) in str(error.value)
     assert "empty" in str(error.value)
 
@@ -315,4 +316,4 @@ def test_file_holding_only_the_eof_marker_is_a_parse_error(tmp_path):
     path = tmp_path / "sdn.csv"
     path.write_bytes(b"\x1a")
     with pytest.raises(ParseError, match="empty"):
-        parse_sdn_csv(path)
+        parse_in_memory(parse_sdn_csv, path)

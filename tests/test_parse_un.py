@@ -10,6 +10,7 @@ import pytest
 
 from tankerwatch.errors import ParseError
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
+from tankerwatch.parsers.sink import parse_in_memory
 from tankerwatch.parsers.un_xml import parse_un_consolidated
 
 UN_XML = Path(__file__).parent / "fixtures" / "un" / "consolidated_dprk_excerpt_20260227.xml"
@@ -17,7 +18,7 @@ UN_XML = Path(__file__).parent / "fixtures" / "un" / "consolidated_dprk_excerpt_
 
 @pytest.fixture(scope="module")
 def un() -> pl.DataFrame:
-    result = parse_un_consolidated(UN_XML)
+    result = parse_in_memory(parse_un_consolidated, UN_XML)
     assert result.rejects == []
     return result.tables["raw_un_designations"]
 
@@ -34,7 +35,7 @@ def parse_within(path: Path, seconds: float = 20.0):
 
     def run() -> None:
         try:
-            outcome["result"] = parse_un_consolidated(path)
+            outcome["result"] = parse_in_memory(parse_un_consolidated, path)
         except BaseException as exc:  # handed back to the test thread
             outcome["error"] = exc
 
@@ -132,7 +133,7 @@ def test_four_name_parts_join_with_single_spaces(tmp_path):
         "</CONSOLIDATED_LIST>",
         encoding="utf-8",
     )
-    table = parse_un_consolidated(path).tables["raw_un_designations"]
+    table = parse_in_memory(parse_un_consolidated, path).tables["raw_un_designations"]
     rows = table.to_dicts()
     assert [r["name"] for r in rows] == ["KIM JONG IL", "ACME SHIPPING"]
     assert rows[0]["aliases"] == ["K. J. I."]
@@ -190,14 +191,14 @@ def test_malformed_xml_is_a_parse_error(tmp_path):
     # A download cut off half-way.
     path.write_bytes(UN_XML.read_bytes()[:5000])
     with pytest.raises(ParseError, match="not well-formed"):
-        parse_un_consolidated(path)
+        parse_in_memory(parse_un_consolidated, path)
 
 
 def test_zero_byte_file_is_a_parse_error(tmp_path):
     path = tmp_path / "empty.xml"
     path.write_bytes(b"")
     with pytest.raises(ParseError) as error:
-        parse_un_consolidated(path)
+        parse_in_memory(parse_un_consolidated, path)
     assert str(path) in str(error.value)
 
 
@@ -205,11 +206,11 @@ def test_wrong_root_element_is_a_parse_error(tmp_path):
     path = tmp_path / "page.xml"
     path.write_text("<html><body><p>Service unavailable</p></body></html>", encoding="utf-8")
     with pytest.raises(ParseError, match="CONSOLIDATED_LIST"):
-        parse_un_consolidated(path)
+        parse_in_memory(parse_un_consolidated, path)
 
 
 def test_root_without_sections_is_a_parse_error(tmp_path):
     path = tmp_path / "bare.xml"
     path.write_text('<CONSOLIDATED_LIST dateGenerated="x"><OTHER/></CONSOLIDATED_LIST>', encoding="utf-8")
     with pytest.raises(ParseError, match="INDIVIDUALS"):
-        parse_un_consolidated(path)
+        parse_in_memory(parse_un_consolidated, path)

@@ -1,17 +1,21 @@
--- Which IMO each MMSI stands for, from the registry, sanctions remarks and AIS
--- static reports (type 5). An MMSI claimed for more than one IMO resolves nothing.
+-- Which IMO each MMSI stands for, from the registry, sanctions lists, AIS static
+-- reports and GFW identity records. An MMSI claimed for more than one IMO resolves nothing.
 -- grain: one row per MMSI
 -- columns:
 --   mmsi: 9-digit MMSI
 --   imo: the one IMO the MMSI is linked to; null when ambiguous
 --   candidate_imos: every IMO any source links the MMSI to
---   origins: sources of the links (registry, ofac, ais_static)
+--   origins: sources of the links (registry, ofac, opensanctions, ais_static, gfw)
 with links as (
     select mmsi, imo, 'registry' as origin from int_vessels where mmsi is not null and in_registry
     union all
     select mmsi, imo, 'ofac' from stg_ofac_vessels where reject_reason is null and mmsi is not null
     union all
-    select mmsi, imo, 'ais_static' from stg_ais_static where reject_reason is null and imo is not null
+    select mmsi, imo, 'opensanctions' from stg_opensanctions_vessels where reject_reason is null and mmsi is not null
+    union all
+    select mmsi, imo, 'ais_static' from int_ais_static_reports where imo is not null
+    union all
+    select mmsi, imo, 'gfw' from stg_gfw_vessels where reject_reason is null and mmsi is not null and imo is not null
 ),
 
 final as (

@@ -1,12 +1,13 @@
--- Sanctions designations of hulls, keyed by IMO. OFAC lists vessels with their
--- IMO. The UN Consolidated List has no vessel records: a tanker counts as
+-- Sanctions designations of hulls, keyed by IMO. OFAC, OpenSanctions and the UK
+-- list name vessels with their IMO (OpenSanctions and the UK with listing dates).
+-- The UN Consolidated List has no vessel records: a tanker counts as
 -- designated by a DPRK-regime UN entry whose comments name it (e.g. KPe.066
 -- "Registered owner of the DPRK tanker YU JONG 2"), dated by the entry's
 -- LISTED_ON; the name is resolved to an IMO only when exactly one known hull
 -- bears it. Numbers in UN comments are company IMOs and are never read.
 -- grain: one row per list, list entry and IMO (list_name, entry_id, imo)
 -- columns:
---   list_name: OFAC SDN or UN SC Consolidated List
+--   list_name: OFAC SDN, UN SC Consolidated List, UK Sanctions List, or OpenSanctions (<authority>)
 --   source_name: sources-file name of the list
 --   entry_id: OFAC ent_num or UN reference number
 --   imo: ship IMO number
@@ -94,10 +95,46 @@ un as (
     where len(candidate_imos) = 1
 ),
 
+opensanctions as (
+    select
+        'OpenSanctions (' || coalesce(designations.authority, 'unknown authority') || ')' as list_name,
+        designations.source_name,
+        designations.sanction_id as entry_id,
+        vessels.imo,
+        vessels.listed_name,
+        coalesce(designations.program, designations.authority) as program,
+        designations.listed_on,
+        'OpenSanctions Sanction entity ' || designations.sanction_id || ' of vessel ' || vessels.entity_id as basis
+    from stg_opensanctions_designations as designations
+    inner join stg_opensanctions_vessels as vessels
+        on vessels.source_name = designations.source_name
+        and vessels.entity_id = designations.vessel_entity_id
+    where vessels.reject_reason is null
+),
+
+uk as (
+    select
+        'UK Sanctions List' as list_name,
+        source_name,
+        unique_id as entry_id,
+        imo,
+        min(listed_name) filter (where name_type ilike 'primary%') as listed_name,
+        min(regime_name) as program,
+        min(listed_on) as listed_on,
+        'UK ship designation ' || unique_id as basis
+    from stg_uk_sanctions_ships
+    where reject_reason is null
+    group by source_name, unique_id, imo
+),
+
 final as (
     select * from ofac
     union all
     select distinct * from un
+    union all
+    select * from opensanctions
+    union all
+    select * from uk
 )
 
 select * from final

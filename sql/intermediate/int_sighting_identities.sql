@@ -1,11 +1,12 @@
--- DOMAIN identity rule applied to every usable sighting (imagery rows and AIS
--- positions): the IMO it reports; else the IMO its MMSI stands for; else the one
+-- DOMAIN identity rule applied to every usable sighting (imagery rows, AIS
+-- positions, and the start and end of GFW port visits): the IMO it reports; else
+-- the IMO its MMSI stands for; else the one
 -- hull whose registry name, former name, sanctions name or alias has the same
 -- name key. A sighting that matches no hull, or several, is kept with the reason.
 -- grain: one row per usable sighting (sighting_id)
 -- columns:
---   sighting_id: evidence id, '<source_name>:<analyst id>' or '<source_name>:<mmsi>@<time>'
---   evidence_kind: imagery or ais
+--   sighting_id: evidence id, '<source_name>:<analyst id>', '<source_name>:<mmsi>@<time>' or '<source_name>:<event id>:start|end'
+--   evidence_kind: imagery, ais or gfw_port_visit
 --   source_name: sources-file name of the log or feed
 --   snapshot_id: snapshot the sighting was read from
 --   source_row: line in that snapshot
@@ -55,14 +56,39 @@ ais as (
         null::varchar as reported_name,
         null::varchar as laden_state,
         null::double as load_fraction
-    from stg_ais_positions
-    where reject_reason is null
+    from int_ais_positions
+),
+
+port_visit_ends as (
+    select
+        source_name || ':' || event_id || ':' || visit_end.label as sighting_id,
+        'gfw_port_visit' as evidence_kind,
+        source_name,
+        snapshot_id,
+        source_row,
+        visit_end.at as observed_at,
+        latitude,
+        longitude,
+        null::varchar as reported_imo,
+        mmsi as reported_mmsi,
+        vessel_name as reported_name,
+        null::varchar as laden_state,
+        null::double as load_fraction
+    from (
+        select
+            *,
+            unnest([{'label': 'start', 'at': started_at}, {'label': 'end', 'at': ended_at}]) as visit_end
+        from stg_gfw_port_visits
+        where reject_reason is null
+    )
 ),
 
 sightings as (
     select * from imagery
     union all
     select * from ais
+    union all
+    select * from port_visit_ends
 ),
 
 name_matches as (

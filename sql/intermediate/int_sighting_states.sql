@@ -23,8 +23,8 @@ with resolved as (
 
 draught_reports as (
     select mmsi, received_at, draught_m
-    from stg_ais_static
-    where reject_reason is null and draught_m is not null
+    from int_ais_static_reports
+    where draught_m is not null
 ),
 
 with_draught as (

@@ -6,7 +6,7 @@
 --   imo: ship IMO number
 --   vessel_name: the name, upper-case
 --   name_key: vessel_name_key(vessel_name)
---   origins: where the name comes from (registry, registry_former, ofac, ofac_alias, ais)
+--   origins: where the name comes from (registry, registry_former, ofac, ofac_alias, opensanctions, uk_sanctions, gfw, ais)
 with registry_names as (
     select imo, vessel_name, 'registry' as origin from int_vessels where in_registry
     union all
@@ -24,8 +24,19 @@ ofac_names as (
     where stg_ofac_vessels.reject_reason is null
 ),
 
-ais_names as (
-    select distinct imo, ship_name, 'ais' from stg_ais_static
+list_names as (
+    select imo, listed_name, 'opensanctions' from stg_opensanctions_vessels where reject_reason is null
+    union all
+    select imo, unnest(other_names), 'opensanctions' from stg_opensanctions_vessels where reject_reason is null
+    union all
+    select imo, listed_name, 'uk_sanctions' from stg_uk_sanctions_ships where reject_reason is null
+),
+
+tracking_names as (
+    select distinct imo, ship_name, 'ais' from int_ais_static_reports
+    where imo is not null and ship_name is not null
+    union all
+    select distinct imo, ship_name, 'gfw' from stg_gfw_vessels
     where reject_reason is null and imo is not null and ship_name is not null
 ),
 
@@ -34,7 +45,9 @@ all_names as (
     union all
     select * from ofac_names
     union all
-    select * from ais_names
+    select * from list_names
+    union all
+    select * from tracking_names
 ),
 
 final as (

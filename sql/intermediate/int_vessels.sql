@@ -1,5 +1,6 @@
 -- Every hull any source keys by a valid ship IMO, with its particulars: the
--- registry's latest row first, the sanctions lists where the registry is silent.
+-- registry's latest row first, the sanctions lists (OFAC, OpenSanctions, UK)
+-- where the registry is silent.
 -- Lists and registries may name one hull differently (OFAC's CHONG RIM 2 is the
 -- registry's SIN PHYONG 9): they are joined on IMO only.
 -- grain: one row per IMO number
@@ -11,7 +12,7 @@
 --   call_sign: registry call sign, else OFAC's
 --   flag_iso2: flag state (registry, else the sanctions list's flag)
 --   vessel_type: registry type, else OFAC's
---   dwt: deadweight tonnage (t)
+--   dwt: deadweight tonnage (t): registry, else OpenSanctions
 --   gross_tonnage: gross tonnage
 --   cargo_capacity_m3: cargo tank capacity (m3)
 --   summer_draught_m: summer load-line draught (m)
@@ -38,22 +39,43 @@ ofac as (
     qualify row_number() over (partition by stg_ofac_vessels.imo order by stg_ofac_vessels.ent_num) = 1
 ),
 
+opensanctions as (
+    select * from stg_opensanctions_vessels
+    where reject_reason is null
+    qualify row_number() over (partition by imo order by source_name, entity_id) = 1
+),
+
+uk as (
+    select stg_uk_sanctions_ships.*, flags.iso2 as flag_iso2
+    from stg_uk_sanctions_ships
+    left join (select distinct upper(country_name) as country_key, iso2 from ref_countries) as flags
+        on flags.country_key = upper(stg_uk_sanctions_ships.flag_as_listed)
+    where reject_reason is null
+    qualify row_number() over (
+        partition by imo order by (name_type ilike 'primary%') desc, source_name, source_row
+    ) = 1
+),
+
 all_imos as (
     select imo from registry
     union
     select imo from ofac
+    union
+    select imo from opensanctions
+    union
+    select imo from uk
 ),
 
 final as (
     select
         all_imos.imo,
-        coalesce(registry.vessel_name, ofac.listed_name) as vessel_name,
+        coalesce(registry.vessel_name, ofac.listed_name, opensanctions.listed_name, uk.listed_name) as vessel_name,
         coalesce(registry.former_names, []::varchar[]) as former_names,
-        coalesce(registry.mmsi, ofac.mmsi) as mmsi,
+        coalesce(registry.mmsi, ofac.mmsi, opensanctions.mmsi) as mmsi,
         coalesce(registry.call_sign, ofac.call_sign) as call_sign,
-        coalesce(registry.flag_iso2, ofac.flag_iso2) as flag_iso2,
-        coalesce(registry.vessel_type, ofac.vessel_type) as vessel_type,
-        registry.dwt,
+        coalesce(registry.flag_iso2, ofac.flag_iso2, opensanctions.flag_iso2, uk.flag_iso2) as flag_iso2,
+        coalesce(registry.vessel_type, ofac.vessel_type, opensanctions.vessel_type) as vessel_type,
+        coalesce(registry.dwt, opensanctions.dwt) as dwt,
         registry.gross_tonnage,
         registry.cargo_capacity_m3,
         registry.summer_draught_m,
@@ -63,6 +85,8 @@ final as (
     from all_imos
     left join registry on registry.imo = all_imos.imo
     left join ofac on ofac.imo = all_imos.imo
+    left join opensanctions on opensanctions.imo = all_imos.imo
+    left join uk on uk.imo = all_imos.imo
 )
 
 select * from final

@@ -42,6 +42,21 @@ staging_rejects as (
     union all
     select 'staging', 'stg_ais_static', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_static)::varchar
     from stg_ais_static where reject_reason is not null
+    union all
+    select 'staging', 'stg_ais_dma', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_dma)::varchar
+    from stg_ais_dma where reject_reason is not null
+    union all
+    select 'staging', 'stg_opensanctions_vessels', source_name, snapshot_id, source_row, entity_id, reject_reason, to_json(stg_opensanctions_vessels)::varchar
+    from stg_opensanctions_vessels where reject_reason is not null
+    union all
+    select 'staging', 'stg_uk_sanctions_ships', source_name, snapshot_id, source_row, unique_id, reject_reason, to_json(stg_uk_sanctions_ships)::varchar
+    from stg_uk_sanctions_ships where reject_reason is not null
+    union all
+    select 'staging', 'stg_gfw_vessels', source_name, snapshot_id, source_row, gfw_vessel_id, reject_reason, to_json(stg_gfw_vessels)::varchar
+    from stg_gfw_vessels where reject_reason is not null
+    union all
+    select 'staging', 'stg_gfw_port_visits', source_name, snapshot_id, source_row, event_id, reject_reason, to_json(stg_gfw_port_visits)::varchar
+    from stg_gfw_port_visits where reject_reason is not null
 ),
 
 identity_rejects as (

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import reduce
 from operator import xor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import polars as pl
 from pyais import bit_vector
 from pyais.messages import MSG_CLASS
 
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, Reject, conform
+from tankerwatch.parsers.sink import RowBuffer, TableSink
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +59,24 @@ _BOM = b"\xef\xbb\xbf"
 _MAX_LEADING_NON_NMEA = 1000
 
 
-@dataclass
-class AisStats:
-    """What a parse saw besides the rows and rejects (the contract has no place for these)."""
+class _Counters:
+    """What a parse saw besides rows and rejects; handed to ``sink.count`` at the end."""
 
-    lines: int = 0
-    blank_or_comment_lines: int = 0
-    sentences: int = 0  # AIVDM/AIVDO sentences with a valid envelope
-    messages: int = 0  # complete AIS messages (after reassembly)
-    other_nmea_sentences: int = 0  # valid NMEA but not AIVDM/AIVDO ($GPGGA, $PGHP, !AIABK, ...)
-    ignored_types: Counter = field(default_factory=Counter)  # AIS type -> count, types we do not need
+    def __init__(self) -> None:
+        self.lines = 0
+        self.blank_or_comment_lines = 0
+        self.sentences = 0  # AIVDM/AIVDO sentences with a valid envelope
+        self.messages = 0  # complete AIS messages (after reassembly)
+        self.other_nmea_sentences = 0  # valid NMEA but not AIVDM/AIVDO ($GPGGA, $PGHP, !AIABK, ...)
+        self.ignored_types: Counter[int] = Counter()  # AIS type -> count, types we do not need
+        self.positions = 0
+        self.static = 0
+
+    def report(self, sink: TableSink) -> None:
+        for name in ("lines", "blank_or_comment_lines", "sentences", "messages", "other_nmea_sentences"):
+            sink.count(name, getattr(self, name))
+        for msg_type, count in sorted(self.ignored_types.items()):
+            sink.count(f"ignored_type:{msg_type}", count)
 
 
 class _BadLine(Exception):
@@ -84,104 +91,54 @@ class _Fragment(NamedTuple):
     received_at: int | None
 
 
-@dataclass
-class _Columns:
-    """Column lists for both output tables; appending to lists beats a dict per row."""
+class _LineOrderedRejects:
+    """Passes rejects to the sink in line order.
 
-    pos: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in RAW_TABLE_COLUMNS[POSITIONS]}
-    )
-    static: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in RAW_TABLE_COLUMNS[STATIC]}
-    )
+    A fragment is only known to be an orphan lines after it was read, so its
+    reject is held back until no pending fragment can still produce an earlier one.
+    """
 
-    def add_position(self, row: int, received_at: int | None, msg: Any, mmsi: str, nav_status: int | None) -> None:
-        p = self.pos
-        p["source_row"].append(row)
-        p["received_at"].append(received_at)
-        p["msg_type"].append(msg.msg_type)
-        p["mmsi"].append(mmsi)
-        p["latitude"].append(msg.lat)
-        p["longitude"].append(msg.lon)
-        p["speed_knots"].append(msg.speed)
-        p["course"].append(msg.course)
-        p["heading"].append(msg.heading)
-        p["nav_status"].append(nav_status)
+    def __init__(self, sink: TableSink) -> None:
+        self._sink = sink
+        self._held: list[tuple[int, int, str, str]] = []  # heap of (line, arrival, raw, reason)
+        self._arrivals = 0
 
-    def add_static(
-        self,
-        row: int,
-        received_at: int | None,
-        msg_type: int,
-        mmsi: str,
-        *,
-        imo: str | None = None,
-        call_sign: str | None = None,
-        ship_name: str | None = None,
-        ship_type: int | None = None,
-        draught_m: float | None = None,
-        destination: str | None = None,
-    ) -> None:
-        s = self.static
-        s["source_row"].append(row)
-        s["received_at"].append(received_at)
-        s["msg_type"].append(msg_type)
-        s["mmsi"].append(mmsi)
-        s["imo"].append(imo)
-        s["call_sign"].append(call_sign)
-        s["ship_name"].append(ship_name)
-        s["ship_type"].append(ship_type)
-        s["draught_m"].append(draught_m)
-        s["destination"].append(destination)
+    def add(self, line_no: int, raw: bytes, reason: str) -> None:
+        self._arrivals += 1
+        heapq.heappush(self._held, (line_no, self._arrivals, raw.decode("utf-8", "replace"), reason))
 
-    def frame(self, name: str) -> pl.DataFrame:
-        data = self.pos if name == POSITIONS else self.static
-        schema = dict(RAW_TABLE_COLUMNS[name])
-        # received_at is collected as unix seconds and converted once per column.
-        schema["received_at"] = pl.Int64
-        frame = pl.DataFrame(data, schema=schema).with_columns(
-            pl.from_epoch("received_at", time_unit="s").dt.replace_time_zone("UTC")
-        )
-        return conform(name, frame)
+    def release(self, pending: dict[Any, list[_Fragment]]) -> None:
+        if not self._held:
+            return
+        floor = min((parts[0].line_no for parts in pending.values()), default=None)
+        while self._held and (floor is None or self._held[0][0] < floor):
+            line_no, _, raw, reason = heapq.heappop(self._held)
+            self._sink.reject(line_no, raw, reason)
 
 
-def parse_ais_nmea(path: Path) -> ParseResult:
-    """Decode positions (types 1/2/3/18/19) and static data (5, 19, 24) from an NMEA log."""
-    result, stats = parse_ais_nmea_with_stats(path)
-    log.info(
-        "%s: %d lines, %d AIS messages, %d positions, %d static rows, %d rejects, ignored types %s",
-        path,
-        stats.lines,
-        stats.messages,
-        result.tables[POSITIONS].height,
-        result.tables[STATIC].height,
-        len(result.rejects),
-        dict(sorted(stats.ignored_types.items())),
-    )
-    return result
+def parse_ais_nmea(path: Path, sink: TableSink) -> None:
+    """Decode positions (types 1/2/3/18/19) and static data (5, 19, 24) from an NMEA log.
 
-
-def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
-    """Like ``parse_ais_nmea``, also returning counts of what was skipped on purpose."""
+    Counters go to ``sink.count``: lines, blank_or_comment_lines, sentences,
+    messages, other_nmea_sentences, and ``ignored_type:<n>`` per AIS type not used.
+    """
     path = Path(path)
-    stats = AisStats()
-    cols = _Columns()
-    rejects: list[Reject] = []
+    stats = _Counters()
+    rejects = _LineOrderedRejects(sink)
+    out = _Output(sink.buffer(POSITIONS), sink.buffer(STATIC), rejects, stats)
     # Multi-part messages in progress, keyed by what identifies one message on
     # the wire: sentence header (talker + VDM/VDO), channel, sequential id, count.
     pending: dict[tuple[bytes, bytes, bytes, int], list[_Fragment]] = {}
     nmea_lines = 0
     meaningful_lines = 0
 
-    def reject(line_no: int, raw: bytes, reason: str) -> None:
-        rejects.append(Reject(source_row=line_no, raw=raw.decode("utf-8", "replace"), reason=reason))
-
     def reject_fragments(frags: list[_Fragment], reason: str) -> None:
         for f in frags:
-            reject(f.line_no, f.raw, reason)
+            rejects.add(f.line_no, f.raw, reason)
 
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
+            rejects.release(pending)
             stats.lines = line_no
             if line_no == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
@@ -206,7 +163,7 @@ def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
                 received_at, sentence = _split_tag_block(line)
                 envelope = _parse_envelope(sentence)
             except _BadLine as exc:
-                reject(line_no, line, str(exc))
+                rejects.add(line_no, line, str(exc))
                 continue
             if envelope is None:
                 stats.other_nmea_sentences += 1
@@ -216,7 +173,7 @@ def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
             frag = _Fragment(line_no, line, payload, fill_bits, received_at)
 
             if count == 1:
-                _emit(cols, rejects, stats, [frag])
+                out.emit([frag])
                 continue
 
             key = (header, channel, seq_id, count)
@@ -233,7 +190,7 @@ def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
                 continue
             parts = pending.get(key)
             if parts is None:
-                reject(line_no, line, f"Orphan fragment: {label} arrived without its part 1.")
+                rejects.add(line_no, line, f"Orphan fragment: {label} arrived without its part 1.")
                 continue
             if len(parts) != number - 1:
                 # A part went missing in between: the payload cannot be stitched together.
@@ -247,7 +204,7 @@ def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
             parts.append(frag)
             if number == count:
                 del pending[key]
-                _emit(cols, rejects, stats, parts)
+                out.emit(parts)
 
     for (_h, channel, seq_id, count), parts in pending.items():
         reject_fragments(
@@ -255,18 +212,24 @@ def parse_ais_nmea_with_stats(path: Path) -> tuple[ParseResult, AisStats]:
             f"Orphan fragment: {_fragment_label(len(parts), count, seq_id, channel)} "
             f"was never completed by the end of the file.",
         )
+    pending.clear()
+    rejects.release(pending)
 
     if meaningful_lines == 0:
         raise ParseError(f"{path}: file is empty")
     if nmea_lines == 0:
         raise ParseError(f"{path}: not an NMEA log (no line starts with '!' or '\\')")
 
-    rejects.sort(key=lambda r: r.source_row)
-    result = ParseResult(
-        tables={POSITIONS: cols.frame(POSITIONS), STATIC: cols.frame(STATIC)},
-        rejects=rejects,
+    stats.report(sink)
+    log.info(
+        "%s: %d lines, %d AIS messages, %d positions, %d static rows, ignored types %s",
+        path,
+        stats.lines,
+        stats.messages,
+        stats.positions,
+        stats.static,
+        dict(sorted(stats.ignored_types.items())),
     )
-    return result, stats
 
 
 def _fragment_label(number: int, count: int, seq_id: bytes, channel: bytes) -> str:
@@ -376,52 +339,75 @@ def _parse_envelope(sentence: bytes):
     return header, count, number, seq_id, channel, payload, fill_bits
 
 
-def _emit(cols: _Columns, rejects: list[Reject], stats: AisStats, parts: list[_Fragment]) -> None:
-    """Decode one complete message and append its rows (or a reject)."""
-    last = parts[-1]
-    row = last.line_no
-    received_at = next((p.received_at for p in parts if p.received_at is not None), None)
-    payload = parts[0].payload if len(parts) == 1 else b"".join(p.payload for p in parts)
-    try:
-        msg = _decode(payload, last.fill_bits, stats)
-    except _BadLine as exc:
-        raw = b"\n".join(p.raw for p in parts).decode("utf-8", "replace")
-        rejects.append(Reject(source_row=row, raw=raw, reason=str(exc)))
-        return
-    stats.messages += 1
-    if msg is None:
-        return
+class _Output:
+    """Where decoded messages go: the two row buffers, the rejects and the counters."""
 
-    msg_type = msg.msg_type
-    mmsi = f"{msg.mmsi:09d}"
-    if msg_type in _POSITION_TYPES:
-        nav_status = int(msg.status) if msg_type <= 3 else None
-        cols.add_position(row, received_at, msg, mmsi, nav_status)
-    if msg_type == 5:
-        cols.add_static(
-            row,
-            received_at,
-            5,
-            mmsi,
-            imo=str(msg.imo) if msg.imo else None,
-            call_sign=_text(msg.callsign),
-            ship_name=_text(msg.shipname),
-            ship_type=int(msg.ship_type),
-            draught_m=msg.draught,
-            destination=_text(_whole_destination(msg.destination, len(payload) * 6 - last.fill_bits)),
-        )
-    elif msg_type == 19:
-        cols.add_static(row, received_at, 19, mmsi, ship_name=_text(msg.shipname), ship_type=int(msg.ship_type))
-    elif msg_type == 24:
-        if msg.partno == 0:
-            cols.add_static(row, received_at, 24, mmsi, ship_name=_text(msg.shipname))
-        else:
-            cols.add_static(
-                row, received_at, 24, mmsi, call_sign=_text(msg.callsign), ship_type=int(msg.ship_type)
+    def __init__(self, positions: RowBuffer, static: RowBuffer, rejects: _LineOrderedRejects, stats: _Counters) -> None:
+        self.positions = positions
+        self.static = static
+        self.rejects = rejects
+        self.stats = stats
+
+    def emit(self, parts: list[_Fragment]) -> None:
+        """Decode one complete message and append its rows (or a reject)."""
+        last = parts[-1]
+        row = last.line_no
+        received_at = next((p.received_at for p in parts if p.received_at is not None), None)
+        # The column is a UTC datetime; microseconds since the epoch convert per batch, not per row.
+        received_us = None if received_at is None else received_at * 1_000_000
+        payload = parts[0].payload if len(parts) == 1 else b"".join(p.payload for p in parts)
+        try:
+            msg = _decode(payload, last.fill_bits, self.stats)
+        except _BadLine as exc:
+            self.rejects.add(row, b"\n".join(p.raw for p in parts), str(exc))
+            return
+        self.stats.messages += 1
+        if msg is None:
+            return
+
+        msg_type = msg.msg_type
+        mmsi = f"{msg.mmsi:09d}"
+        if msg_type in _POSITION_TYPES:
+            self.stats.positions += 1
+            self.positions.append(
+                source_row=row,
+                received_at=received_us,
+                msg_type=msg_type,
+                mmsi=mmsi,
+                latitude=msg.lat,
+                longitude=msg.lon,
+                speed_knots=msg.speed,
+                course=msg.course,
+                heading=msg.heading,
+                nav_status=int(msg.status) if msg_type <= 3 else None,
             )
+        if msg_type == 5:
+            self._static(
+                row,
+                received_us,
+                5,
+                mmsi,
+                imo=str(msg.imo) if msg.imo else None,
+                call_sign=_text(msg.callsign),
+                ship_name=_text(msg.shipname),
+                ship_type=int(msg.ship_type),
+                draught_m=msg.draught,
+                destination=_text(_whole_destination(msg.destination, len(payload) * 6 - last.fill_bits)),
+            )
+        elif msg_type == 19:
+            self._static(row, received_us, 19, mmsi, ship_name=_text(msg.shipname), ship_type=int(msg.ship_type))
+        elif msg_type == 24:
+            if msg.partno == 0:
+                self._static(row, received_us, 24, mmsi, ship_name=_text(msg.shipname))
+            else:
+                self._static(row, received_us, 24, mmsi, call_sign=_text(msg.callsign), ship_type=int(msg.ship_type))
+
+    def _static(self, row: int, received_us: int | None, msg_type: int, mmsi: str, **fields: Any) -> None:
+        self.stats.static += 1
+        self.static.append(source_row=row, received_at=received_us, msg_type=msg_type, mmsi=mmsi, **fields)
 
 
-def _decode(payload: bytes, fill_bits: int, stats: AisStats) -> Any | None:
+def _decode(payload: bytes, fill_bits: int, stats: _Counters) -> Any | None:
     """Decode a payload with pyais; None for a valid type we do not need."""
     msg_type = _six_bit(payload[0])
     if not 1 <= msg_type <= 27:

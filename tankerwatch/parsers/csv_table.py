@@ -1,4 +1,4 @@
-"""Shared reader for headed CSV sources whose cells land as raw strings (registry, imagery log)."""
+"""Shared streaming reader for CSV sources: records with their physical line numbers, and headed CSVs of raw strings."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-import polars as pl
-
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers import ParseResult, Reject, RAW_TABLE_COLUMNS, conform
+from tankerwatch.parsers.sink import TableSink
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -59,13 +57,40 @@ class _LineTap:
         return first, raw
 
 
-def _looks_like_html(line: str) -> bool:
+def csv_records(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """``(first physical line, raw text, fields)`` of each non-blank record of a UTF-8 CSV file.
+
+    A UTF-8 BOM is dropped. Invalid UTF-8 or broken CSV syntax raises ParseError:
+    both spoil the rest of the file, not one record. csv's field size limit
+    (128 KiB) also caps what an unclosed quote can pull into memory.
+    """
+    path = Path(path)
+    with path.open("rb") as handle:
+        tap = _LineTap(path, handle)
+        try:
+            for record in csv.reader(tap):
+                first_line, raw = tap.take()
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue
+                yield first_line, raw, record
+        except csv.Error as exc:
+            raise ParseError(f"{path}: CSV syntax error near line {tap.line_no}: {exc}") from None
+
+
+def looks_like_html(line: str) -> bool:
     # No CSV header of ours starts with '<'; an error page from a web server does.
     return line.lstrip().startswith("<")
 
 
-def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str) -> ParseResult:
-    """Read a CSV whose first non-blank line is a header naming ``required_columns``.
+def field_count_reason(first_line: int, found: int, expected: int) -> str:
+    return (
+        f"Line {first_line} has {found} fields but the header has "
+        f"{expected}, so its values cannot be assigned to columns."
+    )
+
+
+def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str, sink: TableSink) -> None:
+    """Stream a CSV whose first non-blank line is a header naming ``required_columns`` into ``table_name``.
 
     Columns may come in any order and extra ones are ignored; header names are
     matched after stripping and lower-casing. Cells are stripped, and an empty
@@ -74,53 +99,28 @@ def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str
     are not records.
     """
     path = Path(path)
-    expected = RAW_TABLE_COLUMNS[table_name]
-    columns: dict[str, list[str | None]] = {c: [] for c in required_columns}
-    source_rows: list[int] = []
-    rejects: list[Reject] = []
+    rows = sink.buffer(table_name)
+    header: list[str] | None = None
+    positions: dict[str, int] = {}
 
-    with path.open("rb") as handle:
-        tap = _LineTap(path, handle)
-        reader = csv.reader(tap)
-        header: list[str] | None = None
-        positions: dict[str, int] = {}
-        try:
-            for record in reader:
-                first_line, raw = tap.take()
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    continue
-                if header is None:
-                    if _looks_like_html(raw):
-                        raise ParseError(f"{path}: looks like an HTML page, not a {table_name} CSV")
-                    header = [h.strip().lower() for h in record]
-                    positions = _header_positions(path, header, required_columns)
-                    continue
-                if len(record) != len(header):
-                    rejects.append(
-                        Reject(
-                            source_row=first_line,
-                            raw=raw,
-                            reason=(
-                                f"Line {first_line} has {len(record)} fields but the header has "
-                                f"{len(header)}, so its values cannot be assigned to columns."
-                            ),
-                        )
-                    )
-                    continue
-                source_rows.append(first_line)
-                for name, pos in positions.items():
-                    cell = record[pos].strip()
-                    columns[name].append(cell if cell else None)
-        except csv.Error as exc:
-            raise ParseError(f"{path}: CSV syntax error near line {tap.line_no}: {exc}") from None
+    for first_line, raw, record in csv_records(path):
+        if header is None:
+            if looks_like_html(raw):
+                raise ParseError(f"{path}: looks like an HTML page, not a {table_name} CSV")
+            header = [h.strip().lower() for h in record]
+            positions = _header_positions(path, header, required_columns)
+            continue
+        if len(record) != len(header):
+            sink.reject(first_line, raw, field_count_reason(first_line, len(record), len(header)))
+            continue
+        values = {}
+        for name, pos in positions.items():
+            cell = record[pos].strip()
+            values[name] = cell if cell else None
+        rows.append(source_row=first_line, **values)
 
     if header is None:
         raise ParseError(f"{path}: file is empty (no header row)")
-
-    data: dict[str, list] = {"source_row": source_rows, **columns}
-    schema = {c: expected[c] for c in data}
-    frame = pl.DataFrame(data, schema=schema)
-    return ParseResult(tables={table_name: conform(table_name, frame)}, rejects=rejects)
 
 
 def _header_positions(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:

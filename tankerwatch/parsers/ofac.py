@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, Reject, conform, empty_table
+from tankerwatch.parsers import RAW_TABLE_COLUMNS
+from tankerwatch.parsers.sink import TableSink
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ _EOF_MARKER = "\x1a"
 _INTEGER = re.compile(r"[0-9]{1,18}")
 
 _CP1252_ERRORS = "tankerwatch-cp1252-undefined"
+_CHUNK_BYTES = 1 << 20
 
 
 def _undefined_cp1252_as_latin1(exc: UnicodeError) -> tuple[str, int]:
@@ -64,29 +66,43 @@ _SDN_COMMENTS = _layout(
 )
 
 
-def parse_sdn_csv(path: Path) -> ParseResult:
+def parse_sdn_csv(path: Path, sink: TableSink) -> None:
     """Parse OFAC SDN.CSV into ``raw_ofac_sdn``."""
-    return _parse(Path(path), _SDN)
+    _parse(Path(path), _SDN, sink)
 
 
-def parse_alt_csv(path: Path) -> ParseResult:
+def parse_alt_csv(path: Path, sink: TableSink) -> None:
     """Parse OFAC ALT.CSV into ``raw_ofac_alt``."""
-    return _parse(Path(path), _ALT)
+    _parse(Path(path), _ALT, sink)
 
 
-def parse_sdn_comments_csv(path: Path) -> ParseResult:
+def parse_sdn_comments_csv(path: Path, sink: TableSink) -> None:
     """Parse OFAC SDN_COMMENTS.CSV into ``raw_ofac_sdn_comments``."""
-    return _parse(Path(path), _SDN_COMMENTS)
+    _parse(Path(path), _SDN_COMMENTS, sink)
 
 
-def _parse(path: Path, layout: _Layout) -> ParseResult:
+def _parse(path: Path, layout: _Layout, sink: TableSink) -> None:
+    # Rows go to the sink as they are read, so the encoding has to be settled before
+    # the first one: a file is decoded as one encoding throughout, never a mix.
+    problem = _utf8_problem(path)
+    if problem is None:
+        _parse_decoded(path, layout, sink, "utf-8-sig", "strict")
+    else:
+        log.warning("%s is not valid UTF-8 (%s); decoding it as cp1252", path, problem)
+        _parse_decoded(path, layout, sink, "cp1252", _CP1252_ERRORS)
+
+
+def _utf8_problem(path: Path) -> str | None:
+    """Why the file is not valid UTF-8, or None; reads it in chunks and keeps nothing."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return _parse_decoded(path, layout, "utf-8-sig", "strict")
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK_BYTES):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        # The decoder reads ahead, so the failure can surface before the offending line;
-        # start over rather than mix two encodings in one file.
-        log.warning("%s is not valid UTF-8 (%s); decoding it as cp1252", path, exc.reason)
-        return _parse_decoded(path, layout, "cp1252", _CP1252_ERRORS)
+        return exc.reason
+    return None
 
 
 def _lines(path: Path, encoding: str, errors: str) -> Iterator[tuple[int, str]]:
@@ -97,10 +113,9 @@ def _lines(path: Path, encoding: str, errors: str) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
-def _parse_decoded(path: Path, layout: _Layout, encoding: str, errors: str) -> ParseResult:
+def _parse_decoded(path: Path, layout: _Layout, sink: TableSink, encoding: str, errors: str) -> None:
     columns = layout.columns
-    values: dict[str, list] = {c: [] for c in ("source_row", *columns)}
-    rejects: list[Reject] = []
+    rows = sink.buffer(layout.table)
     seen_record = False
     marker_line: int | None = None
 
@@ -111,9 +126,7 @@ def _parse_decoded(path: Path, layout: _Layout, encoding: str, errors: str) -> P
             marker_line = number
             continue
         if marker_line is not None:
-            rejects.append(
-                Reject(marker_line, _EOF_MARKER, "0x1A end-of-file marker found before the end of the file.")
-            )
+            sink.reject(marker_line, _EOF_MARKER, "0x1A end-of-file marker found before the end of the file.")
             marker_line = None
 
         row, problem = _split_record(text, layout)
@@ -122,22 +135,14 @@ def _parse_decoded(path: Path, layout: _Layout, encoding: str, errors: str) -> P
             if problem is not None:
                 raise ParseError(_not_this_format(path, layout, number, text, problem))
         if problem is not None:
-            rejects.append(Reject(number, text, problem))
+            sink.reject(number, text, problem)
             continue
-        values["source_row"].append(number)
-        for column, value in zip(columns, row):
-            values[column].append(value)
+        rows.append(source_row=number, **dict(zip(columns, row)))
 
     if not seen_record:
         raise ParseError(f"{path}: the file is empty: it holds no OFAC {layout.file_label} records.")
     if marker_line is None:
         log.warning("%s has no 0x1A end-of-file marker; it may be truncated.", path)
-
-    if values["source_row"]:
-        frame = pl.DataFrame(values, schema=RAW_TABLE_COLUMNS[layout.table])
-    else:
-        frame = empty_table(layout.table)
-    return ParseResult(tables={layout.table: conform(layout.table, frame)}, rejects=rejects)
 
 
 def _split_record(text: str, layout: _Layout) -> tuple[list[int | str | None], str | None]:

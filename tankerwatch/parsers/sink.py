@@ -12,7 +12,9 @@ import polars as pl
 
 from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, Reject, conform, empty_table
 
-DEFAULT_BATCH_ROWS = 100_000
+# Rows per table held before a spill: list-heavy tables (OpenSanctions) take ~2 KB a row
+# in Python before conversion, so 20k rows keep a parser near 250 MB whatever the file size.
+DEFAULT_BATCH_ROWS = 20_000
 
 
 class RowBuffer:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XMLSyntaxError
 
 import defusedxml.ElementTree as SafeET
-import polars as pl
 from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers import RAW_TABLE_COLUMNS, ParseResult, conform, empty_table
+from tankerwatch.parsers.sink import RowBuffer, TableSink
 
 TABLE = "raw_un_designations"
 
@@ -22,50 +21,15 @@ _NAME_PARTS = ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")
 _ALIASES = {"INDIVIDUAL_ALIAS", "ENTITY_ALIAS"}
 
 
-def parse_un_consolidated(path: Path) -> ParseResult:
+def parse_un_consolidated(path: Path, sink: TableSink) -> None:
     """Parse the UN SC Consolidated List into ``raw_un_designations``, one row per INDIVIDUAL or ENTITY."""
     path = Path(path)
-    root = _load_root(path)
-    if _local(root.tag) != _ROOT:
-        raise ParseError(
-            f"{path}: root element is <{root.tag}>, expected <{_ROOT}>: not a UN Consolidated List."
-        )
-    if not any(_local(child.tag) in _RECORDS for child in root):
-        raise ParseError(f"{path}: <{_ROOT}> has neither an INDIVIDUALS nor an ENTITIES section.")
-
-    generated_at = _clean(root.get("dateGenerated"))
-    rows: dict[str, list] = {c: [] for c in RAW_TABLE_COLUMNS[TABLE]}
-    for ordinal, (record_type, element) in enumerate(_records(root), start=1):
-        fields = _children_by_name(element)
-        if record_type == "individual":
-            parts = (_clean(_text(fields.get(tag))) for tag in _NAME_PARTS)
-            name = " ".join(p for p in parts if p) or None
-        else:
-            name = _clean(_text(fields.get("FIRST_NAME")))
-        rows["source_row"].append(ordinal)
-        rows["record_type"].append(record_type)
-        rows["dataid"].append(_clean(_text(fields.get("DATAID"))))
-        rows["reference_number"].append(_clean(_text(fields.get("REFERENCE_NUMBER"))))
-        rows["name"].append(name)
-        rows["un_list_type"].append(_clean(_text(fields.get("UN_LIST_TYPE"))))
-        rows["listed_on"].append(_clean(_text(fields.get("LISTED_ON"))))
-        rows["comments"].append(_clean(_text(fields.get("COMMENTS1"))))
-        rows["aliases"].append(_aliases(element))
-        rows["list_generated_at"].append(generated_at)
-
-    if not rows["source_row"]:
-        return ParseResult(tables={TABLE: empty_table(TABLE)})
-    frame = pl.DataFrame(rows, schema=RAW_TABLE_COLUMNS[TABLE])
-    return ParseResult(tables={TABLE: conform(TABLE, frame)})
-
-
-def _load_root(path: Path) -> Element:
     if path.stat().st_size == 0:
         raise ParseError(f"{path}: the file is empty, not a UN Consolidated List.")
-    # No genuine Consolidated List carries a DTD, so refusing every DTD also stops
-    # entity-expansion bombs and external entities before expat expands anything.
+    rows = sink.buffer(TABLE)
     try:
-        return SafeET.parse(path, forbid_dtd=True, forbid_entities=True, forbid_external=True).getroot()
+        with path.open("rb") as handle:
+            saw_section = _stream_records(path, handle, rows)
     except DTDForbidden as exc:
         raise ParseError(
             f"{path}: refused: the XML declares a DTD (<!DOCTYPE {exc.name}>), which can define "
@@ -81,23 +45,80 @@ def _load_root(path: Path) -> Element:
         raise ParseError(f"{path}: refused unsafe XML ({type(exc).__name__}: {exc}).") from exc
     except XMLSyntaxError as exc:
         raise ParseError(f"{path}: not well-formed XML ({exc}).") from exc
+    if not saw_section:
+        raise ParseError(f"{path}: <{_ROOT}> has neither an INDIVIDUALS nor an ENTITIES section.")
+
+
+def _stream_records(path: Path, handle: BinaryIO, rows: RowBuffer) -> bool:
+    """Append one row per record as its end tag is read; True if a record section was seen.
+
+    Depth 1 is the root, 2 a section, 3 a record. Each finished record (and each
+    finished section) is detached from its parent, so the tree never holds more
+    than the record being read, whatever the size of the list.
+    """
+    # No genuine Consolidated List carries a DTD, so refusing every DTD also stops
+    # entity-expansion bombs and external entities before expat expands anything.
+    events = SafeET.iterparse(
+        handle, events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    root: Element | None = None
+    section: Element | None = None
+    wanted: tuple[str, str] | None = None
+    generated_at: str | None = None
+    saw_section = False
+    ordinal = 0
+    depth = 0
+    for event, element in events:
+        if event == "start":
+            depth += 1
+            if depth == 1:
+                if _local(element.tag) != _ROOT:
+                    raise ParseError(
+                        f"{path}: root element is <{element.tag}>, expected <{_ROOT}>: not a UN Consolidated List."
+                    )
+                root = element
+                generated_at = _clean(element.get("dateGenerated"))
+            elif depth == 2:
+                section = element
+                wanted = _RECORDS.get(_local(element.tag))
+                saw_section = saw_section or wanted is not None
+            continue
+
+        if depth == 3:
+            if wanted is not None and _local(element.tag) == wanted[0]:
+                ordinal += 1
+                _append_record(rows, ordinal, wanted[1], element, generated_at)
+            section.remove(element)
+        elif depth == 2:
+            root.remove(element)
+        depth -= 1
+    return saw_section
+
+
+def _append_record(rows: RowBuffer, ordinal: int, record_type: str, element: Element, generated_at: str | None) -> None:
+    fields = _children_by_name(element)
+    if record_type == "individual":
+        parts = (_clean(_text(fields.get(tag))) for tag in _NAME_PARTS)
+        name = " ".join(p for p in parts if p) or None
+    else:
+        name = _clean(_text(fields.get("FIRST_NAME")))
+    rows.append(
+        source_row=ordinal,
+        record_type=record_type,
+        dataid=_clean(_text(fields.get("DATAID"))),
+        reference_number=_clean(_text(fields.get("REFERENCE_NUMBER"))),
+        name=name,
+        un_list_type=_clean(_text(fields.get("UN_LIST_TYPE"))),
+        listed_on=_clean(_text(fields.get("LISTED_ON"))),
+        comments=_clean(_text(fields.get("COMMENTS1"))),
+        aliases=_aliases(element),
+        list_generated_at=generated_at,
+    )
 
 
 def _local(tag: str) -> str:
     # Tolerate a namespace should the UN ever add one; the element names are what matter.
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _records(root: Element) -> Iterator[tuple[str, Element]]:
-    """INDIVIDUAL and ENTITY elements in document order."""
-    for section in root:
-        wanted = _RECORDS.get(_local(section.tag))
-        if wanted is None:
-            continue
-        element_name, record_type = wanted
-        for element in section:
-            if _local(element.tag) == element_name:
-                yield record_type, element
 
 
 def _children_by_name(element: Element) -> dict[str, Element]:

@@ -1,0 +1,86 @@
+-- Danish Maritime Authority AIS rows, typed. A row carries a position, static
+-- data (IMO, name, draught), or both; static-only rows have latitude 91.
+-- grain: one row per DMA AIS CSV line (source_name, snapshot_id, source_row)
+-- columns:
+--   source_name: sources-file name of the DMA feed
+--   snapshot_id: snapshot the row was read from
+--   source_row: line of the CSV
+--   received_at: timestamp, UTC
+--   mmsi: 9-digit MMSI
+--   has_position: true when latitude and longitude are real coordinates
+--   latitude: degrees north; null when not available
+--   longitude: degrees east; null when not available
+--   speed_knots: speed over ground
+--   course: course over ground
+--   heading: true heading
+--   imo: reported IMO when valid by the ship check digit
+--   ship_name: reported name, upper-case
+--   call_sign: reported call sign
+--   ship_type: reported ship type, as written
+--   draught_m: reported draught; null when not available
+--   destination: reported destination
+--   reject_reason: why the row cannot be used; null when usable
+with source as (
+    select * from raw_ais_dma
+),
+
+typed as (
+    select
+        source_name,
+        snapshot_id,
+        source_row,
+        try_strptime(clean_text(timestamp), '%d/%m/%Y %H:%M:%S') as received_local,
+        lpad(clean_text(mmsi), 9, '0') as mmsi,
+        try_cast(clean_text(latitude) as double) as latitude_value,
+        try_cast(clean_text(longitude) as double) as longitude_value,
+        try_cast(clean_text(sog) as double) as speed_knots,
+        try_cast(clean_text(cog) as double) as course,
+        try_cast(clean_text(heading) as integer) as heading,
+        clean_imo(case when lower(clean_text(imo)) = 'unknown' then null else imo end) as imo_as_reported,
+        upper(case when lower(clean_text(name)) = 'unknown' then null else clean_text(name) end) as ship_name,
+        case when lower(clean_text(callsign)) = 'unknown' then null else clean_text(callsign) end as call_sign,
+        clean_text(ship_type) as ship_type,
+        try_cast(clean_text(draught) as double) as draught_value,
+        case when lower(clean_text(destination)) = 'unknown' then null else clean_text(destination) end as destination,
+        clean_text(timestamp) as timestamp_text
+    from source
+),
+
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by source_name, mmsi, received_local, latitude_value, longitude_value
+            order by snapshot_id, source_row
+        ) as copy_number
+    from typed
+),
+
+final as (
+    select
+        source_name,
+        snapshot_id,
+        source_row,
+        timezone('UTC', received_local) as received_at,
+        mmsi,
+        latitude_value between -90 and 90 and longitude_value between -180 and 180 as has_position,
+        case when latitude_value between -90 and 90 and longitude_value between -180 and 180 then latitude_value end as latitude,
+        case when latitude_value between -90 and 90 and longitude_value between -180 and 180 then longitude_value end as longitude,
+        case when speed_knots < 102.2 then speed_knots end as speed_knots,
+        case when course < 360 then course end as course,
+        case when heading between 0 and 359 then heading end as heading,
+        case when is_valid_ship_imo(imo_as_reported) then imo_as_reported end as imo,
+        ship_name,
+        call_sign,
+        ship_type,
+        case when draught_value > 0 then draught_value end as draught_m,
+        destination,
+        coalesce(
+            case when received_local is null then 'timestamp is not dd/mm/YYYY HH:MM:SS: ' || coalesce(timestamp_text, '(empty)') end,
+            ais_message_reject_reason(timezone('UTC', received_local), mmsi),
+            case when copy_number > 1 then 'duplicate AIS row (same MMSI, time and position as an earlier row)' end
+        ) as reject_reason
+    from numbered
+)
+
+select * from final
