@@ -58,8 +58,9 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
                 description="Warns when a source was down and its last good snapshot was reused.",
             )
         ],
+        # No step-level retry policy: the fetch layer already retries what is transient
+        # (connection errors, timeouts, 429, 5xx) and a 404 or a bad body will not heal.
         pool="duckdb",
-        retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
     )
     def ingest(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource):
         report = ingest_kind(

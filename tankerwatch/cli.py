@@ -55,13 +55,19 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
             print(table.value, file=sys.stderr)
     for event in result.all_events:
         if event.is_step_failure:
-            message = event.event_specific_data.error.message.strip().splitlines()[-1]
-            print(f"STEP FAILED: {event.step_key}: {message}", file=sys.stderr)
+            print(f"STEP FAILED: {event.step_key}: {root_cause(event.event_specific_data.error)}", file=sys.stderr)
     if not result.success or failed_checks:
         print("tankerwatch: run failed; published/current was left as it was", file=sys.stderr)
         return 1
     print(headline(paths.published))
     return 0
+
+
+def root_cause(error) -> str:
+    """The innermost error of a Dagster failure: the one that names the source or model."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def headline(published: Path) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tankerwatch.ingest import KIND_TABLES, fetch_and_parse, load_parsed
+from tankerwatch.ingest import KIND_TABLES, SecretLookup, fetch_and_parse, load_parsed
 from tankerwatch.models import build_all
 from tankerwatch.reference import load_countries, load_ports, load_volume_assumptions
 from tankerwatch.sources import Source
@@ -21,9 +21,15 @@ def load_references(con, product: str | None = None) -> None:
     load_volume_assumptions(con, product)
 
 
-def build_warehouse(warehouse: Path | str, sources: list[Source], landing_dir: Path, product: str | None = None) -> dict[str, int]:
+def build_warehouse(
+    warehouse: Path | str,
+    sources: list[Source],
+    landing_dir: Path,
+    product: str | None = None,
+    secrets: SecretLookup = lambda name: None,
+) -> dict[str, int]:
     """Ingest ``sources`` into ``warehouse`` and build every SQL model; returns model row counts."""
-    parsed = [fetch_and_parse(kind, sources, landing_dir) for kind in KIND_TABLES]
+    parsed = [fetch_and_parse(kind, sources, landing_dir, secrets) for kind in KIND_TABLES]
     with connect(warehouse) as con:
         for kind in parsed:
             load_parsed(con, kind)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 from tankerwatch.pipeline import build_warehouse
 from tankerwatch.settings import REPO_ROOT
@@ -41,6 +42,8 @@ class Scenario:
     sightings: list[dict] = field(default_factory=list)
     with_sanctions: bool = True
     un_xml: str | None = None
+    extra_sources: dict[str, dict] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def vessel(self, imo: str, name: str, **values) -> "Scenario":
         self.vessels.append({"imo": imo, "name": name, "flag": "KP", "dwt": "3000", "summer_draught_m": "6.0", **values})
@@ -62,7 +65,16 @@ class Scenario:
         )
         return self
 
-    def build(self) -> Path:
+    def source(self, name: str, kind: str, filename: str | None = None, content: str | bytes = b"", **settings) -> "Scenario":
+        """Another source of any kind; with ``filename`` its content is written beside the sources file."""
+        entry = {"kind": kind, **settings}
+        if filename is not None:
+            self.files[filename] = content.encode("utf-8") if isinstance(content, str) else content
+            entry.setdefault("url", filename)
+        self.extra_sources[name] = entry
+        return self
+
+    def build(self, secrets=lambda name: None) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         _write_csv(self.root / "registry.csv", REGISTRY_HEADER, self.vessels)
         _write_csv(self.root / "imagery.csv", IMAGERY_HEADER, self.sightings)
@@ -74,9 +86,13 @@ class Scenario:
         if self.un_xml is not None:
             (self.root / "un.xml").write_text(self.un_xml, encoding="utf-8")
             lines += ["  un:", "    kind: un_consolidated_xml", "    url: un.xml"]
-        (self.root / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for filename, content in self.files.items():
+            (self.root / filename).write_bytes(content)
+        document = yaml.safe_load("\n".join(lines))
+        document["sources"].update(self.extra_sources)
+        (self.root / "sources.yaml").write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         warehouse = self.root / "warehouse.duckdb"
-        build_warehouse(warehouse, load_sources(self.root / "sources.yaml"), self.root / "landing")
+        build_warehouse(warehouse, load_sources(self.root / "sources.yaml"), self.root / "landing", secrets=secrets)
         return warehouse
 
     def query(self, sql: str, params: list | None = None) -> pl.DataFrame:
