@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test ui validate demo-data lock clean
+.PHONY: install run test ui validate bench demo-data lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ ui: install
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
+
+# Speed and memory of the ingest path; targets and results are in README.md ("Benchmarks").
+bench: install
+	$(BIN)/python bench/ingest_bench.py
 
 demo-data: install
 	$(BIN)/python demo/generate.py

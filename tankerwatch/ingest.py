@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from tankerwatch import gfw
+from tankerwatch.errors import ParseError
 from tankerwatch.fetch import Fetcher, Snapshot
 from tankerwatch.parsers import RAW_TABLE_COLUMNS, Reject
 from tankerwatch.parsers.ais_dma import parse_ais_dma_csv
@@ -180,7 +181,10 @@ def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> 
         for number, snapshot in enumerate(snapshots):
             spill = work_dir / f"{number:04d}-{snapshot.source_name}-{snapshot.role}" if work_dir else None
             sink = TableSink(spill_dir=spill)
-            KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
+            try:
+                KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
+            except ParseError as exc:
+                raise ParseError(f"source '{snapshot.source_name}' ({snapshot.role}, {snapshot.url}): {exc}") from exc
             sink.close()
             parsed.parsed.append(ParsedSnapshot(snapshot, sink))
     except BaseException:

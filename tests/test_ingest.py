@@ -92,3 +92,18 @@ def test_a_down_source_fails_the_ingest_by_default(tmp_path):
     message = root_cause(failure.event_specific_data.error)
     assert message.startswith("tankerwatch.errors.FetchError: source 'un' (url): GET http://127.0.0.1")
     assert "answered HTTP 404" in message
+
+
+def test_a_renamed_column_fails_the_ingest_naming_the_source_and_the_column(tmp_path):
+    import pytest
+
+    from tankerwatch.errors import ParseError
+    from tankerwatch.ingest import fetch_and_parse
+
+    (tmp_path / "registry.csv").write_text(
+        "imo,vessel,former_names,mmsi,call_sign,flag,vessel_type,dwt,gross_tonnage,cargo_capacity_m3,"
+        "summer_draught_m,build_year,owner,updated_at\n8604917,YU JONG 2,,,,KP,,,,,,,,\n"
+    )
+    (tmp_path / "sources.yaml").write_text("sources:\n  registry:\n    kind: registry_csv\n    url: registry.csv\n")
+    with pytest.raises(ParseError, match=r"^source 'registry' \(url, registry.csv\): .*name"):
+        fetch_and_parse("registry_csv", load_sources(tmp_path / "sources.yaml"), tmp_path / "landing")
