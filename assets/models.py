@@ -22,6 +22,20 @@ def _asset_deps(model: Model) -> list[str]:
     return sorted(deps)
 
 
+# Figures an engineer watches on particular models, computed after each build.
+MODEL_FIGURES = {
+    "int_sighting_identities": {
+        "resolution_rate": "select coalesce(avg(case when imo is not null then 1.0 else 0.0 end), 0) from int_sighting_identities",
+        "resolved_by_name": "select count(*) from int_sighting_identities where resolved_by = 'name'",
+        "resolved_by_mmsi": "select count(*) from int_sighting_identities where resolved_by = 'mmsi'",
+    },
+    "voyages": {
+        "counted_toward_cap": "select count(*) from voyages where counts_toward_cap",
+        "destination_unconfirmed": "select count(*) from voyages where destination_status = 'unconfirmed'",
+    },
+}
+
+
 def _metadata(con, model: Model, rows: int) -> dict:
     schema = table_schema(con, model.name)
     metadata = {
@@ -32,6 +46,9 @@ def _metadata(con, model: Model, rows: int) -> dict:
     }
     if any(name == "reject_reason" for name, _ in schema):
         metadata["rejects"] = fetch_all(con, f"select count(*) from {model.name} where reject_reason is not null")[0][0]
+    for figure, sql in MODEL_FIGURES.get(model.name, {}).items():
+        value = fetch_all(con, sql)[0][0]
+        metadata[figure] = float(value) if figure.endswith("_rate") else int(value)
     return metadata
 
 

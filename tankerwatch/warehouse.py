@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +14,8 @@ import polars as pl
 from tankerwatch.settings import SQL_DIR
 
 MACROS_FILE = SQL_DIR / "macros.sql"
+MEMORY_LIMIT_ENV = "TANKERWATCH_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "3GB"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 PARSE_REJECTS_DDL = """
@@ -70,6 +73,8 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         con.execute("set TimeZone = 'UTC'")
+        # DuckDB spills to disk beyond this, so a run at regional AIS scale stays within the machine.
+        con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)])
         if not read_only:
             bootstrap(con)
         yield con

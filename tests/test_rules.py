@@ -266,3 +266,17 @@ def test_cap_breach_date_is_the_first_day_the_cumulative_volume_exceeds_the_cap(
     # central: 200k, 400k, 500k (not over), 500,000.5 on 2024-03-11; high: 250k, 500k, 750k on 03-10
     assert rows[2024] == (2024, 4, 500000.5, date(2024, 3, 11), None, date(2024, 3, 10))
     assert rows[2025] == (2025, 1, 10.0, None, None, None)
+
+
+def test_a_hull_reflagged_mid_year_counts_as_dprk_flagged_only_while_it_was(tmp_path):
+    test_imo = "9000003"
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(test_imo, "OLD NAME", flag="KP", updated_at="2024-01-01")
+    s.vessel(test_imo, "NEW NAME", former_names="OLD NAME", flag="PA", updated_at="2024-03-12")
+    one_voyage(s, test_imo, 5, destination=None)   # under the DPRK flag
+    one_voyage(s, test_imo, 20, destination=None)  # after the reflagging to Panama
+    s.build()
+    before, after = voyage_rows(s)
+    assert (before["flag"], before["vessel_name"], before["counts_toward_cap"]) == ("KP", "OLD NAME", True)
+    assert (after["flag"], after["vessel_name"], after["counts_toward_cap"]) == ("PA", "NEW NAME", False)
+    assert s.query("select flag, vessel_name from vessels where imo = ?", [test_imo]).row(0) == ("PA", "NEW NAME")

@@ -3,13 +3,15 @@
 -- voyage counts toward the DPRK cap when its destination is confirmed, or
 -- unconfirmed for a vessel that is DPRK-flagged or sanctioned on its load
 -- departure date. Sanctioned: any loaded list designates the IMO with a listing
--- date on or before that date, or with no listing date known.
+-- date on or before that date, or with no listing date known. Name and flag are
+-- the registry's as of the load departure (a hull reflagged mid-year counts as
+-- DPRK-flagged only for voyages while it flew that flag).
 -- grain: one row per voyage (voyage_id)
 -- columns:
 --   voyage_id: '<imo>-<load departure yyyymmddThhmmss>'
 --   imo: ship IMO number
---   vessel_name: current name (registry, else sanctions list)
---   flag: flag state, ISO 3166 alpha-2
+--   vessel_name: name on the load departure date (registry history, else the current name)
+--   flag: flag state on the load departure date, ISO 3166 alpha-2
 --   load_port: port where the vessel loaded
 --   load_arrival_at: first sighting of the load call, UTC
 --   load_departure_at: last sighting of the load call, UTC
@@ -33,6 +35,18 @@ with voyages as (
     select * from int_voyage_destinations
 ),
 
+registry_on_load_date as (
+    select
+        voyages.voyage_id,
+        history.vessel_name,
+        history.flag_iso2
+    from voyages
+    inner join int_vessel_registry_history as history
+        on history.imo = voyages.imo
+        and (history.valid_from is null or history.valid_from <= voyages.load_departure_at)
+        and (history.valid_to is null or history.valid_to > voyages.load_departure_at)
+),
+
 sanctions_on_load_date as (
     select
         voyages.voyage_id,
@@ -48,8 +62,8 @@ final as (
     select
         voyages.voyage_id,
         voyages.imo,
-        int_vessels.vessel_name,
-        int_vessels.flag_iso2 as flag,
+        coalesce(registry_on_load_date.vessel_name, int_vessels.vessel_name) as vessel_name,
+        coalesce(registry_on_load_date.flag_iso2, int_vessels.flag_iso2) as flag,
         load_ports.port_name as load_port,
         voyages.load_arrival_at,
         voyages.load_departure_at,
@@ -59,7 +73,10 @@ final as (
         voyages.destination_status = 'confirmed'
             or (
                 voyages.destination_status = 'unconfirmed'
-                and (int_vessels.flag_iso2 = 'KP' or sanctions_on_load_date.voyage_id is not null)
+                and (
+                    coalesce(registry_on_load_date.flag_iso2, int_vessels.flag_iso2) = 'KP'
+                    or sanctions_on_load_date.voyage_id is not null
+                )
             ) as counts_toward_cap,
         volumes.capacity_bbl,
         volumes.capacity_source,
@@ -84,6 +101,7 @@ final as (
     left join ref_ports as load_ports on load_ports.port_id = voyages.load_port_id
     left join ref_ports as discharge_ports on discharge_ports.port_id = voyages.discharge_port_id
     left join int_voyage_volumes as volumes on volumes.voyage_id = voyages.voyage_id
+    left join registry_on_load_date on registry_on_load_date.voyage_id = voyages.voyage_id
     left join sanctions_on_load_date on sanctions_on_load_date.voyage_id = voyages.voyage_id
 )
 
