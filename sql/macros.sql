@@ -45,3 +45,8 @@ create or replace macro ais_message_reject_reason(received_at, mmsi) as
         when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
             then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
     end;
+
+-- The distinct elements of a list in the order they first appear, nulls dropped
+-- (list_distinct does not keep order, and evidence lists read best in order).
+create or replace macro list_distinct_in_order(items) as
+    list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);

@@ -20,6 +20,8 @@ PUBLISHED_TABLES = (
     "sanctioned_vessels",
     "cap_tracker",
     "unattributed_loads",
+    "sts_transfers",
+    "ais_dark_periods",
     "rejects",
 )
 

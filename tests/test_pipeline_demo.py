@@ -57,6 +57,9 @@ def test_each_voyage_matches_the_generators_ground_truth(demo_run):
         assert voyage["destination_status"] == expected["destination_status"]
         assert voyage["volume_bbl"] == pytest.approx(float(expected["volume_bbl"]), abs=0.01)
         assert voyage["load_fraction"] == pytest.approx(float(expected["load_fraction"]))
+        # evidence reads in order: the last empty and first laden sightings, then the load call's
+        load_call = expected["load_call_sightings"].split(";")
+        assert set(voyage["evidence_ids"][2:]) >= {f"imagery_log:{i}" for i in load_call if i.startswith("IMG")}
 
 
 def test_cap_tracker_total_and_breach_date(demo_run):
@@ -89,7 +92,8 @@ def test_manifest_lists_sources_row_counts_schema_and_every_check(demo_run):
     assert ("ofac_sdn", "alt_url") in sources and ("ais_feed", "url") in sources and len(sources) == 7
     sdn = next(s for s in manifest["sources"] if s["source"] == "ofac_sdn" and s["role"] == "url")
     assert sdn["sha256"] == hashlib.sha256((DEMO / "sanctions" / "ofac_sdn_dprk_20240503.csv").read_bytes()).hexdigest()
-    for table in ("voyages", "port_calls", "vessels", "sanctioned_vessels", "cap_tracker", "rejects"):
+    for table in ("voyages", "port_calls", "vessels", "sanctioned_vessels", "cap_tracker", "unattributed_loads",
+                  "sts_transfers", "ais_dark_periods", "rejects"):
         assert manifest["row_counts"][table] == pl.read_parquet(current / f"{table}.parquet").height
     assert "volume_bbl" in manifest["schema"]["voyages"]
     suites = {c["suite"] for c in manifest["checks"]}

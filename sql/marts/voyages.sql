@@ -30,7 +30,7 @@
 --   sanctions_lists: lists designating the vessel on that date
 --   load_call_id: the load-terminal port call
 --   destination_call_id: the destination port call
---   evidence_ids: sightings proving the load (last empty, first laden, load call, fractions) and the destination
+--   evidence_ids: sightings proving the load (last empty, first laden, load call, fractions) and the destination, in that order
 with voyages as (
     select * from int_voyage_destinations
 ),
@@ -89,12 +89,12 @@ final as (
         coalesce(sanctions_on_load_date.sanctions_lists, []::varchar[]) as sanctions_lists,
         voyages.load_call_id,
         voyages.destination_call_id,
-        list_distinct(
+        list_distinct_in_order(
             [voyages.last_empty_id, voyages.first_laden_id]
             || voyages.load_evidence_ids
             || volumes.fraction_evidence_ids
             || voyages.destination_evidence_ids
-            || list_filter([voyages.first_empty_after_id], lambda id: id is not null)
+            || [voyages.first_empty_after_id]
         ) as evidence_ids
     from voyages
     left join int_vessels on int_vessels.imo = voyages.imo

@@ -1,0 +1,151 @@
+-- Two different vessels sighted together at sea: a sighting of each (imagery or
+-- AIS), both outside every port's radius, within max_distance_km (1 km) and
+-- max_time_gap (6 hours) of each other. Ships side by side in a port are
+-- ordinary, so only meetings at sea can hint at a ship-to-ship transfer
+-- (sts_transfers). A pair's matched sightings form one encounter as long as
+-- each starts within cluster_gap (12 hours) of the latest sighting of the
+-- encounter so far; a longer pause starts a new encounter.
+-- Comparing every sighting with every other grows with the square of the log,
+-- so sightings are put in buckets first: time bins as wide as max_time_gap and
+-- a grid of grid_deg (0.1 degree) cells, longitude wrapping at 180. Two
+-- sightings that can match always sit in the same or neighbouring bin and
+-- cells, so each is compared only with those 27 buckets' sightings, then the
+-- exact distance and time are checked. That holds while a cell is at least
+-- max_distance_km wide: 0.1 degree of longitude is still 1 km at 84.8 degrees
+-- latitude, so meetings nearer the poles may be missed, and raising
+-- max_distance_km needs grid_deg >= max_distance_km / 10.
+-- GFW port-visit ends are not sightings at sea and are left out.
+-- grain: one row per encounter (encounter_id): a pair of vessels sighted together at sea, with the pair's matched sightings chained by cluster_gap
+-- columns:
+--   encounter_id: '<imo_a>-<imo_b>-<started_at yyyymmddThhmmss>'
+--   imo_a: the pair's lower IMO number
+--   imo_b: the pair's higher IMO number
+--   started_at: earliest matched sighting of either vessel, UTC
+--   ended_at: latest matched sighting of either vessel, UTC
+--   latitude: degrees north of vessel a's sighting in the closest matched pair
+--   longitude: degrees east of that sighting
+--   min_distance_km: distance of the closest matched pair, km
+--   matched_pairs: number of sighting pairs within both limits
+--   sighting_ids_a: vessel a's matched sightings, in time order
+--   sighting_ids_b: vessel b's matched sightings, in time order
+with params as (
+    select
+        1.0 as max_distance_km,
+        interval 6 hours as max_time_gap,
+        interval 12 hours as cluster_gap,
+        0.1 as grid_deg
+),
+
+source as (
+    select sighting_id, imo, observed_at, latitude, longitude
+    from int_sightings_at_ports
+    where port_id is null
+        and evidence_kind in ('imagery', 'ais')
+),
+
+bucketed as (
+    select
+        source.*,
+        floor(epoch(source.observed_at) / epoch(params.max_time_gap))::bigint as time_bin,
+        floor((source.latitude + 90) / params.grid_deg)::bigint as lat_cell,
+        floor((source.longitude + 180) / params.grid_deg)::bigint % round(360 / params.grid_deg)::bigint as lon_cell,
+        round(360 / params.grid_deg)::bigint as lon_cells
+    from source
+    cross join params
+),
+
+-- each sighting once per neighbouring bucket, so that an equality join finds every candidate
+neighbour_keys as (
+    select
+        bucketed.*,
+        bucketed.time_bin + time_step as key_time_bin,
+        bucketed.lat_cell + lat_step as key_lat_cell,
+        (bucketed.lon_cell + lon_step + bucketed.lon_cells) % bucketed.lon_cells as key_lon_cell
+    from bucketed,
+        unnest([-1, 0, 1]) as time_steps(time_step),
+        unnest([-1, 0, 1]) as lat_steps(lat_step),
+        unnest([-1, 0, 1]) as lon_steps(lon_step)
+),
+
+candidates as (
+    select
+        vessel_a.imo as imo_a,
+        vessel_b.imo as imo_b,
+        vessel_a.sighting_id as sighting_id_a,
+        vessel_b.sighting_id as sighting_id_b,
+        vessel_a.observed_at as observed_at_a,
+        vessel_b.observed_at as observed_at_b,
+        vessel_a.latitude,
+        vessel_a.longitude,
+        haversine_km(vessel_a.latitude, vessel_a.longitude, vessel_b.latitude, vessel_b.longitude) as distance_km
+    from neighbour_keys as vessel_a
+    inner join bucketed as vessel_b
+        on vessel_b.time_bin = vessel_a.key_time_bin
+        and vessel_b.lat_cell = vessel_a.key_lat_cell
+        and vessel_b.lon_cell = vessel_a.key_lon_cell
+        -- each unordered pair once, and never a vessel with itself
+        and vessel_a.imo < vessel_b.imo
+),
+
+matched as (
+    select
+        candidates.*,
+        least(candidates.observed_at_a, candidates.observed_at_b) as pair_start,
+        greatest(candidates.observed_at_a, candidates.observed_at_b) as pair_end
+    from candidates
+    cross join params
+    where candidates.distance_km <= params.max_distance_km
+        and candidates.observed_at_b between candidates.observed_at_a - params.max_time_gap
+            and candidates.observed_at_a + params.max_time_gap
+),
+
+flagged as (
+    select
+        matched.*,
+        case
+            when matched.pair_start - max(matched.pair_end) over (
+                partition by matched.imo_a, matched.imo_b
+                order by matched.pair_start, matched.pair_end, matched.sighting_id_a, matched.sighting_id_b
+                rows between unbounded preceding and 1 preceding
+            ) <= params.cluster_gap then 0
+            else 1
+        end as starts_encounter
+    from matched
+    cross join params
+),
+
+grouped as (
+    select
+        *,
+        sum(starts_encounter) over (
+            partition by imo_a, imo_b
+            order by pair_start, pair_end, sighting_id_a, sighting_id_b
+            rows unbounded preceding
+        ) as encounter_number
+    from flagged
+),
+
+final as (
+    select
+        imo_a || '-' || imo_b || '-' || strftime(min(pair_start), '%Y%m%dT%H%M%S') as encounter_id,
+        imo_a,
+        imo_b,
+        min(pair_start) as started_at,
+        max(pair_end) as ended_at,
+        first(latitude order by distance_km, pair_start, sighting_id_a, sighting_id_b) as latitude,
+        first(longitude order by distance_km, pair_start, sighting_id_a, sighting_id_b) as longitude,
+        min(distance_km) as min_distance_km,
+        count(*) as matched_pairs,
+        list_transform(
+            list_sort(list(distinct {'observed_at': observed_at_a, 'sighting_id': sighting_id_a})),
+            lambda sighting: sighting.sighting_id
+        ) as sighting_ids_a,
+        list_transform(
+            list_sort(list(distinct {'observed_at': observed_at_b, 'sighting_id': sighting_id_b})),
+            lambda sighting: sighting.sighting_id
+        ) as sighting_ids_b
+    from grouped
+    group by imo_a, imo_b, encounter_number
+)
+
+select * from final

@@ -1,0 +1,161 @@
+-- AIS dark periods near the DPRK: a vessel's gap between consecutive AIS
+-- positions longer than min_gap (12 hours) where the last position before it
+-- or the first after it lies within max_port_distance_km (100 km) of a DPRK
+-- port (ref_ports, country KP). Tankers delivering to the DPRK are reported
+-- to switch AIS off for the last leg; a gap that starts laden and ends empty is
+-- a delivery nobody saw. A hull's positions from every feed and MMSI count (by
+-- IMO), so changing MMSI or feed does not open a gap.
+-- The states are those of the two bounding positions (AIS draught within 24
+-- hours, int_sighting_states); a position with no recent draught carries none,
+-- and then state_changed is null. Imagery of the hull strictly inside the gap
+-- is listed: it places the vessel while its transponder was silent.
+-- grain: one row per dark period (dark_period_id)
+-- columns:
+--   dark_period_id: '<imo>-<went_dark_at yyyymmddThhmmss>'
+--   imo: ship IMO number
+--   vessel_name: current name
+--   went_dark_at: time of the last AIS position before the gap, UTC
+--   reappeared_at: time of the first AIS position after the gap, UTC
+--   hours: length of the gap in hours
+--   last_latitude: degrees north of the last position before the gap
+--   last_longitude: degrees east of the last position before the gap
+--   first_latitude: degrees north of the first position after the gap
+--   first_longitude: degrees east of the first position after the gap
+--   nearest_dprk_port: name of the DPRK port nearest to either bounding position
+--   nearest_dprk_port_km: distance from that position to that port, km
+--   nearest_dprk_port_end: which bounding position is that near: last_position or first_position
+--   state_before: laden, empty or null: the last position's state
+--   state_after: laden, empty or null: the first position's state
+--   state_changed: true when both states are known and differ (laden -> empty: a likely unobserved delivery); null when either is unknown
+--   last_position_id: evidence id of the last AIS position before the gap
+--   first_position_id: evidence id of the first AIS position after the gap
+--   seen_by_imagery: true when imagery sighted the vessel during the gap
+--   imagery_ids: those imagery sightings, in time order
+--   evidence_ids: the two bounding positions and the imagery sightings during the gap
+with params as (
+    select
+        interval 12 hours as min_gap,
+        100.0 as max_port_distance_km
+),
+
+positions as (
+    select sighting_id, imo, observed_at, latitude, longitude, state
+    from int_sighting_states
+    where evidence_kind = 'ais'
+),
+
+consecutive as (
+    select
+        imo,
+        lag(sighting_id) over by_vessel as last_position_id,
+        lag(observed_at) over by_vessel as went_dark_at,
+        lag(latitude) over by_vessel as last_latitude,
+        lag(longitude) over by_vessel as last_longitude,
+        lag(state) over by_vessel as state_before,
+        sighting_id as first_position_id,
+        observed_at as reappeared_at,
+        latitude as first_latitude,
+        longitude as first_longitude,
+        state as state_after
+    from positions
+    window by_vessel as (partition by imo order by observed_at, sighting_id)
+),
+
+gaps as (
+    select consecutive.*
+    from consecutive
+    cross join params
+    where consecutive.reappeared_at - consecutive.went_dark_at > params.min_gap
+),
+
+dprk_ports as (
+    select port_id, port_name, latitude, longitude
+    from ref_ports
+    where country_iso2 = 'KP'
+),
+
+-- only the few long gaps meet the handful of DPRK ports, never the positions themselves
+port_distances as (
+    select
+        gaps.imo,
+        gaps.went_dark_at,
+        dprk_ports.port_id,
+        dprk_ports.port_name,
+        haversine_km(gaps.last_latitude, gaps.last_longitude, dprk_ports.latitude, dprk_ports.longitude) as last_km,
+        haversine_km(gaps.first_latitude, gaps.first_longitude, dprk_ports.latitude, dprk_ports.longitude) as first_km
+    from gaps
+    cross join dprk_ports
+),
+
+nearest_port as (
+    select
+        imo,
+        went_dark_at,
+        port_name,
+        least(last_km, first_km) as distance_km,
+        case when last_km <= first_km then 'last_position' else 'first_position' end as position_end
+    from port_distances
+    qualify row_number() over (partition by imo, went_dark_at order by least(last_km, first_km), port_id) = 1
+),
+
+near_dprk as (
+    select
+        gaps.*,
+        nearest_port.port_name as nearest_dprk_port,
+        nearest_port.distance_km as nearest_dprk_port_km,
+        nearest_port.position_end as nearest_dprk_port_end
+    from gaps
+    cross join params
+    inner join nearest_port
+        on nearest_port.imo = gaps.imo
+        and nearest_port.went_dark_at = gaps.went_dark_at
+    where nearest_port.distance_km <= params.max_port_distance_km
+),
+
+imagery_in_gap as (
+    select
+        near_dprk.imo,
+        near_dprk.went_dark_at,
+        list(imagery.sighting_id order by imagery.observed_at, imagery.sighting_id) as imagery_ids
+    from near_dprk
+    inner join int_sighting_states as imagery
+        on imagery.imo = near_dprk.imo
+        and imagery.evidence_kind = 'imagery'
+        and imagery.observed_at > near_dprk.went_dark_at
+        and imagery.observed_at < near_dprk.reappeared_at
+    group by near_dprk.imo, near_dprk.went_dark_at
+),
+
+final as (
+    select
+        near_dprk.imo || '-' || strftime(near_dprk.went_dark_at, '%Y%m%dT%H%M%S') as dark_period_id,
+        near_dprk.imo,
+        int_vessels.vessel_name,
+        near_dprk.went_dark_at,
+        near_dprk.reappeared_at,
+        epoch(near_dprk.reappeared_at - near_dprk.went_dark_at) / 3600.0 as hours,
+        near_dprk.last_latitude,
+        near_dprk.last_longitude,
+        near_dprk.first_latitude,
+        near_dprk.first_longitude,
+        near_dprk.nearest_dprk_port,
+        near_dprk.nearest_dprk_port_km,
+        near_dprk.nearest_dprk_port_end,
+        near_dprk.state_before,
+        near_dprk.state_after,
+        near_dprk.state_before <> near_dprk.state_after as state_changed,
+        near_dprk.last_position_id,
+        near_dprk.first_position_id,
+        imagery_in_gap.imo is not null as seen_by_imagery,
+        coalesce(imagery_in_gap.imagery_ids, []::varchar[]) as imagery_ids,
+        [near_dprk.last_position_id, near_dprk.first_position_id]
+            || coalesce(imagery_in_gap.imagery_ids, []::varchar[]) as evidence_ids
+    from near_dprk
+    left join imagery_in_gap
+        on imagery_in_gap.imo = near_dprk.imo
+        and imagery_in_gap.went_dark_at = near_dprk.went_dark_at
+    left join int_vessels on int_vessels.imo = near_dprk.imo
+)
+
+select * from final
+order by went_dark_at, imo

@@ -1,0 +1,208 @@
+-- Encounters at sea (int_vessel_encounters: two hulls within 1 km and 6 hours,
+-- outside every port) that look like a ship-to-ship transfer: across the
+-- encounter one vessel goes laden -> empty (the giver) and the other empty ->
+-- laden (the receiver). A vessel's state before is its last state-carrying
+-- sighting (imagery or AIS draught, anywhere) at or before the encounter's
+-- start, no earlier than state_window (3 days) before it; its state after is
+-- its first state-carrying sighting at or after the encounter's end (and after
+-- its start, so one sighting is never both), no later than state_window after
+-- it. Sightings inside a longer encounter are neither: the cargo may be moving.
+-- A meeting without that crossing pattern (both laden, both empty, a state
+-- unknown) is an encounter, not a transfer, and is not listed here.
+-- The volume is the giver's cargo before the meeting, by the voyages' rule:
+-- capacity (int_vessel_capacities) x load fraction, the fraction being the
+-- giver's laden sighting's observed load_fraction (low/high: -/+ the imagery
+-- margin) or else the default 0.90 (band 0.80-0.95), from ref_volume_assumptions.
+-- It assumes the whole cargo moved; a giver logged empty may have kept some, so
+-- a partial transfer is overstated.
+-- grain: one row per encounter that looks like a transfer (encounter_id)
+-- columns:
+--   encounter_id: the encounter (int_vessel_encounters)
+--   giver_imo: IMO of the vessel that went laden -> empty
+--   giver_name: its current name
+--   receiver_imo: IMO of the vessel that went empty -> laden
+--   receiver_name: its current name
+--   started_at: first sighting of the encounter, UTC
+--   ended_at: last sighting of the encounter, UTC
+--   latitude: degrees north of the closest approach
+--   longitude: degrees east of the closest approach
+--   min_distance_km: distance of the closest approach, km
+--   giver_laden_id: the giver's last state-carrying sighting before the encounter (laden)
+--   giver_laden_at: its time, UTC
+--   giver_empty_id: the giver's first state-carrying sighting after the encounter (empty)
+--   giver_empty_at: its time, UTC
+--   receiver_empty_id: the receiver's last state-carrying sighting before the encounter (empty)
+--   receiver_empty_at: its time, UTC
+--   receiver_laden_id: the receiver's first state-carrying sighting after the encounter (laden)
+--   receiver_laden_at: its time, UTC
+--   capacity_bbl: the giver's cargo capacity in barrels; null when unknown
+--   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
+--   load_fraction: the giver's share of capacity before the encounter
+--   load_fraction_source: observed (giver_laden_id's load_fraction) or default
+--   volume_bbl: capacity_bbl x load_fraction: the central estimate of the cargo moved
+--   volume_bbl_low: low capacity x low fraction
+--   volume_bbl_high: high capacity x high fraction
+--   evidence_ids: the state sightings before, the encounter's sightings of both vessels, the state sightings after
+with params as (
+    select interval 3 days as state_window
+),
+
+encounters as (
+    select * from int_vessel_encounters
+),
+
+sides as (
+    select encounter_id, started_at, ended_at, imo_a as imo from encounters
+    union all
+    select encounter_id, started_at, ended_at, imo_b as imo from encounters
+),
+
+states as (
+    select sighting_id, imo, observed_at, state, load_fraction
+    from int_sighting_states
+    where state is not null
+),
+
+state_before as (
+    select
+        sides.encounter_id,
+        sides.imo,
+        states.sighting_id,
+        states.observed_at,
+        states.state,
+        states.load_fraction
+    from sides
+    cross join params
+    inner join states
+        on states.imo = sides.imo
+        and states.observed_at between sides.started_at - params.state_window and sides.started_at
+    qualify row_number() over (
+        partition by sides.encounter_id, sides.imo order by states.observed_at desc, states.sighting_id desc
+    ) = 1
+),
+
+state_after as (
+    select
+        sides.encounter_id,
+        sides.imo,
+        states.sighting_id,
+        states.observed_at,
+        states.state
+    from sides
+    cross join params
+    inner join states
+        on states.imo = sides.imo
+        and states.observed_at > sides.started_at
+        and states.observed_at between sides.ended_at and sides.ended_at + params.state_window
+    qualify row_number() over (
+        partition by sides.encounter_id, sides.imo order by states.observed_at, states.sighting_id
+    ) = 1
+),
+
+crossings as (
+    select
+        state_before.encounter_id,
+        state_before.imo,
+        state_before.state || '_to_' || state_after.state as crossing,
+        state_before.sighting_id as before_id,
+        state_before.observed_at as before_at,
+        state_before.load_fraction as before_load_fraction,
+        state_after.sighting_id as after_id,
+        state_after.observed_at as after_at
+    from state_before
+    inner join state_after
+        on state_after.encounter_id = state_before.encounter_id
+        and state_after.imo = state_before.imo
+),
+
+transfers as (
+    select
+        encounters.*,
+        givers.imo as giver_imo,
+        givers.before_id as giver_laden_id,
+        givers.before_at as giver_laden_at,
+        givers.before_load_fraction as giver_load_fraction,
+        givers.after_id as giver_empty_id,
+        givers.after_at as giver_empty_at,
+        receivers.imo as receiver_imo,
+        receivers.before_id as receiver_empty_id,
+        receivers.before_at as receiver_empty_at,
+        receivers.after_id as receiver_laden_id,
+        receivers.after_at as receiver_laden_at
+    from encounters
+    inner join crossings as givers
+        on givers.encounter_id = encounters.encounter_id
+        and givers.crossing = 'laden_to_empty'
+    inner join crossings as receivers
+        on receivers.encounter_id = encounters.encounter_id
+        and receivers.crossing = 'empty_to_laden'
+),
+
+volumes as (
+    select
+        transfers.encounter_id,
+        capacities.capacity_bbl,
+        coalesce(capacities.capacity_source, 'unknown') as capacity_source,
+        coalesce(transfers.giver_load_fraction, assumptions.default_load_fraction) as load_fraction,
+        case when transfers.giver_load_fraction is not null then 'observed' else 'default' end as load_fraction_source,
+        capacities.capacity_bbl_low * coalesce(
+            greatest(0.0, transfers.giver_load_fraction - assumptions.observed_fraction_margin),
+            assumptions.default_load_fraction_low
+        ) as volume_bbl_low,
+        capacities.capacity_bbl_high * coalesce(
+            least(1.0, transfers.giver_load_fraction + assumptions.observed_fraction_margin),
+            assumptions.default_load_fraction_high
+        ) as volume_bbl_high
+    from transfers
+    cross join ref_volume_assumptions as assumptions
+    left join int_vessel_capacities as capacities on capacities.imo = transfers.giver_imo
+),
+
+evidence as (
+    select
+        transfers.encounter_id,
+        [transfers.giver_laden_id, transfers.receiver_empty_id]
+            || transfers.sighting_ids_a
+            || transfers.sighting_ids_b
+            || [transfers.giver_empty_id, transfers.receiver_laden_id] as listed_ids
+    from transfers
+),
+
+final as (
+    select
+        transfers.encounter_id,
+        transfers.giver_imo,
+        givers.vessel_name as giver_name,
+        transfers.receiver_imo,
+        receivers.vessel_name as receiver_name,
+        transfers.started_at,
+        transfers.ended_at,
+        transfers.latitude,
+        transfers.longitude,
+        transfers.min_distance_km,
+        transfers.giver_laden_id,
+        transfers.giver_laden_at,
+        transfers.giver_empty_id,
+        transfers.giver_empty_at,
+        transfers.receiver_empty_id,
+        transfers.receiver_empty_at,
+        transfers.receiver_laden_id,
+        transfers.receiver_laden_at,
+        volumes.capacity_bbl,
+        volumes.capacity_source,
+        volumes.load_fraction,
+        volumes.load_fraction_source,
+        volumes.capacity_bbl * volumes.load_fraction as volume_bbl,
+        volumes.volume_bbl_low,
+        volumes.volume_bbl_high,
+        -- keeps the before / during / after order
+        list_distinct_in_order(evidence.listed_ids) as evidence_ids
+    from transfers
+    inner join volumes on volumes.encounter_id = transfers.encounter_id
+    inner join evidence on evidence.encounter_id = transfers.encounter_id
+    left join int_vessels as givers on givers.imo = transfers.giver_imo
+    left join int_vessels as receivers on receivers.imo = transfers.receiver_imo
+)
+
+select * from final
+order by started_at, encounter_id
