@@ -33,6 +33,7 @@ __all__ = [
     "raise_if_failed",
     "validate_frame",
     "validate_table",
+    "validate_table_auto",
 ]
 
 STAGES = frozenset({"raw", "reference", "staging", "intermediate", "marts", "publish"})
@@ -85,6 +86,9 @@ class GateResult:
     failures: list[ExpectationFailure] = field(default_factory=list)
     stage: str | None = None
     rows: int | None = None
+    # Which executor produced the result: "great_expectations" (GX on a pandas frame) or
+    # "duckdb_sql" (tankerwatch.gates_sql, for tables too large to pull into pandas).
+    engine: str = "great_expectations"
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -94,7 +98,7 @@ class GateResult:
         rows = "" if self.rows is None else f" ({self.rows} rows)"
         line = (
             f"{status} suite {self.suite_name!r} on table {self.table!r}{rows}: "
-            f"{self.passed}/{self.evaluated} expectations passed"
+            f"{self.passed}/{self.evaluated} expectations passed [{self.engine}]"
         )
         if self.failures:
             line += "; failing: " + ", ".join(_short(f) for f in self.failures)
@@ -190,6 +194,27 @@ def validate_table(
         raise SuiteError(f"{suite_path}: suite is for table {suite_table!r}, not {table!r}")
     frame = con.sql(f"select * from {quote_identifier(table)}").df()
     return _validate(suite, frame, table=table)
+
+
+def validate_table_auto(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suite_path: str | os.PathLike[str],
+    *,
+    sql_threshold_rows: int = 1_000_000,
+) -> GateResult:
+    """Validate DuckDB `table` with GX below `sql_threshold_rows` rows, in SQL at or above it.
+
+    Both engines give the same verdicts, counts and samples (tests/test_gates_sql.py); the
+    SQL one never materialises the table, which GX on pandas must. `result.engine` says
+    which one ran. A suite the SQL executor cannot evaluate exactly raises SuiteError.
+    """
+    [(rows,)] = con.execute(f"select count(*) from {quote_identifier(table)}").fetchall()
+    if rows < sql_threshold_rows:
+        return validate_table(con, table, suite_path)
+    from tankerwatch.gates_sql import validate_table_in_sql
+
+    return validate_table_in_sql(con, table, suite_path)
 
 
 def raise_if_failed(result: GateResult) -> GateResult:
