@@ -1,6 +1,8 @@
 -- DOMAIN port-call rule: a vessel's consecutive sightings at one port, with no
 -- sighting elsewhere in between and no gap over 5 days, form one call; arrival is
--- the first sighting, departure the last.
+-- the first sighting, departure the last. The call's evidence is every imagery
+-- sighting of it plus its first and last sighting of any kind: an AIS-tracked stay
+-- holds thousands of fixes, and the two that bound it prove the call.
 -- grain: one row per port call (port_call_id)
 -- columns:
 --   port_call_id: '<imo>-<port_id>-<arrival yyyymmddThhmmss>'
@@ -10,7 +12,7 @@
 --   arrival_at: first sighting of the call, UTC
 --   departure_at: last sighting of the call, UTC
 --   sightings: number of sightings in the call
---   evidence_ids: the sightings of the call, in time order
+--   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
 with ordered as (
     select
         *,
@@ -41,6 +43,18 @@ grouped as (
     from flagged
 ),
 
+bounded as (
+    select
+        *,
+        row_number() over by_call = 1 as is_first_of_call,
+        row_number() over by_call_backwards = 1 as is_last_of_call
+    from grouped
+    where port_id is not null
+    window
+        by_call as (partition by imo, call_number order by observed_at, sighting_id),
+        by_call_backwards as (partition by imo, call_number order by observed_at desc, sighting_id desc)
+),
+
 final as (
     select
         imo || '-' || port_id || '-' || strftime(min(observed_at), '%Y%m%dT%H%M%S') as port_call_id,
@@ -50,9 +64,10 @@ final as (
         min(observed_at) as arrival_at,
         max(observed_at) as departure_at,
         count(*) as sightings,
-        list(sighting_id order by observed_at, sighting_id) as evidence_ids
-    from grouped
-    where port_id is not null
+        list(sighting_id order by observed_at, sighting_id) filter (
+            where evidence_kind = 'imagery' or is_first_of_call or is_last_of_call
+        ) as evidence_ids
+    from bounded
     group by imo, call_number, port_id
 )
 

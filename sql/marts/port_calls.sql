@@ -11,7 +11,7 @@
 --   arrival_at: first sighting of the call, UTC
 --   departure_at: last sighting of the call, UTC
 --   sightings: sightings in the call
---   evidence_ids: the sightings of the call, in time order
+--   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
 with calls as (
     select * from int_port_calls
 ),

@@ -52,51 +52,64 @@ encounters as (
 ),
 
 sides as (
-    select encounter_id, started_at, ended_at, imo_a as imo from encounters
-    union all
-    select encounter_id, started_at, ended_at, imo_b as imo from encounters
+    -- after_from: the first state after must be at or after the end and strictly after
+    -- the start, so one sighting cannot be both the state before and the state after
+    select
+        encounter_id, started_at, ended_at, imo,
+        case when ended_at > started_at then ended_at else started_at + interval 1 microsecond end as after_from
+    from (
+        select encounter_id, started_at, ended_at, imo_a as imo from encounters
+        union all
+        select encounter_id, started_at, ended_at, imo_b as imo from encounters
+    )
 ),
 
-states as (
-    select sighting_id, imo, observed_at, state, load_fraction
+-- One state per vessel and instant (ties broken by sighting id), so an as-of join
+-- finds the nearest state without scanning every state of the vessel.
+latest_states as (
+    select imo, observed_at, arg_max(sighting_id, sighting_id) as sighting_id,
+        arg_max(state, sighting_id) as state, arg_max(load_fraction, sighting_id) as load_fraction
     from int_sighting_states
     where state is not null
+    group by imo, observed_at
+),
+
+earliest_states as (
+    select imo, observed_at, arg_min(sighting_id, sighting_id) as sighting_id, arg_min(state, sighting_id) as state
+    from int_sighting_states
+    where state is not null
+    group by imo, observed_at
 ),
 
 state_before as (
     select
         sides.encounter_id,
         sides.imo,
-        states.sighting_id,
-        states.observed_at,
-        states.state,
-        states.load_fraction
+        latest_states.sighting_id,
+        latest_states.observed_at,
+        latest_states.state,
+        latest_states.load_fraction
     from sides
+    asof inner join latest_states
+        on latest_states.imo = sides.imo
+        and latest_states.observed_at <= sides.started_at
     cross join params
-    inner join states
-        on states.imo = sides.imo
-        and states.observed_at between sides.started_at - params.state_window and sides.started_at
-    qualify row_number() over (
-        partition by sides.encounter_id, sides.imo order by states.observed_at desc, states.sighting_id desc
-    ) = 1
+    where latest_states.observed_at >= sides.started_at - params.state_window
 ),
 
 state_after as (
     select
         sides.encounter_id,
         sides.imo,
-        states.sighting_id,
-        states.observed_at,
-        states.state
+        earliest_states.sighting_id,
+        earliest_states.observed_at,
+        earliest_states.state
     from sides
+    asof inner join earliest_states
+        on earliest_states.imo = sides.imo
+        and earliest_states.observed_at >= sides.after_from
     cross join params
-    inner join states
-        on states.imo = sides.imo
-        and states.observed_at > sides.started_at
-        and states.observed_at between sides.ended_at and sides.ended_at + params.state_window
-    qualify row_number() over (
-        partition by sides.encounter_id, sides.imo order by states.observed_at, states.sighting_id
-    ) = 1
+    where earliest_states.observed_at <= sides.ended_at + params.state_window
 ),
 
 crossings as (

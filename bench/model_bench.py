@@ -1,0 +1,113 @@
+"""Model benchmark: synthetic AIS positions -> port calls -> voyages at 1M and 10M rows, beside a bare DuckDB floor.
+
+Run with `make bench` or `python -m bench.model_bench --sizes 1000000 10000000`. Each stage
+runs in its own process against one DuckDB file, so each stage's peak RSS is its own:
+
+- load:   the generated raw tables written into the warehouse (not part of the targets)
+- floor:  a bare DuckDB pass that sorts the positions by vessel and time with one window over them
+- models: every SQL model of sql/, in dependency order
+- gates:  every model's suite (SQL push-down at scale, GX below the threshold)
+
+Targets (README "Benchmarks"): models within 3x the floor at 10M positions, peak memory
+under 4 GB, gates at most half of the model stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+ROWS_PER_VESSEL_YEAR = 130_000  # one fix every ~4 minutes
+
+
+def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
+    from tankerwatch.warehouse import connect, fetch_all
+
+    started = time.perf_counter()
+    rows = n_positions
+    with connect(warehouse) as con:
+        if stage == "load":
+            _load(con, n_positions)
+        elif stage == "floor":
+            con.execute(
+                "create or replace table bench_floor as select *, "
+                "lag(received_at) over (partition by mmsi order by received_at) as previous_received_at "
+                "from raw_ais_positions"
+            )
+        elif stage == "models":
+            from tankerwatch.models import build_all
+
+            counts = build_all(con)
+            rows = sum(counts.values())
+        elif stage == "gates":
+            from tankerwatch import gates
+            from tankerwatch.models import discover_models
+            from tankerwatch.settings import EXPECTATIONS_DIR
+
+            validate = getattr(gates, "validate_table_auto", gates.validate_table)
+            rows = 0
+            for name in discover_models():
+                result = validate(con, name, EXPECTATIONS_DIR / f"{name}.json")
+                rows += result.rows or 0
+        voyages = fetch_all(con, "select count(*) from voyages")[0][0] if stage in ("models", "gates") else None
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"stage": stage, "seconds": seconds, "rows": rows, "peak_rss_mb": peak_mb, "voyages": voyages})
+
+
+def _load(con, n_positions: int) -> None:
+    import polars as pl
+
+    from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
+    from tankerwatch.ingest import KIND_TABLES, LINEAGE_COLUMNS
+    from tankerwatch.parsers import RAW_TABLE_COLUMNS
+    from tankerwatch.pipeline import load_references
+    from tankerwatch.warehouse import replace_table
+
+    n_vessels = max(20, n_positions // ROWS_PER_VESSEL_YEAR)
+    generated = {
+        "raw_ais_positions": generate_positions(n_positions, n_vessels, seed=7),
+        "raw_ais_static": generate_static(n_positions, n_vessels, seed=7),
+        "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=n_positions),
+    }
+    for table in (t for tables in KIND_TABLES.values() for t in tables):
+        frame = generated.get(table, pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}))
+        replace_table(con, table, frame)
+    load_references(con)
+
+
+def run_stage(stage: str, warehouse: Path, n_positions: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_stage, args=(stage, str(warehouse), n_positions, queue))
+    process.start()
+    result = queue.get(timeout=4 * 3600)
+    process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    args = parser.parse_args()
+    print(f"{'positions':>11} {'stage':<7}{'seconds':>9}{'rows/s':>12}{'peak RSS MB':>13}  notes")
+    for n_positions in args.sizes:
+        with tempfile.TemporaryDirectory() as work:
+            warehouse = Path(work) / "bench.duckdb"
+            results = {stage: run_stage(stage, warehouse, n_positions) for stage in ("load", "floor", "models", "gates")}
+        floor, models, gates = results["floor"]["seconds"], results["models"]["seconds"], results["gates"]["seconds"]
+        notes = {
+            "models": f"{models / floor:.1f}x floor (target <= 3x); {results['models']['voyages']:,} voyages",
+            "gates": f"{gates / models:.2f} of models (target <= 0.5)",
+        }
+        for stage, r in results.items():
+            rate = n_positions / r["seconds"]
+            print(f"{n_positions:>11,} {stage:<7}{r['seconds']:>9.1f}{rate:>12,.0f}{r['peak_rss_mb']:>13,.0f}  {notes.get(stage, '')}")
+
+
+if __name__ == "__main__":
+    main()
