@@ -21,7 +21,8 @@
 --   imo: the resolved IMO; null when unresolved
 --   resolved_by: imo, mmsi or name
 --   candidate_imos: IMOs whose names match, when resolution by name was tried
---   reject_reason: why the sighting could not be tied to one hull; null when resolved
+--   image_key: '<imagery source>/<image id>' for imagery sightings
+--   reject_reason: why the sighting could not be tied to one hull (or repeats an image already logged for it); null when usable
 with imagery as (
     select
         source_name || ':' || sighting_id as sighting_id,
@@ -36,7 +37,8 @@ with imagery as (
         mmsi as reported_mmsi,
         vessel_name as reported_name,
         laden_state,
-        load_fraction
+        load_fraction,
+        imagery_source || '/' || image_id as image_key
     from stg_imagery_sightings
     where reject_reason is null
 ),
@@ -55,7 +57,8 @@ ais as (
         mmsi as reported_mmsi,
         null::varchar as reported_name,
         null::varchar as laden_state,
-        null::double as load_fraction
+        null::double as load_fraction,
+        null::varchar as image_key
     from int_ais_positions
 ),
 
@@ -73,7 +76,8 @@ port_visit_ends as (
         mmsi as reported_mmsi,
         vessel_name as reported_name,
         null::varchar as laden_state,
-        null::double as load_fraction
+        null::double as load_fraction,
+        null::varchar as image_key
     from (
         select
             *,
@@ -112,7 +116,7 @@ resolved as (
     left join name_matches on name_matches.sighting_id = sightings.sighting_id
 ),
 
-final as (
+identified as (
     select
         sighting_id,
         evidence_kind,
@@ -138,6 +142,7 @@ final as (
             when len(candidate_imos) = 1 then 'name'
         end as resolved_by,
         candidate_imos,
+        image_key,
         case
             when reported_imo is not null or mmsi_imo is not null or len(candidate_imos) = 1 then null
             when len(candidate_imos) > 1
@@ -150,6 +155,26 @@ final as (
             else 'unresolved: MMSI ' || coalesce(reported_mmsi, '(none)') || ' is not linked to any IMO'
         end as reject_reason
     from resolved
+),
+
+-- An analyst may log one image of one hull twice (another sighting id, a time a few
+-- minutes off): the image counts once, under its lowest sighting id (the first logged),
+-- and the repeat is kept as a reject naming it.
+final as (
+    select
+        * exclude (reject_reason, first_of_image),
+        coalesce(
+            reject_reason,
+            case when first_of_image <> sighting_id then 'duplicate of ' || first_of_image || ': the same image of the same vessel' end
+        ) as reject_reason
+    from (
+        select
+            *,
+            case when image_key is not null and imo is not null then first_value(sighting_id) over (
+                partition by imo, image_key order by sighting_id
+            ) end as first_of_image
+        from identified
+    )
 )
 
 select * from final
