@@ -7,7 +7,7 @@ import dagster as dg
 
 from assets.publish import candidate_dir
 from orchestration.resources import TankerwatchResource
-from tankerwatch.gates import GateResult, validate_frame, validate_table
+from tankerwatch.gates import GateResult, validate_frame, validate_table_auto
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
 from tankerwatch.settings import EXPECTATIONS_DIR
 
@@ -23,6 +23,7 @@ def check_metadata(results: list[GateResult]) -> dict:
         "expectations_evaluated": sum(r.evaluated for r in results),
         "expectations_passed": sum(r.passed for r in results),
         "rows_validated": sum(r.rows or 0 for r in results),
+        "engine": ", ".join(sorted({r.engine for r in results})),
         "failing_expectations": dg.MetadataValue.md(
             "\n\n".join(f"**{r.suite_name}**\n\n{r.failure_markdown()}" for r in failing) or "none"
         ),
@@ -38,7 +39,7 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
     )
     def gx_suite(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
         with tankerwatch.warehouse() as con:
-            result = validate_table(con, asset_name, suite_path)
+            result = validate_table_auto(con, asset_name, suite_path)
             record_gate_result(con, context.op_execution_context.run_id, asset_name, result)
         if not result.success:
             context.log.error(result.summary())

@@ -196,12 +196,17 @@ def validate_table(
     return _validate(suite, frame, table=table)
 
 
+# From this many rows a table is validated in SQL: GX on pandas must materialise the
+# table, and list columns (evidence ids) make that slow and large well before 1M rows.
+SQL_THRESHOLD_ROWS = 50_000
+
+
 def validate_table_auto(
     con: duckdb.DuckDBPyConnection,
     table: str,
     suite_path: str | os.PathLike[str],
     *,
-    sql_threshold_rows: int = 1_000_000,
+    sql_threshold_rows: int = SQL_THRESHOLD_ROWS,
 ) -> GateResult:
     """Validate DuckDB `table` with GX below `sql_threshold_rows` rows, in SQL at or above it.
 

@@ -1,0 +1,1260 @@
+"""Great Expectations suites evaluated inside DuckDB, for tables too large to pull into pandas.
+
+`validate_table_in_sql` gives the verdicts, counts, percentages and samples that
+`gates.validate_table` (GX 1.x on the pandas frame DuckDB hands out) gives for the
+same table, without materialising the table. GX's pandas semantics are the
+specification, not SQL's: NaN is a missing value, a condition on a null is False
+(or NA for pandas' nullable integer and boolean dtypes), `$` also matches before a
+trailing newline, every duplicate occurrence is unexpected. Expectation types,
+kwargs, row conditions or regex constructs this module cannot reproduce exactly
+raise SuiteError instead of being skipped or approximated.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import io
+import itertools
+import math
+import re
+import tokenize
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tankerwatch.gates import (
+    _EXPECTATION_KEYS,
+    SAMPLE_SIZE,
+    ExpectationFailure,
+    GateResult,
+    SuiteError,
+    _read_suite_file,
+    quote_identifier,
+    to_jsonable,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+__all__ = ["ENGINE", "SUPPORTED_TYPES", "validate_table_in_sql"]
+
+ENGINE = "duckdb_sql"
+
+_CONDITION_KWARGS = frozenset({"row_condition", "condition_parser"})
+_MAP_KWARGS = frozenset({"mostly"}) | _CONDITION_KWARGS
+
+
+# --- public entry point ------------------------------------------------------------------
+
+
+def validate_table_in_sql(
+    con: duckdb.DuckDBPyConnection, table: str, suite_path: str | Path
+) -> GateResult:
+    """Evaluate the suite at `suite_path` on DuckDB `table` with aggregate queries.
+
+    Raises SuiteError for a suite this executor cannot evaluate with GX's semantics
+    (an unimplemented type, kwarg, row-condition or regex construct, a column type it
+    does not model), and for a suite whose meta.table names another table.
+    """
+    path = Path(suite_path)
+    spec = _read_suite_file(path)
+    suite_table = str(spec["meta"].get("table", ""))
+    if suite_table.rsplit(".", 1)[-1].lower() != table.rsplit(".", 1)[-1].lower():
+        raise SuiteError(f"{suite_path}: suite is for table {suite_table!r}, not {table!r}")
+    checks = [_build_check(path, index, entry) for index, entry in enumerate(spec["expectations"])]
+
+    ctx = _Context(con, quote_identifier(table))
+    prepared = [(check, _prepare(check, ctx)) for check in checks]
+    rows, values = _run_aggregates(ctx, prepared)
+
+    failures: list[ExpectationFailure] = []
+    passed = 0
+    for (check, prep), vals in zip(prepared, values):
+        if isinstance(prep, _Problem):
+            failures.append(check.exception_failure(prep.message))
+            continue
+        if isinstance(vals, _Problem):
+            failures.append(check.exception_failure(vals.message))
+            continue
+        try:
+            failure = check.finish(ctx, vals)
+        except _Problem as problem:
+            failure = check.exception_failure(problem.message)
+        except _duckdb_error() as exc:
+            failure = check.exception_failure(_db_message(exc))
+        if failure is None:
+            passed += 1
+        else:
+            failures.append(failure)
+
+    return GateResult(
+        suite_name=spec["name"],
+        table=table,
+        success=not failures,
+        evaluated=len(checks),
+        passed=passed,
+        failures=failures,
+        stage=spec["meta"].get("stage"),
+        rows=rows,
+        engine=ENGINE,
+    )
+
+
+# --- SQL fragments with their own parameters ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """SQL text with the named parameters it uses: DuckDB rejects unused parameters, so
+    every query must carry exactly the parameters of the fragments it is built from."""
+
+    text: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+def _cat(*parts: _Sql | str) -> _Sql:
+    text = []
+    params: dict[str, Any] = {}
+    for part in parts:
+        if isinstance(part, str):
+            text.append(part)
+        else:
+            text.append(part.text)
+            params.update(part.params)
+    return _Sql("".join(text), tuple(params.items()))
+
+
+def _join(separator: str, parts: list[_Sql]) -> _Sql:
+    joined: list[_Sql | str] = []
+    for i, part in enumerate(parts):
+        if i:
+            joined.append(separator)
+        joined.append(part)
+    return _cat(*joined)
+
+
+TRUE = _Sql("TRUE")
+FALSE = _Sql("FALSE")
+
+
+class _Problem(Exception):
+    """What GX reports as an expectation's exception (the expectation fails, the gate goes on)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _duckdb_error() -> type[BaseException]:
+    import duckdb
+
+    return duckdb.Error
+
+
+def _db_message(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+# --- the table's columns, as pandas will see them ----------------------------------------
+
+_INTEGER_TYPES = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+)
+_FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
+# DuckDB's .df() turns these into float64, so pandas compares their float value.
+_AS_FLOAT_TYPES = frozenset({"HUGEINT", "UHUGEINT"})
+
+
+def _kind(sql_type: str) -> str:
+    if sql_type == "VARCHAR":
+        return "string"
+    if sql_type in _INTEGER_TYPES:
+        return "integer"
+    if sql_type in _FLOAT_TYPES or sql_type in _AS_FLOAT_TYPES or sql_type.startswith("DECIMAL"):
+        return "float"
+    if sql_type == "BOOLEAN":
+        return "boolean"
+    if sql_type == "TIMESTAMP WITH TIME ZONE":
+        return "timestamptz"
+    if sql_type in ("TIMESTAMP", "DATE"):
+        # Both arrive as naive datetime64[us] and compare with naive datetimes.
+        return "timestamp"
+    return "other"
+
+
+def _quote_column(name: str) -> str:
+    # Column names may contain dots, so quote_identifier (which splits on them) does not fit.
+    if "\x00" in name:
+        raise SuiteError(f"column name contains NUL: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    sql_type: str
+
+    @property
+    def kind(self) -> str:
+        return _kind(self.sql_type)
+
+    @property
+    def masked(self) -> bool:
+        """pandas gives integers and booleans nullable extension dtypes, whose comparisons
+        with a null give NA (dropped by a filter, an error in a pair expectation) instead of False."""
+        return self.kind in ("integer", "boolean")
+
+    @property
+    def ref(self) -> str:
+        return _quote_column(self.name)
+
+    @property
+    def value(self) -> str:
+        """The value pandas compares: NaN as missing, decimals and huge ints as float64, dates as timestamps."""
+        ref = self.ref
+        if self.sql_type in _FLOAT_TYPES:
+            return f"(CASE WHEN isnan({ref}) THEN NULL ELSE {ref} END)"
+        if self.kind == "float":
+            return f"CAST({ref} AS DOUBLE)"
+        if self.sql_type == "DATE":
+            return f"CAST({ref} AS TIMESTAMP)"
+        return ref
+
+    @property
+    def missing(self) -> str:
+        """pandas' isnull: NULL, and NaN in a float column."""
+        if self.sql_type in _FLOAT_TYPES:
+            return f"({self.ref} IS NULL OR isnan({self.ref}))"
+        return f"({self.ref} IS NULL)"
+
+
+@dataclass
+class _Context:
+    con: Any
+    table: str
+    _columns: list[_Column] | None = None
+    _counter: itertools.count = field(default_factory=itertools.count)
+    _order: str | None = None
+
+    @property
+    def columns(self) -> list[_Column]:
+        if self._columns is None:
+            relation = self.con.sql(f"SELECT * FROM {self.table}")
+            self._columns = [_Column(n, str(t)) for n, t in zip(relation.columns, relation.types)]
+        return self._columns
+
+    @property
+    def order(self) -> str:
+        """The key that orders rows as `SELECT *` (and so GX) sees them: "rowid", or "" for a view.
+
+        GX samples the first unexpected rows in frame order. A plain LIMIT keeps that order
+        only while nothing reorders rows: DuckDB's parallel hash joins (the duplicate
+        samples) do. A table's rowid is its storage order, which is what `SELECT *` returns.
+        """
+        if self._order is None:
+            self._order = ""
+            if all(c.name.lower() != "rowid" for c in self.columns):
+                try:
+                    self.con.execute(f"SELECT rowid FROM {self.table} LIMIT 0").fetchall()
+                    self._order = "rowid"
+                except _duckdb_error():
+                    pass
+        return self._order
+
+    def first_rows(self, alias: str | None = None) -> str:
+        order = self.order
+        if order and alias:
+            order = alias
+        return (f" ORDER BY {order}" if order else "") + f" LIMIT {SAMPLE_SIZE}"
+
+    def column(self, name: str) -> _Column:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise _Problem(f'Error: The column "{name}" in BatchData does not exist.')
+
+    def param(self, value: Any, cast: str | None = None) -> _Sql:
+        name = f"p{next(self._counter)}"
+        text = f"${name}" if cast is None else f"CAST(${name} AS {cast})"
+        return _Sql(text, ((name, value),))
+
+    def fetchone(self, sql: _Sql) -> tuple:
+        # fetchall: DuckDB blocks the connection while a result is only partly fetched.
+        rows = self.con.execute(sql.text, dict(sql.params)).fetchall()
+        return rows[0]
+
+    def frame(self, sql: _Sql) -> pd.DataFrame:
+        # The same DuckDB-to-pandas conversion as gates.validate_table, so samples come
+        # out with the values (and types) GX would have listed.
+        return self.con.execute(sql.text, dict(sql.params)).df()
+
+
+# --- suite entries -> checks --------------------------------------------------------------
+
+
+def _build_check(path: Path, index: int, entry: Any) -> _Check:
+    # The structural checks and messages are gates.load_suite's, so both engines refuse
+    # the same malformed entries the same way.
+    where = f"{path}: expectation #{index}"
+    if not isinstance(entry, dict):
+        raise SuiteError(f"{where} is not a JSON object")
+    etype = entry.get("type")
+    if not isinstance(etype, str) or not etype:
+        raise SuiteError(f"{where} has no 'type'")
+    unknown = set(entry) - _EXPECTATION_KEYS
+    if unknown:
+        raise SuiteError(f"{where} ({etype}) has unknown keys {sorted(unknown)}")
+    kwargs = entry.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise SuiteError(f"{where} ({etype}): 'kwargs' must be an object")
+    cls = _CHECKS.get(etype)
+    if cls is None:
+        raise SuiteError(
+            f"{where}: the SQL gate executor does not implement expectation type {etype!r} "
+            f"(implemented: {', '.join(sorted(_CHECKS))})"
+        )
+    where = f"{where} ({etype})"
+    extra = set(kwargs) - cls.kwargs_allowed
+    if extra:
+        raise SuiteError(f"{where}: kwargs {sorted(extra)} are not implemented by the SQL gate executor")
+    missing = cls.kwargs_required - set(kwargs)
+    if missing:
+        raise SuiteError(f"{where}: missing kwargs {sorted(missing)}")
+    return cls(etype, dict(kwargs), where)
+
+
+def _require_str(where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise SuiteError(f"{where}: {key} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _require_str_list(where: str, key: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise SuiteError(f"{where}: {key} must be a non-empty list of column names, got {value!r}")
+    return list(value)
+
+
+def _optional_bool(where: str, key: str, value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise SuiteError(f"{where}: {key} must be true or false, got {value!r}")
+    return value
+
+
+def _mostly(where: str, value: Any) -> float:
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise SuiteError(f"{where}: mostly must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _mostly_success(rows_considered: int, unexpected: int, mostly: float) -> bool:
+    # GX's own arithmetic (expectation._mostly_success), float for float.
+    considered = float(rows_considered)
+    return (considered - float(unexpected)) / considered >= mostly
+
+
+class _Check:
+    kwargs_allowed: frozenset[str] = frozenset()
+    kwargs_required: frozenset[str] = frozenset()
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        self.etype = etype
+        self.kwargs = kwargs
+        self.where = where
+        self.condition = _RowCondition.from_kwargs(where, kwargs) if self.kwargs_allowed & _CONDITION_KWARGS else None
+
+    @property
+    def column_label(self) -> str | None:
+        column = self.kwargs.get("column")
+        return column if isinstance(column, str) else None
+
+    def failure(self, **fields: Any) -> ExpectationFailure:
+        return ExpectationFailure(
+            expectation_type=self.etype, column=self.column_label, kwargs=to_jsonable(self.kwargs), **fields
+        )
+
+    def exception_failure(self, message: str) -> ExpectationFailure:
+        return self.failure(exception=message)
+
+    def domain(self, ctx: _Context) -> _Sql:
+        return self.condition.sql(ctx) if self.condition else TRUE
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        """Aggregate expressions over the whole table, evaluated in one shared scan."""
+        return []
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        raise NotImplementedError
+
+
+def _prepare(check: _Check, ctx: _Context) -> list[_Sql] | _Problem:
+    try:
+        return check.aggregates(ctx)
+    except _Problem as problem:
+        return problem
+
+
+def _count_if(predicate: _Sql) -> _Sql:
+    return _cat("count(*) FILTER (WHERE ", predicate, ")")
+
+
+def _run_aggregates(ctx: _Context, prepared: list) -> tuple[int, list]:
+    """One scan for every check's aggregates; on an error, each check alone, so the error
+    lands on the expectation that caused it (as GX reports it) and the others still run."""
+    error = _duckdb_error()
+    aggs = [a for _, prep in prepared if not isinstance(prep, _Problem) for a in prep]
+    select = _join(", ", [_Sql("count(*)"), *aggs])
+    try:
+        row = ctx.fetchone(_cat("SELECT ", select, f" FROM {ctx.table}"))
+    except error:
+        row = None
+    if row is not None:
+        rows = int(row[0])
+        values, offset = [], 1
+        for _, prep in prepared:
+            n = 0 if isinstance(prep, _Problem) else len(prep)
+            values.append(tuple(row[offset : offset + n]))
+            offset += n
+        return rows, values
+    rows = int(ctx.fetchone(_Sql(f"SELECT count(*) FROM {ctx.table}"))[0])
+    values = []
+    for _, prep in prepared:
+        if isinstance(prep, _Problem) or not prep:
+            values.append(())
+            continue
+        try:
+            values.append(tuple(ctx.fetchone(_cat("SELECT ", _join(", ", prep), f" FROM {ctx.table}"))))
+        except error as exc:
+            values.append(_Problem(_db_message(exc)))
+    return rows, values
+
+
+# --- column map expectations ---------------------------------------------------------------
+
+
+class _ColumnMap(_Check):
+    kwargs_required = frozenset({"column"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.column_name = _require_str(where, "column", kwargs["column"])
+        self.mostly = _mostly(where, kwargs.get("mostly"))
+
+    def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
+        """Predicate true for a non-missing value GX counts as unexpected."""
+        raise NotImplementedError
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        column = ctx.column(self.column_name)
+        domain = self.domain(ctx)
+        self._column, self._domain = column, domain
+        self._unexpected = self.unexpected(ctx, column)
+        present = _cat(domain, f" AND NOT {column.missing}")
+        return [
+            _count_if(domain),
+            _count_if(_cat(domain, f" AND {column.missing}")),
+            _count_if(_cat(present, " AND (", self._unexpected, ")")),
+        ]
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        total, nulls, unexpected = (int(v) for v in values)
+        return self.outcome(ctx, total, total - nulls, unexpected)
+
+    def outcome(self, ctx: _Context, total: int, nonnull: int, unexpected: int) -> ExpectationFailure | None:
+        # ColumnMapExpectation._validate and _format_map_output.
+        if total == 0 or nonnull == 0:
+            return None
+        if _mostly_success(nonnull, unexpected, self.mostly):
+            return None
+        return self.failure(
+            unexpected_count=unexpected,
+            unexpected_percent=unexpected / nonnull * 100,
+            sample_values=self.samples(ctx) if unexpected else [],
+        )
+
+    def samples(self, ctx: _Context) -> list[Any]:
+        column = self._column
+        sql = _cat(
+            f"SELECT {column.ref} FROM {ctx.table} WHERE ",
+            self._domain,
+            f" AND NOT {column.missing} AND (",
+            self._unexpected,
+            ")",
+            ctx.first_rows(),
+        )
+        return to_jsonable(list(ctx.frame(sql).iloc[:, 0]))
+
+
+class _NotNull(_ColumnMap):
+    kwargs_allowed = frozenset({"column"}) | _MAP_KWARGS
+
+    def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
+        return FALSE
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        column = ctx.column(self.column_name)
+        domain = self.domain(ctx)
+        return [_count_if(domain), _count_if(_cat(domain, f" AND {column.missing}"))]
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        # ExpectColumnValuesToNotBeNull._validate: the ratio and the percent are of all rows.
+        total, unexpected = (int(v) for v in values)
+        if total == 0 or (total - unexpected) / total >= self.mostly:
+            return None
+        # GX lists the missing values themselves, which all serialise to null.
+        return self.failure(
+            unexpected_count=unexpected,
+            unexpected_percent=unexpected / total * 100,
+            sample_values=[None] * min(unexpected, SAMPLE_SIZE),
+        )
+
+
+def _coerce_bound(where: str, key: str, value: Any) -> float | dt.date | dt.datetime | None:
+    """GX's pydantic field Union[float, SuiteParameterDict, date, datetime], tried in that order."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        raise SuiteError(f"{where}: {key} as a suite parameter is not implemented by the SQL gate executor")
+    try:
+        from pydantic.v1.datetime_parse import parse_date, parse_datetime
+    except ImportError:  # pragma: no cover - pydantic 1 installed directly
+        from pydantic.datetime_parse import parse_date, parse_datetime  # type: ignore[no-redef]
+    try:
+        number = value if isinstance(value, float) else float(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        if not math.isfinite(number):
+            raise SuiteError(f"{where}: {key} {value!r} is not finite")
+        return number
+    for parse in (parse_date, parse_datetime):
+        try:
+            return parse(value)
+        except Exception:  # pydantic's DateError/DateTimeError, TypeError, ValueError
+            continue
+    raise SuiteError(f"{where}: {key} {value!r} is neither a number, a date nor a datetime")
+
+
+def _bound_kind(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return "aware" if value.tzinfo is not None and value.utcoffset() is not None else "naive"
+    if isinstance(value, dt.date):
+        return "date"
+    return "float"
+
+
+class _Between(_ColumnMap):
+    kwargs_allowed = frozenset({"column", "min_value", "max_value", "strict_min", "strict_max"}) | _MAP_KWARGS
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.min_value = _coerce_bound(where, "min_value", kwargs.get("min_value"))
+        self.max_value = _coerce_bound(where, "max_value", kwargs.get("max_value"))
+        if self.min_value is None and self.max_value is None:
+            raise SuiteError(f"{where}: min_value and max_value cannot both be None")
+        self.strict_min = _optional_bool(where, "strict_min", kwargs.get("strict_min"), False)
+        self.strict_max = _optional_bool(where, "strict_max", kwargs.get("strict_max"), False)
+        self._deferred: str | None = None
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        column = ctx.column(self.column_name)
+        # ColumnValuesBetween._pandas checks the bounds against each other before any data.
+        if self.min_value is not None and self.max_value is not None:
+            try:
+                inverted = self.min_value > self.max_value
+            except TypeError as exc:
+                raise _Problem(str(exc)) from exc
+            if inverted:
+                raise _Problem("min_value cannot be greater than max_value")
+        if column.kind == "other":
+            raise SuiteError(
+                f"{self.where}: column {column.name!r} has type {column.sql_type}, which the SQL gate "
+                "executor does not compare with bounds"
+            )
+        kinds = {_bound_kind(b) for b in (self.min_value, self.max_value) if b is not None}
+        wanted = {"timestamptz": "aware", "timestamp": "naive"}.get(column.kind, "float")
+        if column.kind == "string" or kinds != {wanted}:
+            message = self._type_error(column, kinds)
+            if column.kind == "timestamptz":
+                # pandas rejects the comparison on the tz-aware dtype itself, even with no rows.
+                raise _Problem(message)
+            # Elsewhere GX compares value by value, so the error needs a non-missing value.
+            self._deferred = message
+            self._column, self._domain = column, self.domain(ctx)
+            return [_count_if(self._domain), _count_if(_cat(self._domain, f" AND {column.missing}"))]
+        return super().aggregates(ctx)
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        if self._deferred is not None:
+            total, nulls = (int(v) for v in values)
+            if total and total - nulls:
+                raise _Problem(self._deferred)
+            return None
+        return super().finish(ctx, values)
+
+    @staticmethod
+    def _type_error(column: _Column, kinds: set[str]) -> str:
+        bound = {"float": "float", "date": "datetime.date", "naive": "datetime.datetime", "aware": "datetime.datetime"}
+        names = " and ".join(sorted(bound[k] for k in kinds))
+        if column.kind == "string":
+            return "Column values, min_value, and max_value must either be None or of the same type."
+        if column.kind == "timestamptz":
+            return f"Invalid comparison between dtype=datetime64[us, tz] ({column.sql_type}) and {names}"
+        if column.kind == "timestamp" and kinds & {"aware"}:
+            return "can't compare offset-naive and offset-aware datetimes"
+        return f"cannot compare {column.sql_type} column {column.name!r} with {names} bounds"
+
+    def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
+        cast = {"timestamptz": "TIMESTAMPTZ", "timestamp": "TIMESTAMP"}.get(column.kind, "DOUBLE")
+        value = column.value if cast != "DOUBLE" else f"CAST({column.value} AS DOUBLE)"
+        tests = []
+        if self.min_value is not None:
+            tests.append(_cat(value, " > " if self.strict_min else " >= ", ctx.param(self.min_value, cast)))
+        if self.max_value is not None:
+            tests.append(_cat(value, " < " if self.strict_max else " <= ", ctx.param(self.max_value, cast)))
+        return _cat("NOT (", _join(" AND ", tests), ")")
+
+
+class _InSet(_ColumnMap):
+    kwargs_allowed = frozenset({"column", "value_set"}) | _MAP_KWARGS
+    kwargs_required = frozenset({"column", "value_set"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        value_set = kwargs["value_set"]
+        if not isinstance(value_set, list) or not all(
+            v is None or isinstance(v, (str, int, float, bool)) for v in value_set
+        ):
+            raise SuiteError(f"{where}: value_set must be a list of strings, numbers, booleans or nulls")
+        self.value_set = value_set
+
+    def members(self, column: _Column) -> list[Any]:
+        """The value_set entries that can equal a value of this column under Series.isin:
+        no string matches a number or a timestamp, True is 1, and nulls were dropped first."""
+        kind, out = column.kind, []
+        for v in self.value_set:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if kind == "string" and isinstance(v, str):
+                out.append(v)
+            elif kind == "integer" and not isinstance(v, str):
+                if float(v).is_integer():
+                    out.append(int(v))
+            elif kind == "float" and not isinstance(v, str):
+                out.append(float(v))
+            elif kind == "boolean" and not isinstance(v, str) and v in (0, 1):
+                out.append(bool(v))
+        return list(dict.fromkeys(out))
+
+    def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
+        if column.kind == "other":
+            raise SuiteError(
+                f"{self.where}: column {column.name!r} has type {column.sql_type}, which the SQL gate "
+                "executor does not match against a value set"
+            )
+        members = self.members(column)
+        if not members:
+            return TRUE
+        cast = {"float": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR"}.get(column.kind)
+        value = column.value if column.kind != "float" else f"CAST({column.value} AS DOUBLE)"
+        params = [ctx.param(m, cast) for m in members]
+        return _cat(f"{value} NOT IN (", _join(", ", params), ")")
+
+
+class _Regex(_ColumnMap):
+    kwargs_allowed = frozenset({"column", "regex"}) | _MAP_KWARGS
+    kwargs_required = frozenset({"column", "regex"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        regex = kwargs["regex"]
+        if not isinstance(regex, str):
+            raise SuiteError(f"{where}: regex must be a string")
+        try:
+            self.re2: str | None = python_regex_to_re2(regex)
+            self.regex_error: str | None = None
+        except re.error as exc:
+            # GX builds the expectation and fails it when pandas compiles the pattern.
+            self.re2, self.regex_error = None, f"invalid regular expression {regex!r}: {exc}"
+        except _Untranslatable as exc:
+            raise SuiteError(f"{where}: regex {regex!r}: {exc}") from exc
+
+    def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
+        if self.regex_error:
+            raise _Problem(self.regex_error)
+        # GX matches column.astype(str); these are the types whose text DuckDB can give
+        # exactly (a decimal prints 1.250 in DuckDB but 1.25 from pandas' float64, and
+        # pandas prints timestamps differently depending on the rest of the column).
+        if column.kind == "string":
+            text = column.ref
+        elif column.kind == "integer":
+            text = f"CAST({column.ref} AS VARCHAR)"
+        elif column.kind == "boolean":
+            text = f"(CASE WHEN {column.ref} THEN 'True' ELSE 'False' END)"
+        else:
+            raise SuiteError(
+                f"{self.where}: column {column.name!r} has type {column.sql_type}; the SQL gate executor "
+                "matches regexes only on text, integer and boolean columns"
+            )
+        return _cat(f"NOT regexp_matches({text}, ", ctx.param(self.re2), ")")
+
+
+class _Unique(_ColumnMap):
+    kwargs_allowed = frozenset({"column"}) | _MAP_KWARGS
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        column = ctx.column(self.column_name)
+        if column.kind == "other":
+            raise SuiteError(
+                f"{self.where}: column {column.name!r} has type {column.sql_type}, which the SQL gate "
+                "executor does not test for uniqueness"
+            )
+        domain = self.domain(ctx)
+        self._column, self._domain = column, domain
+        return [_count_if(domain), _count_if(_cat(domain, f" AND {column.missing}"))]
+
+    def _duplicated(self, ctx: _Context) -> _Sql:
+        column = self._column
+        return _cat(
+            f"SELECT {column.value} FROM {ctx.table} WHERE ",
+            self._domain,
+            f" AND NOT {column.missing} GROUP BY 1 HAVING count(*) > 1",
+        )
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        total, nulls = (int(v) for v in values)
+        if total == 0 or total == nulls:
+            return None
+        column = self._column
+        # Series.duplicated(keep=False): every occurrence of a repeated value, first included.
+        counted = _cat(
+            f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {ctx.table} WHERE ",
+            self._domain,
+            f" AND NOT {column.missing} GROUP BY {column.value} HAVING count(*) > 1)",
+        )
+        self._unexpected = _cat(f"{column.value} IN (", self._duplicated(ctx), ")")
+        return self.outcome(ctx, total, total - nulls, int(ctx.fetchone(counted)[0]))
+
+
+# --- column pair expectations ----------------------------------------------------------------
+
+_PAIR_IGNORE = ("both_values_are_missing", "either_value_is_missing", "neither")
+_COMPARABLE = {
+    frozenset({"integer"}),
+    frozenset({"float"}),
+    frozenset({"integer", "float"}),
+    frozenset({"boolean"}),
+    frozenset({"string"}),
+    frozenset({"timestamptz"}),
+    frozenset({"timestamp"}),
+}
+
+
+class _Pair(_Check):
+    kwargs_required = frozenset({"column_A", "column_B"})
+    operator = "="
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.a = _require_str(where, "column_A", kwargs["column_A"])
+        self.b = _require_str(where, "column_B", kwargs["column_B"])
+        if self.a == self.b:
+            # GX's samples degenerate here (each holds the row twice); nothing real asks this.
+            raise SuiteError(f"{where}: column_A and column_B are the same column")
+        self.mostly = _mostly(where, kwargs.get("mostly"))
+        self.ignore_row_if = kwargs.get("ignore_row_if", "both_values_are_missing")
+        if self.ignore_row_if not in _PAIR_IGNORE:
+            raise SuiteError(f"{where}: ignore_row_if must be one of {list(_PAIR_IGNORE)}, got {self.ignore_row_if!r}")
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        a, b = ctx.column(self.a), ctx.column(self.b)
+        if frozenset({a.kind, b.kind}) not in _COMPARABLE:
+            raise SuiteError(
+                f"{self.where}: the SQL gate executor does not compare {a.sql_type} column {a.name!r} "
+                f"with {b.sql_type} column {b.name!r}"
+            )
+        domain = self.domain(ctx)
+        keep = {
+            "both_values_are_missing": f"NOT ({a.missing} AND {b.missing})",
+            "either_value_is_missing": f"NOT ({a.missing} OR {b.missing})",
+            "neither": "TRUE",
+        }[self.ignore_row_if]
+        self._a, self._b = a, b
+        self._kept = _cat(domain, f" AND {keep}")
+        # A null in a nullable-integer or boolean column makes the comparison NA, and
+        # GX's `mask == True` then raises "boolean value of NA is ambiguous".
+        na = [f"{c.missing}" for c in (a, b) if c.masked] or ["FALSE"]
+        self._unexpected = f"NOT coalesce({a.value} {self.operator} {b.value}, FALSE)"
+        return [
+            _count_if(domain),
+            _count_if(self._kept),
+            _count_if(_cat(self._kept, f" AND ({' OR '.join(na)})")),
+            _count_if(_cat(self._kept, f" AND {self._unexpected}")),
+        ]
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        total, kept, na, unexpected = (int(v) for v in values)
+        if na:
+            raise _Problem("boolean value of NA is ambiguous")
+        if total == 0 or kept == 0 or _mostly_success(kept, unexpected, self.mostly):
+            return None
+        rows = ctx.frame(
+            _cat(
+                f"SELECT {self._a.ref} AS a, {self._b.ref} AS b FROM {ctx.table} WHERE ",
+                self._kept,
+                f" AND {self._unexpected}",
+                ctx.first_rows(),
+            )
+        )
+        return self.failure(
+            unexpected_count=unexpected,
+            unexpected_percent=unexpected / kept * 100,
+            sample_values=to_jsonable(list(zip(rows["a"].values, rows["b"].values))),
+        )
+
+
+class _PairGreater(_Pair):
+    kwargs_allowed = frozenset({"column_A", "column_B", "or_equal", "ignore_row_if"}) | _MAP_KWARGS
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.operator = ">=" if _optional_bool(where, "or_equal", kwargs.get("or_equal"), False) else ">"
+
+
+class _PairEqual(_Pair):
+    kwargs_allowed = frozenset({"column_A", "column_B", "ignore_row_if"}) | _MAP_KWARGS
+
+
+# --- multicolumn and table expectations -------------------------------------------------------
+
+_MULTI_IGNORE = ("all_values_are_missing", "any_value_is_missing", "never")
+
+
+class _CompoundUnique(_Check):
+    kwargs_allowed = frozenset({"column_list", "ignore_row_if"}) | _MAP_KWARGS
+    kwargs_required = frozenset({"column_list"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.names = _require_str_list(where, "column_list", kwargs["column_list"])
+        if len(self.names) < 2:
+            # GX's own validator refuses this at load time.
+            raise SuiteError(f"{where}: column_list must contain at least two columns")
+        self.mostly = _mostly(where, kwargs.get("mostly"))
+        self.ignore_row_if = kwargs.get("ignore_row_if", "all_values_are_missing")
+        if self.ignore_row_if not in _MULTI_IGNORE:
+            raise SuiteError(f"{where}: ignore_row_if must be one of {list(_MULTI_IGNORE)}, got {self.ignore_row_if!r}")
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        columns = [ctx.column(n) for n in self.names]
+        for column in columns:
+            if column.kind == "other":
+                raise SuiteError(
+                    f"{self.where}: column {column.name!r} has type {column.sql_type}, which the SQL gate "
+                    "executor does not test for uniqueness"
+                )
+        missing = [c.missing for c in columns]
+        keep = {
+            "all_values_are_missing": f"NOT ({' AND '.join(missing)})",
+            "any_value_is_missing": f"NOT ({' OR '.join(missing)})",
+            "never": "TRUE",
+        }[self.ignore_row_if]
+        domain = self.domain(ctx)
+        self._columns = columns
+        self._kept = _cat(domain, f" AND {keep}")
+        return [_count_if(domain), _count_if(self._kept)]
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        total, kept = (int(v) for v in values)
+        if total == 0 or kept == 0:
+            return None
+        keys = ", ".join(f"{c.value} AS k{i}" for i, c in enumerate(self._columns))
+        groups = ", ".join(f"k{i}" for i in range(len(self._columns)))
+        # GROUP BY, like DataFrame.duplicated, takes missing values as equal to each other.
+        duplicated = _cat(
+            f"SELECT {groups} FROM (SELECT {keys} FROM {ctx.table} WHERE ",
+            self._kept,
+            f") GROUP BY {groups} HAVING count(*) > 1",
+        )
+        unexpected = int(
+            ctx.fetchone(
+                _cat(
+                    f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM (SELECT {keys} FROM {ctx.table} WHERE ",
+                    self._kept,
+                    f") GROUP BY {groups} HAVING count(*) > 1)",
+                )
+            )[0]
+        )
+        if _mostly_success(kept, unexpected, self.mostly):
+            return None
+        # Keys are compared in a scope of our own aliases, so no table column can shadow them.
+        match = " AND ".join(f"__dups.k{i} IS NOT DISTINCT FROM __rows.k{i}" for i in range(len(self._columns)))
+        picked = ", ".join(f"c{i}" for i in range(len(self._columns)))
+        rows = ", ".join(f"{c.ref} AS c{i}" for i, c in enumerate(self._columns))
+        position = f", {ctx.order} AS __position" if ctx.order else ""
+        frame = ctx.frame(
+            _cat(
+                f"SELECT {picked} FROM (SELECT {rows}, {keys}{position} FROM {ctx.table} WHERE ",
+                self._kept,
+                ") AS __rows WHERE EXISTS (SELECT 1 FROM (",
+                duplicated,
+                f") AS __dups WHERE {match})",
+                ctx.first_rows("__position"),
+            )
+        )
+        samples = [dict(zip(self.names, row)) for row in frame.itertuples(index=False, name=None)]
+        return self.failure(
+            unexpected_count=unexpected,
+            unexpected_percent=unexpected / kept * 100,
+            sample_values=to_jsonable(samples),
+        )
+
+
+class _OrderedColumns(_Check):
+    kwargs_allowed = frozenset({"column_list"})
+    kwargs_required = frozenset({"column_list"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.expected = _require_str_list(where, "column_list", kwargs["column_list"])
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        observed = [c.name for c in ctx.columns]
+        return None if observed == self.expected else self.failure(observed_value=observed)
+
+
+class _ColumnSet(_Check):
+    kwargs_allowed = frozenset({"column_set", "exact_match"})
+    kwargs_required = frozenset({"column_set"})
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        self.expected = set(_require_str_list(where, "column_set", kwargs["column_set"]))
+        self.exact_match = _optional_bool(where, "exact_match", kwargs.get("exact_match"), True)
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        actual = {c.name for c in ctx.columns}
+        missing, extra = self.expected - actual, actual - self.expected
+        if not missing and (not extra or not self.exact_match):
+            return None
+        return self.failure(observed_value=sorted(actual))
+
+
+class _RowCount(_Check):
+    kwargs_allowed = frozenset({"min_value", "max_value", "strict_min", "strict_max"}) | _CONDITION_KWARGS
+
+    def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
+        super().__init__(etype, kwargs, where)
+        for key in ("min_value", "max_value"):
+            value = kwargs.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise SuiteError(f"{where}: {key} must be an integer, got {value!r}")
+        self.min_value, self.max_value = kwargs.get("min_value"), kwargs.get("max_value")
+        if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
+            raise SuiteError(f"{where}: min_value ({self.min_value}) must be less than or equal to max_value ({self.max_value})")
+        self.strict_min = _optional_bool(where, "strict_min", kwargs.get("strict_min"), False)
+        self.strict_max = _optional_bool(where, "strict_max", kwargs.get("strict_max"), False)
+
+    def aggregates(self, ctx: _Context) -> list[_Sql]:
+        return [_count_if(self.domain(ctx))]
+
+    def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
+        observed = int(values[0])
+        low, high = self.min_value, self.max_value
+        above = low is None or (observed > low if self.strict_min else observed >= low)
+        below = high is None or (observed < high if self.strict_max else observed <= high)
+        return None if above and below else self.failure(observed_value=observed)
+
+
+_CHECKS: dict[str, type[_Check]] = {
+    "expect_column_values_to_not_be_null": _NotNull,
+    "expect_column_values_to_be_between": _Between,
+    "expect_column_values_to_be_in_set": _InSet,
+    "expect_column_values_to_match_regex": _Regex,
+    "expect_column_values_to_be_unique": _Unique,
+    "expect_column_pair_values_a_to_be_greater_than_b": _PairGreater,
+    "expect_column_pair_values_to_be_equal": _PairEqual,
+    "expect_compound_columns_to_be_unique": _CompoundUnique,
+    "expect_table_columns_to_match_ordered_list": _OrderedColumns,
+    "expect_table_columns_to_match_set": _ColumnSet,
+    "expect_table_row_count_to_be_between": _RowCount,
+}
+SUPPORTED_TYPES = frozenset(_CHECKS)
+
+
+# --- row_condition: the pandas query subset we translate ---------------------------------------
+
+_NULL_METHODS = {"isnull": True, "isna": True, "notnull": False, "notna": False}
+_OPERATORS = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_MIRRORED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+class _RowCondition:
+    """A pandas `DataFrame.query` string, parsed once and checked against a small grammar:
+    `col.isnull()` / `isna` / `notnull` / `notna`, `col <op> literal` (string, number,
+    True/False), a bare boolean column, combined with and/or/not (&, |, ~) and parentheses."""
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+        self.tree = self._check(self._parse(text))
+
+    @classmethod
+    def from_kwargs(cls, where: str, kwargs: dict[str, Any]) -> _RowCondition | None:
+        parser = kwargs.get("condition_parser")
+        text = kwargs.get("row_condition")
+        if parser not in (None, "pandas"):
+            raise SuiteError(f"{where}: condition_parser {parser!r} is not implemented by the SQL gate executor")
+        if text is None or text == "":
+            return None
+        if not isinstance(text, str):
+            raise SuiteError(f"{where}: row_condition must be a pandas query string, got {text!r}")
+        return cls(text, where)
+
+    def refuse(self, why: str) -> SuiteError:
+        return SuiteError(
+            f"{self.where}: row_condition {self.text!r} is outside the pandas query subset the SQL gate "
+            f"executor translates ({why})"
+        )
+
+    def _parse(self, text: str) -> ast.expr:
+        # pandas' own preparser (parser="pandas") turns & and | into `and`/`or`, so they bind
+        # more loosely than comparisons.
+        out = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+                kind, value = tok.type, tok.string
+                if kind == tokenize.ERRORTOKEN or value in ("@", "`"):
+                    raise self.refuse(f"token {value!r}")
+                if kind == tokenize.OP and value == "&":
+                    kind, value = tokenize.NAME, "and"
+                elif kind == tokenize.OP and value == "|":
+                    kind, value = tokenize.NAME, "or"
+                out.append((kind, value))
+            source = tokenize.untokenize(out)
+            return ast.parse(source.strip(), mode="eval").body
+        except (tokenize.TokenError, SyntaxError, ValueError) as exc:
+            raise self.refuse(f"not a Python expression: {exc}") from exc
+
+    def _check(self, node: ast.expr) -> tuple:
+        if isinstance(node, ast.BoolOp):
+            op = "AND" if isinstance(node.op, ast.And) else "OR"
+            return (op, [self._check(v) for v in node.values])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)):
+            return ("NOT", self._check(node.operand))
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1 or type(node.ops[0]) not in _OPERATORS:
+                raise self.refuse("only one ==, !=, <, <=, >, >= per comparison")
+            op = _OPERATORS[type(node.ops[0])]
+            left, right = node.left, node.comparators[0]
+            if isinstance(right, ast.Name) and not isinstance(left, ast.Name):
+                left, right, op = right, left, _MIRRORED[op]
+            if not isinstance(left, ast.Name):
+                raise self.refuse("a comparison needs a column on one side")
+            return ("CMP", self._name(left), op, self._literal(right))
+        if isinstance(node, ast.Call):
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.attr in _NULL_METHODS
+                and not node.args
+                and not node.keywords
+            ):
+                return ("NULL", self._name(func.value), _NULL_METHODS[func.attr])
+            raise self.refuse("the only calls are .isnull(), .isna(), .notnull(), .notna()")
+        if isinstance(node, ast.Name):
+            return ("BOOL", self._name(node))
+        raise self.refuse(f"{type(node).__name__} is not supported")
+
+    def _name(self, node: ast.Name) -> str:
+        if node.id in ("index", "ilevel_0"):
+            raise self.refuse("the frame index is not a column")
+        return node.id
+
+    def _literal(self, node: ast.expr) -> str | int | float | bool:
+        sign = 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            node = node.operand
+            if not isinstance(node, ast.Constant) or isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self.refuse("a sign needs a number")
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, (str, int, float, bool)):
+            raise self.refuse("compare with a string, number, True or False")
+        value = node.value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.refuse("non-finite number")
+        return value * sign if sign == -1 else value
+
+    def sql(self, ctx: _Context) -> _Sql:
+        return _cat("(", self._sql(ctx, self.tree), ")")
+
+    def _column(self, ctx: _Context, name: str) -> _Column:
+        try:
+            return ctx.column(name)
+        except _Problem:
+            # What pandas' query says about a name that is not a column.
+            raise _Problem(f"name '{name}' is not defined") from None
+
+    def _sql(self, ctx: _Context, node: tuple) -> _Sql:
+        tag = node[0]
+        if tag in ("AND", "OR"):
+            return _cat("(", _join(f" {tag} ", [self._sql(ctx, n) for n in node[1]]), ")")
+        if tag == "NOT":
+            return _cat("(NOT ", self._sql(ctx, node[1]), ")")
+        if tag == "NULL":
+            column = self._column(ctx, node[1])
+            return _Sql(column.missing if node[2] else f"(NOT {column.missing})")
+        if tag == "BOOL":
+            column = self._column(ctx, node[1])
+            if column.kind != "boolean":
+                raise self.refuse(f"{column.name!r} ({column.sql_type}) used as a condition is not a boolean column")
+            return _Sql(column.ref)
+        _, name, op, literal = node
+        column = self._column(ctx, name)
+        kind = column.kind
+        number = isinstance(literal, (int, float)) and not isinstance(literal, bool)
+        if not (
+            (kind == "string" and isinstance(literal, str))
+            or (kind in ("integer", "float") and number)
+            or (kind == "boolean" and isinstance(literal, bool))
+        ):
+            raise self.refuse(f"comparing {column.sql_type} column {column.name!r} with {literal!r}")
+        comparison = _cat(f"{column.value} {op} ", ctx.param(literal))
+        if column.masked:
+            # NA stays NA (Kleene logic, like SQL's NULL) and a filter drops it.
+            return _cat("(", comparison, ")")
+        # A NaN-based dtype compares a missing value as False, and != as True.
+        return _cat("coalesce(", comparison, f", {'TRUE' if op == '<>' else 'FALSE'})")
+
+
+# --- Python regex -> RE2 --------------------------------------------------------------------
+
+
+class _Untranslatable(ValueError):
+    """A valid Python pattern with a construct RE2 cannot express with Python's meaning."""
+
+
+@lru_cache(maxsize=None)
+def _category_ranges(category: str) -> str:
+    """Python's own \\d, \\s or \\w (Unicode-aware for str patterns) as an explicit RE2 class body."""
+    pattern = re.compile({"digit": r"\d+", "space": r"\s+", "word": r"\w+"}[category])
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    parts = []
+    for match in pattern.finditer(everything):
+        first, last = match.group()[0], match.group()[-1]
+        parts.append(_re2_char(ord(first)) if first == last else f"{_re2_char(ord(first))}-{_re2_char(ord(last))}")
+    return "".join(parts)
+
+
+def _re2_char(code: int) -> str:
+    if 0xD800 <= code <= 0xDFFF:
+        raise _Untranslatable("surrogate code point")
+    char = chr(code)
+    if char.isascii() and char.isalnum():
+        return char
+    return f"\\x{{{code:X}}}"
+
+
+def python_regex_to_re2(pattern: str) -> str:
+    """Rewrite a Python `re.search` pattern as an RE2 pattern matching exactly the same strings.
+
+    Built from Python's own parse tree, so escapes, classes and quantifiers mean what they
+    mean to Python. `$` becomes `\\n?\\z` (Python's `$` also matches before a final newline;
+    RE2 has no lookahead), which is exact where nothing follows it. Raises re.error for an
+    invalid pattern and _Untranslatable for lookarounds, backreferences, word boundaries,
+    inline flags and the like.
+    """
+    from re import _constants as c
+    from re import _parser as sre_parse
+
+    parsed = sre_parse.parse(pattern)
+    flags = parsed.state.flags & ~(c.SRE_FLAG_UNICODE | c.SRE_FLAG_VERBOSE)
+    if flags:
+        raise _Untranslatable("inline flags such as (?i), (?m), (?s) or (?a)")
+
+    def category(code: Any, negated_ok: bool) -> tuple[str, bool]:
+        table = {
+            c.CATEGORY_DIGIT: ("digit", False),
+            c.CATEGORY_NOT_DIGIT: ("digit", True),
+            c.CATEGORY_SPACE: ("space", False),
+            c.CATEGORY_NOT_SPACE: ("space", True),
+            c.CATEGORY_WORD: ("word", False),
+            c.CATEGORY_NOT_WORD: ("word", True),
+        }
+        if code not in table:
+            raise _Untranslatable(f"character category {code}")
+        name, negated = table[code]
+        if negated and not negated_ok:
+            raise _Untranslatable("a negated \\D, \\S or \\W inside a larger character class")
+        return _category_ranges(name), negated
+
+    def char_class(items: list) -> str:
+        negate = bool(items) and items[0][0] is c.NEGATE
+        items = items[1:] if negate else items
+        if len(items) == 1 and items[0][0] is c.CATEGORY:
+            body, negated = category(items[0][1], negated_ok=True)
+            return f"[{'^' if negate != negated else ''}{body}]"
+        body = []
+        for op, av in items:
+            if op is c.LITERAL:
+                body.append(_re2_char(av))
+            elif op is c.RANGE:
+                body.append(f"{_re2_char(av[0])}-{_re2_char(av[1])}")
+            elif op is c.CATEGORY:
+                body.append(category(av, negated_ok=False)[0])
+            else:
+                raise _Untranslatable(f"{op} inside a character class")
+        return f"[{'^' if negate else ''}{''.join(body)}]"
+
+    def sequence(items: list, terminal: bool) -> str:
+        return "".join(node(op, av, terminal and i == len(items) - 1) for i, (op, av) in enumerate(items))
+
+    def node(op: Any, av: Any, terminal: bool) -> str:
+        if op is c.LITERAL:
+            return _re2_char(av)
+        if op is c.NOT_LITERAL:
+            return f"[^{_re2_char(av)}]"
+        if op is c.ANY:
+            return "."  # neither engine's dot matches \n without the s flag
+        if op is c.IN:
+            return char_class(list(av))
+        if op is c.BRANCH:
+            return "(?:" + "|".join(sequence(list(branch), terminal) for branch in av[1]) + ")"
+        if op is c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                raise _Untranslatable("scoped inline flags")
+            return "(?:" + sequence(list(sub), terminal) + ")"
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            low, high, sub = av
+            if low > 1000 or (high != c.MAXREPEAT and high > 1000):
+                raise _Untranslatable("a repeat count above RE2's limit of 1000")
+            if high == c.MAXREPEAT:
+                quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
+            elif (low, high) == (0, 1):
+                quantifier = "?"
+            else:
+                quantifier = f"{{{low}}}" if low == high else f"{{{low},{high}}}"
+            lazy = "?" if op is c.MIN_REPEAT else ""
+            return "(?:" + sequence(list(sub), False) + ")" + quantifier + lazy
+        if op is c.AT:
+            if av in (c.AT_BEGINNING, c.AT_BEGINNING_STRING):
+                return "^"
+            if av is c.AT_END_STRING:
+                return "\\z"
+            if av is c.AT_END:
+                if not terminal:
+                    raise _Untranslatable("$ followed by more pattern")
+                return "(?:\\n?\\z)"
+            raise _Untranslatable("\\b and \\B (Unicode word boundaries in Python, ASCII in RE2)")
+        raise _Untranslatable(f"{str(op).lower()} (lookaround, backreference, atomic group or possessive repeat)")
+
+    return sequence(list(parsed), terminal=True)
