@@ -223,7 +223,7 @@ def test_the_bucketed_self_join_finds_exactly_the_pairs_a_full_comparison_finds(
             "create table int_sightings_at_ports (sighting_id varchar, evidence_kind varchar, imo varchar, "
             "observed_at timestamptz, latitude double, longitude double, port_id varchar)"
         )
-        con.executemany("insert into int_sightings_at_ports values (?, 'ais', ?, ?, ?, ?, null)", rows)
+        con.executemany("insert into int_sightings_at_ports values (?, 'imagery', ?, ?, ?, ?, null)", rows)
         build_model(con, discover_models()["int_vessel_encounters"])
         got = fetch_all(con, "select sighting_ids_a, sighting_ids_b, matched_pairs, imo_a, imo_b from int_vessel_encounters")
         [(candidates,)] = fetch_all(con, "select count(*) from int_sightings_at_ports")

@@ -95,14 +95,17 @@ sightings as (
     select * from port_visit_ends
 ),
 
+-- Candidates per distinct name, not per sighting: millions of AIS positions carry no
+-- name, and joining them by sighting id would cost more than resolving every name.
 name_matches as (
     select
-        sightings.sighting_id,
+        int_vessel_names.name_key,
         list(distinct int_vessel_names.imo order by int_vessel_names.imo) as candidate_imos
-    from sightings
-    inner join int_vessel_names on int_vessel_names.name_key = vessel_name_key(sightings.reported_name)
-    where sightings.reported_imo is null
-    group by sightings.sighting_id
+    from int_vessel_names
+    where int_vessel_names.name_key in (
+        select vessel_name_key(reported_name) from sightings where reported_name is not null and reported_imo is null
+    )
+    group by int_vessel_names.name_key
 ),
 
 resolved as (
@@ -110,10 +113,10 @@ resolved as (
         sightings.*,
         int_mmsi_identities.imo as mmsi_imo,
         int_mmsi_identities.candidate_imos as mmsi_candidates,
-        name_matches.candidate_imos
+        case when sightings.reported_imo is null then name_matches.candidate_imos end as candidate_imos
     from sightings
     left join int_mmsi_identities on int_mmsi_identities.mmsi = sightings.reported_mmsi
-    left join name_matches on name_matches.sighting_id = sightings.sighting_id
+    left join name_matches on name_matches.name_key = vessel_name_key(sightings.reported_name)
 ),
 
 identified as (

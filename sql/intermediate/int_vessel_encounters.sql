@@ -14,7 +14,10 @@
 -- max_distance_km wide: 0.1 degree of longitude is still 1 km at 84.8 degrees
 -- latitude, so meetings nearer the poles may be missed, and raising
 -- max_distance_km needs grid_deg >= max_distance_km / 10.
--- GFW port-visit ends are not sightings at sea and are left out.
+-- GFW port-visit ends are not sightings at sea and are left out. AIS positions
+-- are thinned to a vessel's first fix in each ais_thinning (30 minute) slot: a
+-- transfer keeps two hulls alongside for hours, and a fix every few minutes
+-- would only multiply the pairs to compare.
 -- grain: one row per encounter (encounter_id): a pair of vessels sighted together at sea, with the pair's matched sightings chained by cluster_gap
 -- columns:
 --   encounter_id: '<imo_a>-<imo_b>-<started_at yyyymmddThhmmss>'
@@ -33,14 +36,21 @@ with params as (
         1.0 as max_distance_km,
         interval 6 hours as max_time_gap,
         interval 12 hours as cluster_gap,
-        0.1 as grid_deg
+        0.1 as grid_deg,
+        interval 30 minutes as ais_thinning
 ),
 
 source as (
     select sighting_id, imo, observed_at, latitude, longitude
     from int_sightings_at_ports
+    cross join params
     where port_id is null
         and evidence_kind in ('imagery', 'ais')
+    qualify evidence_kind = 'imagery'
+        or row_number() over (
+            partition by imo, evidence_kind, floor(epoch(observed_at) / epoch(params.ais_thinning))
+            order by observed_at, sighting_id
+        ) = 1
 ),
 
 bucketed as (
