@@ -140,16 +140,7 @@ def load_suite(path: str | os.PathLike[str]) -> ExpectationSuite:
     built = []
     for index, entry in enumerate(spec["expectations"]):
         where = f"{path}: expectation #{index}"
-        if not isinstance(entry, dict):
-            raise SuiteError(f"{where} is not a JSON object")
-        etype = entry.get("type")
-        if not isinstance(etype, str) or not etype:
-            raise SuiteError(f"{where} has no 'type'")
-        unknown = set(entry) - _EXPECTATION_KEYS
-        if unknown:
-            raise SuiteError(f"{where} ({etype}) has unknown keys {sorted(unknown)}")
-        if not isinstance(entry.get("kwargs", {}), dict):
-            raise SuiteError(f"{where} ({etype}): 'kwargs' must be an object")
+        etype, _ = check_entry_shape(path, index, entry)
         # A GX-exported id would make ExpectationSuite refuse the object as "belonging to
         # another suite"; ids mean nothing for a suite we never store.
         config = {k: v for k, v in entry.items() if k != "id"}
@@ -172,6 +163,23 @@ def load_suite(path: str | os.PathLike[str]) -> ExpectationSuite:
             f"expectations; not loaded: {missing or 'duplicates'}"
         )
     return suite
+
+
+def check_entry_shape(path: Path, index: int, entry: Any) -> tuple[str, dict[str, Any]]:
+    """The structural checks every engine applies to one suite entry; returns its type and kwargs."""
+    where = f"{path}: expectation #{index}"
+    if not isinstance(entry, dict):
+        raise SuiteError(f"{where} is not a JSON object")
+    etype = entry.get("type")
+    if not isinstance(etype, str) or not etype:
+        raise SuiteError(f"{where} has no 'type'")
+    unknown = set(entry) - _EXPECTATION_KEYS
+    if unknown:
+        raise SuiteError(f"{where} ({etype}) has unknown keys {sorted(unknown)}")
+    kwargs = entry.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise SuiteError(f"{where} ({etype}): 'kwargs' must be an object")
+    return etype, kwargs
 
 
 def validate_frame(suite_path: str | os.PathLike[str], frame: Any) -> GateResult:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tankerwatch.gates import (
-    _EXPECTATION_KEYS,
+    check_entry_shape,
     SAMPLE_SIZE,
     ExpectationFailure,
     GateResult,
@@ -296,20 +296,10 @@ class _Context:
 
 
 def _build_check(path: Path, index: int, entry: Any) -> _Check:
-    # The structural checks and messages are gates.load_suite's, so both engines refuse
-    # the same malformed entries the same way.
+    # The same structural checks as gates.load_suite, so both engines refuse the same
+    # malformed entries the same way.
     where = f"{path}: expectation #{index}"
-    if not isinstance(entry, dict):
-        raise SuiteError(f"{where} is not a JSON object")
-    etype = entry.get("type")
-    if not isinstance(etype, str) or not etype:
-        raise SuiteError(f"{where} has no 'type'")
-    unknown = set(entry) - _EXPECTATION_KEYS
-    if unknown:
-        raise SuiteError(f"{where} ({etype}) has unknown keys {sorted(unknown)}")
-    kwargs = entry.get("kwargs", {})
-    if not isinstance(kwargs, dict):
-        raise SuiteError(f"{where} ({etype}): 'kwargs' must be an object")
+    etype, kwargs = check_entry_shape(path, index, entry)
     cls = _CHECKS.get(etype)
     if cls is None:
         raise SuiteError(
