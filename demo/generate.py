@@ -39,8 +39,9 @@ from pathlib import Path
 from pyais import decode as ais_decode
 from pyais.encode import encode_dict
 
+from scenarios.geo import Port, load_ports
+
 HERE = Path(__file__).resolve().parent
-PORTS_CSV = HERE.parent / "seeds" / "ports.csv"
 
 # --- constants of the DOMAIN rules (§3) -------------------------------------------
 BBL_PER_M3 = 6.2898  # BP: 1 m3 = 6.2898 bbl
@@ -213,21 +214,6 @@ def offset_point(lat: float, lon: float, km: float, bearing: float) -> tuple[flo
     return lat + dlat, lon + dlon
 
 
-@dataclass(frozen=True)
-class Port:
-    port_id: str
-    name: str
-    role: str
-    lat: float
-    lon: float
-    radius_km: float
-
-
-def load_ports(path: Path = PORTS_CSV) -> dict[str, Port]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return {r["port_id"]: Port(r["port_id"], r["port_name"], r["role"], float(r["latitude"]),
-                                   float(r["longitude"]), float(r["radius_km"]))
-                for r in csv.DictReader(f)}
 
 
 def port_of(ports: dict[str, Port], lat: float, lon: float) -> str | None:
