@@ -32,6 +32,8 @@ validate: install
 # Speed and memory of the ingest path; targets and results are in README.md ("Benchmarks").
 bench: install
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python -m bench.model_bench
+	$(BIN)/python bench/gates_bench.py
 
 demo-data: install
 	$(BIN)/python demo/generate.py
