@@ -113,10 +113,15 @@ resolved as (
         sightings.*,
         int_mmsi_identities.imo as mmsi_imo,
         int_mmsi_identities.candidate_imos as mmsi_candidates,
-        case when sightings.reported_imo is null then name_matches.candidate_imos end as candidate_imos
+        name_matches.candidate_imos
     from sightings
     left join int_mmsi_identities on int_mmsi_identities.mmsi = sightings.reported_mmsi
-    left join name_matches on name_matches.name_key = vessel_name_key(sightings.reported_name)
+    -- the name key is computed only where a name is the way to resolve (not for millions of AIS fixes)
+    left join name_matches
+        on name_matches.name_key = case
+            when sightings.reported_name is not null and sightings.reported_imo is null
+                then vessel_name_key(sightings.reported_name)
+        end
 ),
 
 identified as (
