@@ -39,7 +39,7 @@ from pathlib import Path
 from pyais import decode as ais_decode
 from pyais.encode import encode_dict
 
-from scenarios.geo import Port, load_ports
+from scenarios.geo import Port, bearing_deg, haversine_km, load_ports, offset_point, port_at
 
 HERE = Path(__file__).resolve().parent
 
@@ -191,39 +191,7 @@ MIN_DEPARTURE_SPACING_DAYS = 24  # same tanker: leaves >= 10 idle days between v
 KUM_JIN_GANG_3 = "KUM JIN GANG 3"  # at Vostochny per press reports, no IMO in any source
 
 # ============================================================================ geography
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(math.sqrt(a))
-
-
-def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return (math.degrees(math.atan2(y, x)) + 360.0) % 360.0
-
-
-def offset_point(lat: float, lon: float, km: float, bearing: float) -> tuple[float, float]:
-    # Small-distance flat offset; good to centimetres over a few km.
-    dlat = km * math.cos(math.radians(bearing)) / 111.195
-    dlon = km * math.sin(math.radians(bearing)) / (111.195 * math.cos(math.radians(lat)))
-    return lat + dlat, lon + dlon
-
-
-
-
-def port_of(ports: dict[str, Port], lat: float, lon: float) -> str | None:
-    """The port a point is at: within the radius, nearest port wins (seeds/ports.csv rule)."""
-    best = None
-    for p in ports.values():
-        d = haversine_km(lat, lon, p.lat, p.lon)
-        if d <= p.radius_km and (best is None or d < best[0]):
-            best = (d, p.port_id)
-    return best[1] if best else None
+# (distances, bearings and the port rule come from scenarios.geo)
 
 
 def clear_of_ports(ports: dict[str, Port], lat: float, lon: float) -> bool:
@@ -1085,7 +1053,7 @@ def compute_truth(reg: list[dict[str, str]], imagery: list[dict[str, str]], nmea
         ss.sort(key=lambda s: (s.t, s.sid))
         assert len({s.t for s in ss}) == len(ss), f"two sightings of {imo} at one instant"
         for s in ss:
-            s.port = port_of(ports, s.lat, s.lon)
+            s.port = port_at(ports, s.lat, s.lon)
         voyages += vessel_voyages(ss, port_calls(ss), ports, reg_by_imo[imo])
     voyages.sort(key=lambda v: (v["load_departure_at"], v["imo"]))
     for i, v in enumerate(voyages, 1):
@@ -1156,7 +1124,7 @@ def check_geometry(imagery: list[dict[str, str]], nmea: list[str], ports: dict[s
         near = [p for p in ports.values() if haversine_km(lat, lon, p.lat, p.lon) <= IN_PORT_MAX_KM]
         assert near or clear_of_ports(ports, lat, lon), (lat, lon)
     for lat, lon in pts:
-        if port_of(ports, lat, lon) == LOAD_PORT:
+        if port_at(ports, lat, lon) == LOAD_PORT:
             k = ports["kozmino"]
             assert haversine_km(lat, lon, ports[LOAD_PORT].lat, ports[LOAD_PORT].lon) < haversine_km(lat, lon, k.lat, k.lon)
 
