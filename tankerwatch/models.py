@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from tankerwatch.errors import TankerwatchError
+from tankerwatch.faults import fault_point
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import fetch_all, identifier
@@ -116,6 +117,7 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     try:
         con.execute(f"create or replace table {identifier(model.name)} as\n{select}")
         count = fetch_all(con, f"select count(*) from {model.name}")[0][0]
+        fault_point("model")  # the fault tests' kill point: the new table exists, uncommitted
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
