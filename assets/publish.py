@@ -13,6 +13,7 @@ from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, gate_resul
 
 OWNERS = ["team:tankerwatch-data"]
 CANDIDATE_KEY = dg.AssetKey("publish_candidate")
+REPORT_KEY = dg.AssetKey("publish_report")
 
 
 def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource, run_id: str) -> Path:
@@ -48,18 +49,20 @@ def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
 
 
 @dg.asset(
-    deps=[CANDIDATE_KEY],
+    deps=[CANDIDATE_KEY, REPORT_KEY],
     group_name="publish",
     kinds={"parquet"},
     owners=OWNERS,
     pool="duckdb",
 )
 def published_current(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
-    """The validated set consumers read at published/current/: the candidate version, with every check of the run in its manifest, switched to atomically."""
+    """The validated set consumers read at published/current/: the candidate version with its report, with every check of the run in its manifest, switched to atomically."""
     version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
     manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
     with tankerwatch.warehouse() as con:
         manifest["checks"] = gate_results_for_run(con, context.run_id)
+    if "report" not in manifest:
+        raise RuntimeError(f"refusing to publish {version_dir.name}: it has no report (materialise {REPORT_KEY.to_user_string()} first)")
     failed = [c for c in manifest["checks"] if not c["success"]]
     if failed:
         raise RuntimeError(f"refusing to publish {version_dir.name}: checks failed in this run: {failed}")

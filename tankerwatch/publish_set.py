@@ -129,3 +129,92 @@ def cap_consistency_frame(version_dir: Path) -> pl.DataFrame:
         .with_columns((pl.col("cap_delivered_bbl") - pl.col("voyages_delivered_bbl")).abs().alias("delivered_difference_bbl"))
         .sort("year")
     )
+
+
+def report_consistency_frame(version_dir: Path) -> pl.DataFrame:
+    """One row per number the report shows that a published table also holds: both values and their difference.
+
+    The tables' side is recomputed here in SQL over the version's parquet files, apart from
+    the report's own code, so a slip in either shows as a difference. Dates are compared as
+    day numbers; a date on one side only (breached in the report, not in the table) has no
+    difference and fails the gate. Evidence ids differ by the size of the symmetric difference.
+    """
+    from tankerwatch.report import REPORT_DATA, REPORT_FILES, file_entry
+
+    data = json.loads((version_dir / REPORT_DATA).read_text(encoding="utf-8"))
+    manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    rows: list[tuple[str, str, float | None, float | None, float | None]] = []
+
+    def compare(quantity: str, key: object, in_report, in_tables, difference=None) -> None:
+        if difference is None and in_report is not None and in_tables is not None:
+            difference = abs(float(in_report) - float(in_tables))
+        rows.append((quantity, str(key), in_report, in_tables, difference))
+
+    def day(text) -> float | None:
+        return float(datetime.fromisoformat(str(text)).toordinal()) if text else None
+
+    def compare_dates(quantity: str, key: object, in_report, in_tables) -> None:
+        a, b = day(in_report), day(in_tables)
+        compare(quantity, key, a, b, 0.0 if a is None and b is None else None)
+
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for table in ("voyages", "cap_tracker", "sanctioned_vessels"):
+            path = str(version_dir / f"{table}.parquet").replace("'", "''")
+            con.execute(f"create view {table} as select * from read_parquet('{path}')")
+        compare("voyages", "all", data["voyages"], con.execute("select count(*) from voyages").fetchone()[0])
+
+        years = {y["year"]: y for y in data["cap"]}
+        cap_rows = fetch_all(con, "select year, voyages, delivered_bbl, delivered_bbl_low, delivered_bbl_high, "
+                                  "breach_date, breach_date_low, breach_date_high from cap_tracker")
+        for year, voyages, bbl, low, high, breach, breach_low, breach_high in cap_rows:
+            last = (years.get(year) or {}).get("cumulative") or [{}]
+            curve = years.get(year) or {}
+            compare("cap_voyages", year, last[-1].get("voyages"), voyages)
+            compare("delivered_bbl", year, last[-1].get("bbl"), bbl)
+            compare("delivered_bbl_low", year, last[-1].get("bbl_low"), low)
+            compare("delivered_bbl_high", year, last[-1].get("bbl_high"), high)
+            compare_dates("breach_date", year, curve.get("curve_breach_date"), breach)
+            compare_dates("breach_date_low", year, curve.get("curve_breach_date_low"), breach_low)
+            compare_dates("breach_date_high", year, curve.get("curve_breach_date_high"), breach_high)
+        compare("cap_years", "all", len(years), len(cap_rows))
+
+        per = data["voyages_per_month"]
+        by_imo = {v["imo"]: v for v in per["vessels"]}
+        in_months = dict(fetch_all(con, "select strftime(load_departure_at, '%Y-%m'), count(*) from voyages group by 1"))
+        for i, month in enumerate(per["months"]):
+            stacked = sum(by_imo[imo]["per_month"][i] for imo in per["shown"]) + per["other"]["per_month"][i]
+            compare("voyages_in_month", month, per["totals"][i], in_months.pop(month, 0))
+            compare("stacked_bar_height", month, stacked, per["totals"][i])
+        for month, count in in_months.items():
+            compare("voyages_in_month", month, None, count)
+
+        vessels = {v["imo"]: v for v in data["sanctioned_vessels"]["with_voyages"]}
+        for imo, voyages, volume in fetch_all(con, "select imo, voyages, volume_bbl from sanctioned_vessels where voyages > 0"):
+            shown = vessels.pop(imo, None) or {}
+            compare("sanctioned_voyages", imo, shown.get("voyages"), voyages)
+            compare("sanctioned_counted_bbl", imo, shown.get("counted_volume_bbl"), volume)
+            in_report = {e for v in shown.get("voyage_list", []) for e in v["evidence_ids"]}
+            in_tables = {e for e, in fetch_all(con, "select unnest(evidence_ids) from voyages where imo = ?", [imo])}
+            compare("sanctioned_evidence_ids", imo, len(in_report), len(in_tables), float(len(in_report ^ in_tables)))
+        for imo, shown in vessels.items():
+            compare("sanctioned_voyages", imo, shown["voyages"], None)
+    finally:
+        con.close()
+
+    listed = manifest.get("files", {})
+    for name in REPORT_FILES:
+        on_disk = file_entry(version_dir / name) if (version_dir / name).exists() else None
+        in_manifest = listed.get(name)
+        compare(
+            "report_file_listed", name,
+            on_disk and on_disk["bytes"], in_manifest and in_manifest.get("bytes"),
+            0.0 if on_disk and in_manifest and on_disk["sha256"] == in_manifest.get("sha256") else None,
+        )
+    return pl.DataFrame(
+        rows,
+        schema={"quantity": pl.String, "key": pl.String, "in_report": pl.Float64, "in_tables": pl.Float64,
+                "difference": pl.Float64},
+        orient="row",
+    )

@@ -1,0 +1,73 @@
+"""The report asset: the analyst's pictures of the candidate set, written into it before it is published."""
+
+import dagster as dg
+import polars as pl
+
+from assets.publish import CANDIDATE_KEY, OWNERS, REPORT_KEY, candidate_dir
+from orchestration.checks import GX_SUITE_CHECK, check_metadata
+from orchestration.resources import TankerwatchResource
+from tankerwatch.gates import validate_frame
+from tankerwatch.publish_set import record_gate_result, report_consistency_frame
+from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, write_report
+from tankerwatch.settings import EXPECTATIONS_DIR
+
+REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=[CANDIDATE_KEY],
+    group_name="publish",
+    kinds={"html", "matplotlib"},
+    owners=OWNERS,
+    pool="duckdb",
+)
+def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
+    """One analyst's report per candidate version (report.html with PNG figures of the cap by year, voyages by month and vessel, ports and routes, and sanctioned vessels' voyages), drawn from the candidate's parquet files."""
+    version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
+    data = write_report(version_dir)
+    html_path = tankerwatch.paths().published / "current" / REPORT_HTML
+    per_month = data["voyages_per_month"]
+    return dg.MaterializeResult(
+        metadata={
+            "headline": dg.MetadataValue.md(headline_markdown(data, html_path)),
+            "report": dg.MetadataValue.path(str(html_path)),
+            "version": version_dir.name,
+            "files": dg.MetadataValue.json(list(REPORT_FILES)),
+            "figures": dg.MetadataValue.json(list(FIGURES)),
+            "vessels_named_in_chart": len(per_month["shown"]),
+            "vessels_as_other": per_month["other"]["vessels"],
+            "sanctioned_vessels_with_voyages": len(data["sanctioned_vessels"]["with_voyages"]),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=REPORT_KEY,
+    name=GX_SUITE_CHECK,
+    blocking=True,
+    description="expectations/publish_report.json: every number of the report equals the candidate's tables, and its files are in manifest.json.",
+)
+def report_consistent(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+    run_id = context.op_execution_context.run_id
+    version_dir = candidate_dir(context.instance, tankerwatch, run_id)
+    frame = report_consistency_frame(version_dir)
+    result = validate_frame(REPORT_SUITE, frame)
+    with tankerwatch.warehouse() as con:
+        record_gate_result(con, run_id, REPORT_KEY.to_user_string(), result)
+    if not result.success:
+        context.log.error(result.summary())
+    mismatches = frame.filter(pl.col("difference").is_null() | (pl.col("difference") > 0.01)).head(20)
+    return dg.AssetCheckResult(
+        passed=result.success,
+        metadata={
+            "version_dir": str(version_dir),
+            "numbers_compared": frame.height,
+            "mismatches": dg.MetadataValue.json(mismatches.to_dicts()),
+            **check_metadata([result]),
+        },
+    )
+
+
+report_assets = [publish_report]
+report_checks = [report_consistent]

@@ -1,0 +1,639 @@
+"""The analyst's report of a published set: the cap, the voyages, the routes, as pictures.
+
+Everything is read from the set's own parquet files, never from the warehouse, so the
+report shows the published numbers. `report_data` computes every number the report
+shows into one JSON-able dict; the figures and the HTML are drawn from that dict only,
+and it is written beside them as `report_data.json`, so an analyst (or a check) can hold
+each picture against the tables. The page is self-contained: no scripts, no fonts or
+tiles from the network, the PNGs referenced relative to `report.html`.
+
+`write_report` builds the files in a hidden directory inside the version, moves them into
+place and lists them (bytes, sha256) in the version's manifest.json, so `current` is only
+ever switched to a set whose report matches its tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import io
+import json
+import math
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from tankerwatch.publish import MANIFEST_NAME, write_manifest
+from tankerwatch.settings import SEEDS_DIR
+
+__all__ = [
+    "CAP_FIGURE",
+    "MAP_FIGURE",
+    "REPORT_DATA",
+    "REPORT_FILES",
+    "REPORT_HTML",
+    "TOP_VESSELS",
+    "VOYAGES_FIGURE",
+    "build_report",
+    "file_entry",
+    "headline_markdown",
+    "report_data",
+    "write_report",
+]
+
+REPORT_HTML = "report.html"
+REPORT_DATA = "report_data.json"
+CAP_FIGURE = "report_cap.png"
+VOYAGES_FIGURE = "report_voyages_per_month.png"
+MAP_FIGURE = "report_map.png"
+FIGURES = (CAP_FIGURE, VOYAGES_FIGURE, MAP_FIGURE)
+REPORT_FILES = (REPORT_HTML, REPORT_DATA, *FIGURES)
+
+# The stacked chart shows this many vessels by name; the rest are summed as "other".
+TOP_VESSELS = 10
+DPI = 110
+HEADLINE_DPI = 64
+
+ROLE_STYLE = {
+    "load_terminal": {"marker": "^", "color": "#d95f02", "label": "load terminal"},
+    "discharge_port": {"marker": "s", "color": "#b2182b", "label": "DPRK port"},
+    "other": {"marker": "o", "color": "#7f7f7f", "label": "other port"},
+}
+CAP_COLOR = "#b2182b"
+CENTRAL_COLOR = "#08519c"
+BAND_COLOR = "#6baed6"
+OTHER_COLOR = "#bdbdbd"
+SANCTIONED_HATCH = "///"
+
+
+# --- the numbers -----------------------------------------------------------------------------
+
+
+def report_data(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv", top_vessels: int = TOP_VESSELS) -> dict:
+    """Every number the report shows, computed from the parquet files in `version_dir`."""
+    version_dir = Path(version_dir)
+    voyages = pl.read_parquet(version_dir / "voyages.parquet")
+    cap = pl.read_parquet(version_dir / "cap_tracker.parquet")
+    sanctioned = pl.read_parquet(version_dir / "sanctioned_vessels.parquet")
+    port_calls = pl.read_parquet(version_dir / "port_calls.parquet")
+    manifest_path = version_dir / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    sanctioned_imos = set(sanctioned["imo"].to_list())
+    return {
+        "version": manifest.get("version", version_dir.name),
+        "run_id": manifest.get("run_id"),
+        "created_at": manifest.get("created_at"),
+        "tables": {
+            name: (manifest.get("files", {}).get(name) or {}).get("sha256")
+            for name in ("voyages", "cap_tracker", "sanctioned_vessels", "port_calls", "sts_transfers", "ais_dark_periods")
+        },
+        "voyages": voyages.height,
+        "vessels": voyages["imo"].n_unique(),
+        "cap": cap_years(voyages, cap),
+        "voyages_per_month": voyages_per_month(voyages, sanctioned_imos, top_vessels),
+        "sanctioned_vessels": sanctioned_table(voyages, sanctioned),
+        "map": map_data(port_calls, pl.read_csv(ports_csv, infer_schema_length=0), version_dir),
+    }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _utc_date(column: str) -> pl.Expr:
+    return pl.col(column).dt.convert_time_zone("UTC").dt.date()
+
+
+def cap_years(voyages: pl.DataFrame, cap: pl.DataFrame) -> list[dict]:
+    """Per cap-tracker year: its row, and the cumulative curve of the counted voyages by load departure date."""
+    counted = voyages.filter(pl.col("counts_toward_cap")).with_columns(_utc_date("load_departure_at").alias("date"))
+    years = []
+    for row in cap.sort("year").iter_rows(named=True):
+        daily = (
+            counted.filter(pl.col("date").dt.year() == row["year"])
+            .group_by("date")
+            .agg(
+                pl.len().alias("voyages"),
+                pl.col("volume_bbl").sum().alias("bbl"),
+                pl.col("volume_bbl_low").sum().alias("bbl_low"),
+                pl.col("volume_bbl_high").sum().alias("bbl_high"),
+            )
+            .sort("date")
+            .with_columns(pl.col("voyages", "bbl", "bbl_low", "bbl_high").cum_sum())
+        )
+        curve = [{**point, "date": point["date"].isoformat()} for point in daily.iter_rows(named=True)]
+
+        def crossing(key: str) -> str | None:
+            return next((p["date"] for p in curve if p[key] > row["cap_bbl"]), None)
+
+        years.append(
+            {
+                **{k: _iso(v) if isinstance(v, dt.date) else v for k, v in row.items()},
+                "cumulative": curve,
+                "curve_breach_date": crossing("bbl"),
+                "curve_breach_date_low": crossing("bbl_low"),
+                "curve_breach_date_high": crossing("bbl_high"),
+            }
+        )
+    return years
+
+
+def _months(first: dt.date, last: dt.date) -> list[str]:
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def voyages_per_month(voyages: pl.DataFrame, sanctioned_imos: set[str], top_vessels: int) -> dict:
+    """Voyages per load-departure month (UTC) per vessel: every vessel, and the top ones the chart names."""
+    if voyages.is_empty():
+        return {"months": [], "vessels": [], "shown": [], "other": {"vessels": 0, "per_month": []}, "totals": []}
+    dated = voyages.with_columns(_utc_date("load_departure_at").alias("date")).sort("load_departure_at")
+    months = _months(dated["date"].min(), dated["date"].max())
+    counts = (
+        dated.with_columns(pl.col("date").dt.strftime("%Y-%m").alias("month"))
+        .group_by("imo", "month")
+        .agg(pl.len().alias("voyages"))
+    )
+    names = dated.group_by("imo").agg(pl.col("vessel_name").last())
+    vessels = []
+    for imo, name in names.iter_rows():
+        by_month = dict(counts.filter(pl.col("imo") == imo).select("month", "voyages").iter_rows())
+        per_month = [by_month.get(m, 0) for m in months]
+        vessels.append(
+            {"imo": imo, "vessel_name": name, "sanctioned": imo in sanctioned_imos, "total": sum(per_month), "per_month": per_month}
+        )
+    vessels.sort(key=lambda v: (-v["total"], v["vessel_name"] or "", v["imo"]))
+    # Naming all but one vessel and calling the last "other" would hide nothing; name it then.
+    shown = vessels if len(vessels) <= top_vessels + 1 else vessels[:top_vessels]
+    rest = vessels[len(shown):]
+    return {
+        "months": months,
+        "vessels": vessels,
+        "shown": [v["imo"] for v in shown],
+        "other": {"vessels": len(rest), "per_month": [sum(v["per_month"][i] for v in rest) for i in range(len(months))]},
+        "totals": [sum(v["per_month"][i] for v in vessels) for i in range(len(months))],
+    }
+
+
+def sanctioned_table(voyages: pl.DataFrame, sanctioned: pl.DataFrame) -> dict:
+    """Designated hulls with voyages in the set, each with its voyages, volumes and evidence ids."""
+    rows = []
+    with_voyages = set(voyages["imo"].to_list())
+    for vessel in sanctioned.sort("imo").iter_rows(named=True):
+        if vessel["imo"] not in with_voyages:
+            continue
+        own = voyages.filter(pl.col("imo") == vessel["imo"]).sort("load_departure_at")
+        trips = [
+            {
+                "voyage_id": v["voyage_id"],
+                "vessel_name": v["vessel_name"],
+                "load_port": v["load_port"],
+                "load_departure_at": v["load_departure_at"].isoformat(),
+                "discharge_port": v["discharge_port"],
+                "destination_status": v["destination_status"],
+                "counts_toward_cap": v["counts_toward_cap"],
+                "sanctioned_on_departure": v["sanctioned"],
+                "volume_bbl": v["volume_bbl"],
+                "volume_bbl_low": v["volume_bbl_low"],
+                "volume_bbl_high": v["volume_bbl_high"],
+                "evidence_ids": list(v["evidence_ids"] or []),
+            }
+            for v in own.iter_rows(named=True)
+        ]
+        counted = [t for t in trips if t["counts_toward_cap"]]
+        rows.append(
+            {
+                "imo": vessel["imo"],
+                "vessel_name": vessel["vessel_name"],
+                "lists": list(vessel["lists"] or []),
+                "earliest_listed_on": _iso(vessel["earliest_listed_on"]),
+                "voyages": len(trips),
+                "counted_volume_bbl": sum(t["volume_bbl"] for t in counted),
+                "counted_volume_bbl_low": sum(t["volume_bbl_low"] for t in counted),
+                "counted_volume_bbl_high": sum(t["volume_bbl_high"] for t in counted),
+                "voyage_list": trips,
+            }
+        )
+    rows.sort(key=lambda r: (-r["voyages"], r["vessel_name"] or "", r["imo"]))
+    return {"with_voyages": rows, "without_voyages": sanctioned.height - len(rows)}
+
+
+def map_data(port_calls: pl.DataFrame, ports: pl.DataFrame, version_dir: Path) -> dict:
+    """Ports from the seed table and the legs between each vessel's consecutive port calls."""
+    ports = ports.with_columns(pl.col("latitude", "longitude").cast(pl.Float64))
+    calls_at = dict(port_calls.group_by("port_id").agg(pl.len()).iter_rows())
+    role = dict(ports.select("port_id", "role").iter_rows())
+    placed = port_calls.filter(pl.col("port_id").is_in(ports["port_id"].implode()))
+    legs = (
+        placed.sort("imo", "arrival_at")
+        .with_columns(pl.col("port_id").shift(1).over("imo").alias("from_port"))
+        .filter(pl.col("from_port").is_not_null() & (pl.col("from_port") != pl.col("port_id")))
+        .group_by("from_port", "port_id")
+        .agg(pl.len().alias("legs"), pl.col("imo").n_unique().alias("vessels"))
+        .sort("from_port", "port_id")
+    )
+    points = {"sts_transfers": [], "ais_dark_ends": []}
+    sts_path, dark_path = version_dir / "sts_transfers.parquet", version_dir / "ais_dark_periods.parquet"
+    if sts_path.exists():
+        points["sts_transfers"] = pl.read_parquet(sts_path).select("latitude", "longitude").drop_nulls().rows()
+    if dark_path.exists():
+        dark = pl.read_parquet(dark_path)
+        points["ais_dark_ends"] = [
+            *dark.select("last_latitude", "last_longitude").drop_nulls().rows(),
+            *dark.select("first_latitude", "first_longitude").drop_nulls().rows(),
+        ]
+    return {
+        "ports": [
+            {**p, "calls": calls_at.get(p["port_id"], 0)}
+            for p in ports.select("port_id", "port_name", "country_iso2", "role", "latitude", "longitude").iter_rows(named=True)
+        ],
+        "legs": [
+            {
+                "from": a,
+                "to": b,
+                "legs": n,
+                "vessels": k,
+                "terminal_to_dprk": role.get(a) == "load_terminal" and role.get(b) == "discharge_port",
+            }
+            for a, b, n, k in legs.iter_rows()
+        ],
+        "calls": port_calls.height,
+        "calls_at_unknown_ports": port_calls.height - placed.height,
+        **{name: [[lat, lon] for lat, lon in rows] for name, rows in points.items()},
+    }
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+def _bbl(value: float, _pos: Any = None) -> str:
+    return f"{value:,.0f}"
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _empty(fig: Figure, message: str) -> Figure:
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=14, color="#444444")
+    return fig
+
+
+def cap_figure(data: dict) -> Figure:
+    """Cumulative barrels per year against the cap: central line, low-high band, breach dates."""
+    years = data["cap"]
+    if not years:
+        return _empty(Figure(figsize=(11, 3)), "No voyages counted toward the cap in this set.")
+    fig = Figure(figsize=(11, 4.6 * len(years)), layout="constrained")
+    for ax, year in zip(fig.subplots(len(years), 1, squeeze=False)[:, 0], years):
+        start, end = dt.date(year["year"], 1, 1), dt.date(year["year"], 12, 31)
+        curve = year["cumulative"]
+        dates = [start, *[_date(p["date"]) for p in curve]]
+
+        def series(key: str) -> list[float]:
+            return [0.0, *[p[key] for p in curve]]
+
+        ax.fill_between(dates, series("bbl_low"), series("bbl_high"), step="post", color=BAND_COLOR, alpha=0.35,
+                        label="low-high estimate")
+        ax.step(dates, series("bbl"), where="post", color=CENTRAL_COLOR, linewidth=2.2, label="central estimate")
+        ax.axhline(year["cap_bbl"], color=CAP_COLOR, linestyle="--", linewidth=1.6,
+                   label=f"UN cap {year['cap_bbl']:,.0f} bbl")
+        low, central, high = (_date(year[k]) for k in ("breach_date_low", "breach_date", "breach_date_high"))
+        if high or low:
+            ax.axvspan(high or start, low or end, color=CAP_COLOR, alpha=0.08, label="breach date range (high-low)")
+        if central:
+            ax.axvline(central, color=CAP_COLOR, linewidth=1.6)
+            ax.annotate(f"cap breached {central.isoformat()}", xy=(central, year["cap_bbl"]),
+                        xytext=(12, 28), textcoords="offset points", color=CAP_COLOR, fontsize=11, fontweight="bold",
+                        arrowprops={"arrowstyle": "->", "color": CAP_COLOR})
+        else:
+            ax.text(0.02, 0.92, "cap not breached (central estimate)", transform=ax.transAxes, color=CENTRAL_COLOR,
+                    fontsize=11, fontweight="bold", va="top")
+        ax.set_xlim(start, end)
+        top = max([year["cap_bbl"], *series("bbl_high")])
+        ax.set_ylim(0, top * 1.12)
+        ax.yaxis.set_major_formatter(FuncFormatter(_bbl))
+        ax.set_ylabel("barrels, cumulative")
+        ax.set_title(
+            f"{year['year']}: {year['delivered_bbl']:,.0f} bbl in {year['voyages']} voyages "
+            f"(range {year['delivered_bbl_low']:,.0f}-{year['delivered_bbl_high']:,.0f}) against the cap",
+            fontsize=12, loc="left",
+        )
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=9)
+    return fig
+
+
+def voyages_figure(data: dict) -> Figure:
+    """Voyages per month stacked by vessel; sanctioned vessels hatched; beyond the top vessels, one 'other' band."""
+    per = data["voyages_per_month"]
+    months = per["months"]
+    if not months:
+        return _empty(Figure(figsize=(11, 3)), "No voyages in this set.")
+    fig = Figure(figsize=(max(11.0, 0.45 * len(months) + 6), 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    by_imo = {v["imo"]: v for v in per["vessels"]}
+    palette = [*colormaps["tab10"].colors, *colormaps["Dark2"].colors]
+    x = list(range(len(months)))
+    bottom = [0] * len(months)
+    for i, imo in enumerate(per["shown"]):
+        vessel = by_imo[imo]
+        label = f"{vessel['vessel_name']} ({imo})" + (" - sanctioned" if vessel["sanctioned"] else "")
+        ax.bar(x, vessel["per_month"], bottom=bottom, color=palette[i % len(palette)], edgecolor="white",
+               hatch=SANCTIONED_HATCH if vessel["sanctioned"] else None, linewidth=0.6, label=label)
+        bottom = [b + c for b, c in zip(bottom, vessel["per_month"])]
+    if per["other"]["vessels"]:
+        ax.bar(x, per["other"]["per_month"], bottom=bottom, color=OTHER_COLOR, edgecolor="white", linewidth=0.6,
+               label=f"other ({per['other']['vessels']} vessels)")
+    for xi, total in zip(x, per["totals"]):
+        if total:
+            ax.text(xi, total, str(total), ha="center", va="bottom", fontsize=10, fontweight="bold")
+    ax.set_xticks(x, months, rotation=45 if len(months) > 12 else 0, ha="right" if len(months) > 12 else "center")
+    ax.set_ylim(0, max(per["totals"]) * 1.15 + 0.5)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("voyages (by load departure month, UTC)")
+    ax.set_title(f"Voyages per month: {data['voyages']} voyages by {data['vessels']} vessels", fontsize=12, loc="left")
+    ax.grid(axis="y", alpha=0.3)
+    handles, _ = ax.get_legend_handles_labels()
+    if any(by_imo[imo]["sanctioned"] for imo in per["shown"]):
+        handles.append(Patch(facecolor="white", edgecolor="#333333", hatch=SANCTIONED_HATCH,
+                             label="hatched: designated by a loaded sanctions list"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    return fig
+
+
+def map_figure(data: dict) -> Figure:
+    """Load terminals, DPRK ports and the legs between consecutive port calls, on longitude/latitude axes."""
+    m = data["map"]
+    ports = {p["port_id"]: p for p in m["ports"]}
+    shown = [p for p in m["ports"] if p["role"] in ("load_terminal", "discharge_port") or p["calls"]]
+    fig = Figure(figsize=(11, 8.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_facecolor("#eef4fa")
+    if not shown:
+        ax.text(0.5, 0.5, "No ports to draw.", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    most = max([leg["legs"] for leg in m["legs"]] or [1])
+    most_calls = max([p["calls"] for p in shown] + [1])
+    for leg in sorted(m["legs"], key=lambda leg: leg["legs"]):
+        a, b = ports[leg["from"]], ports[leg["to"]]
+        color = CAP_COLOR if leg["terminal_to_dprk"] else "#4d4d4d"
+        ax.annotate(
+            "", xy=(b["longitude"], b["latitude"]), xytext=(a["longitude"], a["latitude"]),
+            arrowprops={"arrowstyle": "-|>", "connectionstyle": "arc3,rad=0.12", "color": color,
+                        "alpha": 0.75, "linewidth": 0.8 + 4.2 * math.sqrt(leg["legs"] / most), "shrinkA": 6, "shrinkB": 6},
+        )
+        mid_x = (a["longitude"] + b["longitude"]) / 2 + 0.06 * (a["latitude"] - b["latitude"])
+        mid_y = (a["latitude"] + b["latitude"]) / 2 - 0.06 * (a["longitude"] - b["longitude"])
+        ax.text(mid_x, mid_y, str(leg["legs"]), fontsize=8, color=color, ha="center", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    for role, style in ROLE_STYLE.items():
+        group = [p for p in shown if p["role"] == role]
+        if not group:
+            continue
+        ax.scatter([p["longitude"] for p in group], [p["latitude"] for p in group], marker=style["marker"],
+                   s=[50 + 250 * math.sqrt(p["calls"] / most_calls) for p in group],
+                   color=style["color"], edgecolor="black", linewidth=0.6, zorder=3, label=style["label"])
+    _label_ports(ax, shown)
+    if m["sts_transfers"]:
+        lat, lon = zip(*m["sts_transfers"])
+        ax.scatter(lon, lat, marker="X", s=70, color="#6a3d9a", zorder=3, label="ship-to-ship transfer")
+    if m["ais_dark_ends"]:
+        lat, lon = zip(*m["ais_dark_ends"])
+        ax.scatter(lon, lat, marker="o", s=22, facecolor="none", edgecolor="#1b7837", zorder=3,
+                   label="AIS went dark / reappeared")
+    ax.plot([], [], color=CAP_COLOR, linewidth=2.5, label="load terminal -> DPRK port (legs)")
+    ax.plot([], [], color="#4d4d4d", linewidth=2.5, label="other leg between calls")
+    lats = [p["latitude"] for p in shown] + [lat for lat, _ in m["sts_transfers"] + m["ais_dark_ends"]]
+    lons = [p["longitude"] for p in shown] + [lon for _, lon in m["sts_transfers"] + m["ais_dark_ends"]]
+    pad = 0.4
+    ax.set_xlim(min(lons) - pad, max(lons) + pad)
+    ax.set_ylim(min(lats) - pad, max(lats) + pad)
+    ax.set_aspect(1 / math.cos(math.radians((min(lats) + max(lats)) / 2)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.1f}°E"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.1f}°N"))
+    ax.grid(alpha=0.4, color="white")
+    ax.set_title(
+        f"Ports (calls in brackets) and {sum(leg['legs'] for leg in m['legs'])} legs between consecutive port calls; "
+        "lines join ports, not sailed paths",
+        fontsize=11, loc="left",
+    )
+    ax.legend(loc="best", fontsize=9, framealpha=0.9)
+    return fig
+
+
+def _label_ports(ax: Any, ports: list[dict]) -> None:
+    """Name each port beside its point, on the side farthest from the labels already placed (ports cluster)."""
+    sides = ((7, 4, "left"), (7, -12, "left"), (-7, 4, "right"), (-7, -12, "right"))
+    placed: list[tuple[float, float]] = []
+    for p in sorted(ports, key=lambda p: -p["calls"]):
+        x, y = p["longitude"], p["latitude"]
+
+        def clearance(side: tuple[int, int, str]) -> float:
+            # offsets in points, compared in degrees: about 0.02 degrees a point at this figure size
+            lx, ly = x + side[0] * 0.02 + (0.25 if side[2] == "left" else -0.25), y + side[1] * 0.02
+            return min([math.hypot(lx - a, ly - b) for a, b in placed] + [99.0])
+
+        dx, dy, ha = max(sides, key=clearance)
+        placed.append((x + dx * 0.02 + (0.25 if ha == "left" else -0.25), y + dy * 0.02))
+        ax.annotate(f"{p['port_name']} ({p['calls']})", (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                    fontsize=9 if p["calls"] else 8, color="black" if p["calls"] else "#555555", zorder=4)
+
+
+def _png(fig: Figure, target: Path | io.BytesIO, dpi: int = DPI) -> None:
+    FigureCanvasAgg(fig)
+    fig.savefig(target, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+
+
+# --- the page --------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 24px auto; max-width: 1250px; color: #222; }
+h1 { font-size: 26px; margin-bottom: 4px; } h2 { margin-top: 36px; border-bottom: 2px solid #ddd; }
+.meta { color: #666; font-size: 13px; } .headline { font-size: 18px; background: #fdf1f1; padding: 12px 16px; }
+figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 13px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
+th, td { border: 1px solid #ccc; padding: 4px 7px; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.ids { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; max-width: 420px; word-break: break-all; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def headline_sentences(data: dict) -> list[str]:
+    """One sentence per cap year, as the published cap tracker states it."""
+    if not data["cap"]:
+        return ["No voyage in this set counts toward the cap."]
+    out = []
+    for y in data["cap"]:
+        breach = (
+            f"the cap of {y['cap_bbl']:,.0f} bbl was breached on {y['breach_date']} "
+            f"(low estimate {y['breach_date_low'] or 'not breached'}, high {y['breach_date_high'] or 'not breached'})"
+            if y["breach_date"]
+            else f"the cap of {y['cap_bbl']:,.0f} bbl was not breached"
+            + (f" (high estimate breached on {y['breach_date_high']})" if y["breach_date_high"] else "")
+        )
+        out.append(
+            f"{y['year']}: {y['voyages']} voyages counted toward the cap, {y['delivered_bbl']:,.0f} bbl "
+            f"(range {y['delivered_bbl_low']:,.0f}-{y['delivered_bbl_high']:,.0f}); {breach}."
+        )
+    return out
+
+
+def _cap_table(data: dict) -> str:
+    head = ("year", "cap bbl", "voyages", "delivered bbl", "low", "high", "breach date", "low estimate", "high estimate")
+    rows = "".join(
+        "<tr>" + "".join(
+            [f"<td>{y['year']}</td>", f'<td class="n">{y["cap_bbl"]:,.0f}</td>', f'<td class="n">{y["voyages"]}</td>']
+            + [f'<td class="n">{y[k]:,.0f}</td>' for k in ("delivered_bbl", "delivered_bbl_low", "delivered_bbl_high")]
+            + [f"<td>{_e(y[k] or 'not breached')}</td>" for k in ("breach_date", "breach_date_low", "breach_date_high")]
+        ) + "</tr>"
+        for y in data["cap"]
+    )
+    return _table(head, rows, 'id="cap-table"') if rows else "<p>No cap-tracker years in this set.</p>"
+
+
+def _table(head: Iterable[str], rows: str, attrs: str) -> str:
+    return f"<table {attrs}><thead><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _sanctioned_table(data: dict) -> str:
+    table = data["sanctioned_vessels"]
+    head = ("vessel", "IMO", "lists", "voyage", "load departure (UTC)", "destination", "counts", "volume bbl",
+            "low-high bbl", "evidence ids")
+    rows = []
+    for vessel in table["with_voyages"]:
+        span = len(vessel["voyage_list"])
+        for i, v in enumerate(vessel["voyage_list"]):
+            cells = []
+            if i == 0:
+                cells += [
+                    f'<td rowspan="{span}"><b>{_e(vessel["vessel_name"])}</b><br>{vessel["voyages"]} voyages, '
+                    f'{vessel["counted_volume_bbl"]:,.0f} bbl counted</td>',
+                    f'<td rowspan="{span}">{_e(vessel["imo"])}</td>',
+                    f'<td rowspan="{span}">{_e("; ".join(vessel["lists"]))}'
+                    f'<br>listed {_e(vessel["earliest_listed_on"] or "date unknown")}</td>',
+                ]
+            destination = v["discharge_port"] or "-"
+            cells += [
+                f"<td>{_e(v['voyage_id'])}</td>",
+                f"<td>{_e(v['load_departure_at'][:16].replace('T', ' '))} from {_e(v['load_port'])}</td>",
+                f"<td>{_e(destination)} ({_e(v['destination_status'])})</td>",
+                f"<td>{'yes' if v['counts_toward_cap'] else 'no'}</td>",
+                f'<td class="n">{v["volume_bbl"]:,.0f}</td>',
+                f'<td class="n">{v["volume_bbl_low"]:,.0f}-{v["volume_bbl_high"]:,.0f}</td>',
+                f'<td class="ids">{_e(" ".join(v["evidence_ids"]))}</td>',
+            ]
+            rows.append(f'<tr data-imo="{_e(vessel["imo"])}">{"".join(cells)}</tr>')
+    note = (
+        f"<p>{table['without_voyages']} further designated hulls have no voyages in this set.</p>"
+        if table["without_voyages"] else ""
+    )
+    if not rows:
+        return "<p>No designated vessel made a voyage in this set.</p>" + note
+    return _table(head, "".join(rows), 'id="sanctioned-table"') + note
+
+
+def _figure(name: str, alt: str, caption: str) -> str:
+    return f'<figure><img src="{name}" alt="{_e(alt)}"><figcaption>{_e(caption)}</figcaption></figure>'
+
+
+def report_html(data: dict) -> str:
+    per = data["voyages_per_month"]
+    other = per["other"]["vessels"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tankerwatch report {_e(data['version'])}</title>
+<style>{CSS}</style></head>
+<body>
+<h1>tankerwatch: DPRK tanker loads at the Russian Far East terminals</h1>
+<p class="meta">Published set {_e(data['version'])}, created {_e(data['created_at'])}, run {_e(data['run_id'])}.
+Every number here is read from this set's parquet files; <a href="{REPORT_DATA}">{REPORT_DATA}</a> holds them.</p>
+<div class="headline">{'<br>'.join(_e(s) for s in headline_sentences(data))}</div>
+
+<h2>The cap</h2>
+{_figure(CAP_FIGURE, "Cumulative barrels per year against the cap", "Cumulative barrels of the voyages that count toward the cap, by load departure date (UTC), with the low-high estimate as a band; the dashed line is the cap, the vertical line the breach date and the shaded span the breach dates of the high and low estimates.")}
+{_cap_table(data)}
+
+<h2>Voyages per month</h2>
+{_figure(VOYAGES_FIGURE, "Voyages per month stacked by vessel", f"Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are designated by a loaded sanctions list." + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else ""))}
+
+<h2>Ports and routes</h2>
+{_figure(MAP_FIGURE, "Map of load terminals, DPRK ports and legs between port calls", f"Port points from the project's port table; each arrow joins a vessel's consecutive port calls ({data['map']['calls']} published calls), thicker for more legs, numbered by legs." + (f" {data['map']['calls_at_unknown_ports']} calls at ports missing from the table are not drawn." if data['map']['calls_at_unknown_ports'] else ""))}
+
+<h2>Sanctioned vessels and their voyages</h2>
+{_sanctioned_table(data)}
+</body></html>
+"""
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def build_report(version_dir: Path, out_dir: Path | None = None, ports_csv: Path = SEEDS_DIR / "ports.csv") -> dict:
+    """Write report.html, report_data.json and the PNG figures of the set in `version_dir` to `out_dir`; return the data."""
+    out_dir = Path(out_dir or version_dir)
+    data = report_data(version_dir, ports_csv)
+    for name, draw in ((CAP_FIGURE, cap_figure), (VOYAGES_FIGURE, voyages_figure), (MAP_FIGURE, map_figure)):
+        _png(draw(data), out_dir / name)
+    (out_dir / REPORT_DATA).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    (out_dir / REPORT_HTML).write_text(report_html(data), encoding="utf-8")
+    return data
+
+
+def file_entry(path: Path) -> dict:
+    """A manifest file entry: name, bytes and sha256."""
+    with open(path, "rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
+
+
+def write_report(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv") -> dict:
+    """Build the report into `version_dir` and list its files in the manifest; return the data.
+
+    The files are written to a hidden directory first and moved in only when all are
+    written, so a failed report leaves no half a report in the version.
+    """
+    version_dir = Path(version_dir)
+    tmp = version_dir / f".report-{secrets.token_hex(6)}"
+    tmp.mkdir()
+    try:
+        data = build_report(version_dir, tmp, ports_csv)
+        for name in REPORT_FILES:
+            os.replace(tmp / name, version_dir / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = json.loads((version_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest["files"] = {**manifest.get("files", {}), **{name: file_entry(version_dir / name) for name in REPORT_FILES}}
+    manifest["report"] = {"html": REPORT_HTML, "data": REPORT_DATA, "figures": list(FIGURES)}
+    write_manifest(version_dir, manifest)
+    return data
+
+
+def headline_markdown(data: dict, html_path: Path) -> str:
+    """Markdown for the Dagster UI: the headline sentences, the cap chart inline and where the page is."""
+    buffer = io.BytesIO()
+    _png(cap_figure(data), buffer, dpi=HEADLINE_DPI)
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    sentences = "\n\n".join(headline_sentences(data))
+    return f"{sentences}\n\n![cumulative barrels against the cap](data:image/png;base64,{image})\n\nReport: `{html_path}`\n"
