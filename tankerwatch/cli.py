@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
+import shutil
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 
-from tankerwatch.publish import resolve_current
-from tankerwatch.settings import DATA_DIR_ENV, SOURCES_ENV, resolve_data_paths, resolve_sources_file
+from tankerwatch.fetch import remove_partial_landings
+from tankerwatch.publish import remove_interrupted, resolve_current
+from tankerwatch.settings import DATA_DIR_ENV, SOURCES_ENV, DataPaths, resolve_data_paths, resolve_sources_file
+
+LOCK_NAME = ".tankerwatch-run.lock"
+LOCK_WAIT_ENV = "TANKERWATCH_LOCK_WAIT_S"
+DEFAULT_LOCK_WAIT_S = 3600.0
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run held the data directory for longer than we would wait
+
+
+class RunLocked(Exception):
+    """Another run held the data directory's lock for longer than this run may wait."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,8 +35,75 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--sources", help=f"sources file (default: ${SOURCES_ENV}, else the bundled demo)")
     run.add_argument("--data-dir", help=f"data directory (default: ${DATA_DIR_ENV}, else ./data)")
     run.add_argument("--product", help="refined product for volumes (default: seeds/volume_assumptions.csv)")
+    run.add_argument(
+        "--lock-wait",
+        type=float,
+        help=f"seconds to wait for another run on the same data directory (default: ${LOCK_WAIT_ENV}, else "
+        f"{DEFAULT_LOCK_WAIT_S:.0f})",
+    )
     args = parser.parse_args(argv)
-    return run_pipeline(args.sources, args.data_dir, args.product)
+    paths = resolve_data_paths(args.data_dir)
+    wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
+    try:
+        with run_lock(paths.root, wait_s):
+            tidy_interrupted(paths)
+            return run_pipeline(args.sources, str(paths.root), args.product)
+    except RunLocked as exc:
+        print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+@contextlib.contextmanager
+def run_lock(data_dir: Path, wait_s: float, poll_s: float = 0.5) -> Iterator[None]:
+    """Hold the data directory's run lock (an flock, released by the kernel even on SIGKILL).
+
+    One run at a time per data directory: DuckDB admits one writer, and a second run would
+    otherwise fail on its lock half-way. A second run waits up to ``wait_s`` seconds, then raises
+    RunLocked naming the holder.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                if time.monotonic() >= deadline:
+                    raise RunLocked(
+                        f"another run (pid {holder}) holds the lock on {data_dir} ({path}); "
+                        f"gave up after waiting {wait_s:.0f} s"
+                    ) from None
+                if not announced:
+                    print(f"tankerwatch: another run (pid {holder}) is using {data_dir}; waiting up to {wait_s:.0f} s",
+                          file=sys.stderr, flush=True)
+                    announced = True
+                time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def tidy_interrupted(paths: DataPaths) -> None:
+    """Remove the temporaries a killed run left behind; only while holding the run lock."""
+    removed = [f"published/{name}" for name in remove_interrupted(paths.published)]
+    removed += [f"landing/{name}" for name in remove_partial_landings(paths.landing)]
+    if paths.work.is_dir():
+        for leftover in sorted(paths.work.iterdir()):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed.append(f"work/{leftover.name}")
+    if removed:
+        print(f"tankerwatch: removed {len(removed)} leftover(s) of an interrupted run: {', '.join(removed[:5])}"
+              + (" ..." if len(removed) > 5 else ""), file=sys.stderr)
 
 
 def run_pipeline(sources: str | None, data_dir: str | None, product: str | None) -> int:

@@ -24,6 +24,8 @@ import requests
 import urllib3
 
 from tankerwatch.errors import FetchError
+from tankerwatch.faults import fault_point
+from tankerwatch.settings import DEMO_DIR
 
 CHUNK = 1024 * 1024
 USER_AGENT = "tankerwatch/0.1 (+https://github.com/tankerwatch)"
@@ -62,6 +64,9 @@ class FetchOptions:
     max_retry_after_s: float = 300.0
     max_bytes: int = 2 * 1024**3
     expect: str | None = None
+    # Folders local paths may name besides the sources file's own folder and the bundled demo;
+    # they come from $TANKERWATCH_ALLOWED_ROOTS (the operator's environment), never from the sources file.
+    local_roots: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A YAML string "false" is truthy; refuse anything but a real bool for the one security switch.
@@ -81,6 +86,10 @@ class FetchOptions:
             raise ValueError(f"retries must be a whole number of at least 0, not {self.retries!r}")
         if type(self.max_bytes) is not int or self.max_bytes < 1:
             raise ValueError(f"max_bytes must be a whole number above 0, not {self.max_bytes!r}")
+        if not isinstance(self.local_roots, tuple) or not all(
+            isinstance(root, str) and os.path.isabs(root) for root in self.local_roots
+        ):
+            raise ValueError(f"local_roots must be a tuple of absolute paths, not {self.local_roots!r}")
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,9 @@ class Fetcher:
         except FetchError as exc:
             keys = _State.load(role_dir, self._log).sets.get(set_key) or []
             return self._reuse_last_good(exc, source_name, role, role_dir, keys, options, many=True)
+        for _, member in members:
+            # A link in a drop folder can point anywhere: every member is checked, not just the pattern.
+            _check_within_roots(member, Path(base_dir), options, where)
         snapshots = []
         for shown, member in members:
             snapshots.append(self._fetch_or_reuse(source_name, role, shown, member, role_dir, options))
@@ -255,7 +267,7 @@ class Fetcher:
         with ``reuse_last_good`` the last good snapshot of ``url`` comes back stale. Empty output is allowed here
         (an API query can rightly find nothing); ``options.max_bytes`` and ``options.expect`` apply.
         """
-        if not _SUFFIX.match(suffix):
+        if not _SUFFIX.fullmatch(suffix):
             raise ValueError(f"suffix must look like '.jsonl' or '.ftm.json', not {suffix!r}")
         where = _where(source_name, role)
         role_dir = self._role_dir(source_name, role)
@@ -465,14 +477,15 @@ class Fetcher:
                     os.replace(part.path, final)
                     _fsync_dir(role_dir)
                 good = {
-                    "sha256": part.sha256, "file": final.name, "bytes": part.size, "fetched_at": fetched_at, "url": url,
+                    "sha256": part.sha256, "file": final.name, "bytes": part.size, "fetched_at": fetched_at,
+                    "url": _display_url(url),
                 }
                 unchanged = False
         except BaseException:
             part.path.unlink(missing_ok=True)
             raise
         state.entries[key] = {
-            "url": url, "etag": etag, "last_modified": last_modified, "last_good": good, "used_at": checked_at,
+            "url": _display_url(url), "etag": etag, "last_modified": last_modified, "last_good": good, "used_at": checked_at,
         }
         self._save_state(state, where)
         return _snapshot_from(
@@ -513,7 +526,7 @@ class Fetcher:
 
     def _role_dir(self, source_name: str, role: str) -> Path:
         for label, value in (("source name", source_name), ("role", role)):
-            if not _NAME_PART.match(value):
+            if not isinstance(value, str) or not _NAME_PART.fullmatch(value):
                 raise ValueError(f"{label} {value!r} cannot name a landing folder")
         role_dir = self.landing_dir / source_name / role
         role_dir.mkdir(parents=True, exist_ok=True)
@@ -525,6 +538,20 @@ class Fetcher:
         except OSError as exc:
             # The bytes are landed and the snapshot is good; only the next conditional GET is lost.
             self._log(f"warning: {where}: cannot write {state.path}: {exc}")
+
+
+def remove_partial_landings(landing_dir: Path) -> list[str]:
+    """Delete temporary files a run killed mid-fetch left in the landing folders; return their paths.
+
+    Landed snapshots and ``_state.json`` are written under a temporary name and renamed, so a kill
+    leaves only these temporaries, never a half file under a real name. Call it only while no other
+    run can be fetching into ``landing_dir`` (the CLI holds the data directory's run lock).
+    """
+    landing_dir = Path(landing_dir)
+    leftovers = [*landing_dir.glob("*/*/.landing-*.part"), *landing_dir.glob("*/*/.state-*.tmp")]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return sorted(str(path.relative_to(landing_dir)) for path in leftovers)
 
 
 def fetch_to_landing(
@@ -577,6 +604,7 @@ def _land_stream(
                 sniffer.feed(chunk)
                 digest.update(chunk)
                 sink.write(chunk)
+                fault_point("landing")
             if finish is not None:
                 finish()
             if size == 0 and not allow_empty:
@@ -634,7 +662,14 @@ class _Sniffer:
         if self.done:
             return
         self.done = True
-        text = _head_text(bytes(self.head)).lstrip()
+        head = bytes(self.head)
+        if b"\x00" in head and not head.startswith(_WIDE_BOMS):
+            # No CSV, XML, JSON or NMEA text of a publisher holds NUL bytes outside UTF-16/32: this is binary.
+            raise FetchError(
+                f"{self.where}: {self.what} is binary data (it holds NUL bytes), not {self.expect}: "
+                f"it starts {head[:16]!r}"
+            )
+        text = _head_text(head).lstrip()
         start = repr(text[:40])
         if _looks_like_html(text):
             raise FetchError(f"{self.where}: {self.what} is an HTML page, not {self.expect}: it starts {start}")
@@ -642,6 +677,9 @@ class _Sniffer:
             raise FetchError(f"{self.where}: {self.what} is not XML: it starts {start}")
         if self.expect in ("json", "jsonl") and not text.startswith(("{", "[")):
             raise FetchError(f"{self.where}: {self.what} is not {self.expect.upper()}: it starts {start}")
+
+
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
 def _head_text(data: bytes) -> str:
@@ -763,7 +801,8 @@ def _snapshot_from(
     return Snapshot(
         source_name=source_name,
         role=role,
-        url=url,
+        # The URL travels into logs, asset metadata, the warehouse and the manifest: never with a secret in it.
+        url=_display_url(url),
         sha256=good["sha256"],
         bytes=good["bytes"],
         fetched_at=good["fetched_at"],
@@ -790,14 +829,36 @@ def _local_target(url: str, base_dir: Path, where: str, options: FetchOptions) -
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise FetchError(f"{where}: file:// URLs must name a local file, not one on {parts.netloc!r}: {url}")
-        return Path(unquote(parts.path))
+        path = Path(unquote(parts.path))
     # One letter is a Windows drive (C:\...), not a scheme.
-    if scheme and len(scheme) > 1:
+    elif scheme and len(scheme) > 1:
         raise FetchError(
             f"{where}: unsupported URL scheme {scheme!r} in {_display_url(url)}: use http(s), file:// or a path"
         )
-    path = Path(url).expanduser()
-    return path if path.is_absolute() else base_dir / path
+    else:
+        path = Path(url).expanduser()
+        path = path if path.is_absolute() else base_dir / path
+    if "\x00" in str(path):
+        raise FetchError(f"{where}: the path {str(path)!r} holds a NUL character")
+    _check_within_roots(path, base_dir, options, where)
+    return path
+
+
+def _check_within_roots(path: Path, base_dir: Path, options: FetchOptions, where: str) -> None:
+    """Refuse a local path that resolves (links and '..' followed) outside every folder sources may read.
+
+    Those folders: the sources file's own, the bundled demo, and ``options.local_roots``. A sources file
+    cannot widen them, so a hostile one cannot pull ~/.ssh or /etc into the landing folder or the rejects.
+    """
+    resolved = os.path.realpath(path)
+    for root in (base_dir, DEMO_DIR, *options.local_roots):
+        real_root = os.path.realpath(root)
+        if resolved == real_root or resolved.startswith(real_root.rstrip(os.sep) + os.sep):
+            return
+    raise FetchError(
+        f"{where}: refusing to read {path}: it resolves to {resolved}, outside the folders sources may read "
+        f"(the sources file's folder {base_dir}, the bundled demo, and $TANKERWATCH_ALLOWED_ROOTS)"
+    )
 
 
 def _check_remote_url(url: str, where: str, options: FetchOptions, *, redirected_from: str | None = None) -> None:
@@ -879,7 +940,7 @@ def _expand(url: str, path: Path, base_dir: Path, where: str) -> list[tuple[str,
 def _suffix(name: str) -> str:
     base = Path(name).name
     suffix = "".join(Path(base).suffixes[-2:]).lower()
-    return suffix if _SUFFIX.match(suffix) else ".bin"
+    return suffix if _SUFFIX.fullmatch(suffix) else ".bin"
 
 
 def _display_url(url: str | None) -> str:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from tankerwatch.faults import fault_point
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -36,6 +38,7 @@ __all__ = [
     "MANIFEST_NAME",
     "current_version",
     "list_versions",
+    "remove_interrupted",
     "resolve_current",
     "switch_current",
     "write_manifest",
@@ -89,6 +92,7 @@ def write_version(
         if manifest is not None:
             write_manifest(tmp, dict(manifest))
         _fsync_path(tmp)
+        fault_point("publish.write")
         # rename() of a directory onto an existing non-empty one fails, which is the
         # behaviour we want if a concurrent writer got there first.
         os.rename(tmp, final)
@@ -167,6 +171,7 @@ def switch_current(published_dir: Path, version_dir: Path) -> str | None:
     tmp = published_dir / f".{CURRENT_NAME}.{secrets.token_hex(6)}.tmp"
     os.symlink(f"{VERSIONS_NAME}/{version_id}", tmp)
     try:
+        fault_point("publish.switch")
         # rename(2) replaces the old link in one step: a reader sees the old or the new target.
         os.replace(tmp, link)
     except BaseException:
@@ -207,6 +212,29 @@ def list_versions(published_dir: Path) -> list[str]:
         for p in versions.iterdir()
         if not p.name.startswith(".") and p.is_dir() and (p / MANIFEST_NAME).is_file()
     )
+
+
+def remove_interrupted(published_dir: Path) -> list[str]:
+    """Delete what a run killed mid-publish leaves behind; return the names removed.
+
+    That is: hidden `.tmp-*` version folders, `.current.*.tmp` links and half-written manifest
+    temporaries. None of them is ever read, so this is tidiness, not repair. Only call it while no
+    other run can be publishing into `published_dir` (the CLI holds the data directory's run lock).
+    """
+    published_dir = Path(published_dir)
+    removed = []
+    versions = published_dir / VERSIONS_NAME
+    leftovers = list(published_dir.glob(f".{CURRENT_NAME}.*.tmp"))
+    if versions.is_dir():
+        leftovers += [p for p in versions.iterdir() if p.name.startswith(TMP_PREFIX)]
+        leftovers += list(versions.glob(f"*/.{MANIFEST_NAME}.*.tmp"))
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(str(path.relative_to(published_dir)))
+    return sorted(removed)
 
 
 def _check_version_id(version_id: str) -> None:

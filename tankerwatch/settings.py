@@ -10,10 +10,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 SEEDS_DIR = REPO_ROOT / "seeds"
-DEMO_SOURCES_FILE = REPO_ROOT / "demo" / "sources.yaml"
+DEMO_DIR = REPO_ROOT / "demo"
+DEMO_SOURCES_FILE = DEMO_DIR / "sources.yaml"
 
 SOURCES_ENV = "TANKERWATCH_SOURCES"
 DATA_DIR_ENV = "TANKERWATCH_DATA_DIR"
+ALLOWED_ROOTS_ENV = "TANKERWATCH_ALLOWED_ROOTS"
 DEFAULT_DATA_DIR = Path("data")
 
 
@@ -52,3 +54,17 @@ def resolve_data_paths(configured: str | None = None) -> DataPaths:
     value = configured or os.environ.get(DATA_DIR_ENV)
     root = Path(value).expanduser() if value else DEFAULT_DATA_DIR
     return DataPaths(root.resolve())
+
+
+def allowed_roots() -> tuple[str, ...]:
+    """Folders local source paths may name beyond the sources file's own and the bundled demo.
+
+    Read from $TANKERWATCH_ALLOWED_ROOTS (absolute paths separated by ':') at run time: the operator's
+    environment decides, never the sources file, so a sources file cannot grant itself /etc or ~/.ssh.
+    """
+    value = os.environ.get(ALLOWED_ROOTS_ENV, "")
+    roots = [part for part in value.split(os.pathsep) if part.strip()]
+    relative = [root for root in roots if not os.path.isabs(root)]
+    if relative:
+        raise ValueError(f"${ALLOWED_ROOTS_ENV} must list absolute paths; these are not: {relative}")
+    return tuple(os.path.abspath(root) for root in roots)

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from tankerwatch.errors import SourcesFileError
+from tankerwatch.settings import allowed_roots
 
 GFW_API_BASE = "https://gateway.api.globalfishingwatch.org/v3/"
 
@@ -56,6 +57,9 @@ FETCH_SETTINGS: dict[str, type | tuple[type, ...]] = {
 }
 ON_FETCH_ERROR = ("fail", "reuse_last_good")
 
+# A sources file names a few dozen feeds; anything near this size is not one.
+MAX_SOURCES_FILE_BYTES = 1024 * 1024
+
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -70,6 +74,7 @@ class Source:
     base_dir: Path = Path(".")
     fetch_settings: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    local_roots: tuple[str, ...] = ()  # from $TANKERWATCH_ALLOWED_ROOTS when the file was loaded
 
     def urls(self) -> dict[str, str]:
         """Every URL to fetch for this source, keyed by role (`url`, `alt_url`, ...)."""
@@ -80,7 +85,7 @@ class Source:
         from tankerwatch.fetch import FetchOptions
 
         try:
-            return FetchOptions(expect=KINDS[self.kind].expect, **self.fetch_settings)
+            return FetchOptions(expect=KINDS[self.kind].expect, local_roots=self.local_roots, **self.fetch_settings)
         except ValueError as exc:
             raise SourcesFileError(f"source '{self.name}': {exc}") from exc
 
@@ -88,9 +93,16 @@ class Source:
 def load_sources(path: Path) -> list[Source]:
     """Read and check a sources file; a problem raises SourcesFileError naming the source."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_SOURCES_FILE_BYTES + 1)
     except OSError as exc:
         raise SourcesFileError(f"cannot read sources file {path}: {exc}") from exc
+    if len(data) > MAX_SOURCES_FILE_BYTES:
+        raise SourcesFileError(f"sources file {path} is larger than {MAX_SOURCES_FILE_BYTES:,} bytes; no sources file is")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourcesFileError(f"sources file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -98,17 +110,21 @@ def load_sources(path: Path) -> list[Source]:
     if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
         raise SourcesFileError(f"sources file {path} must have a top-level mapping 'sources: {{NAME: {{kind, url}}}}'")
     base_dir = Path(path).resolve().parent
-    return [_parse_source(str(name), spec, base_dir) for name, spec in document["sources"].items()]
+    try:
+        roots = allowed_roots()
+    except ValueError as exc:
+        raise SourcesFileError(str(exc)) from None
+    return [_parse_source(str(name), spec, base_dir, roots) for name, spec in document["sources"].items()]
 
 
-def _parse_source(name: str, spec: Any, base_dir: Path) -> Source:
-    where = f"source '{name}'"
-    if not _SOURCE_NAME.match(name):
+def _parse_source(name: str, spec: Any, base_dir: Path, roots: tuple[str, ...] = ()) -> Source:
+    where = f"source {name!r}"
+    if not _SOURCE_NAME.fullmatch(name):
         raise SourcesFileError(f"{where}: names are lower-case letters, digits and '_' (at most 64), starting with a letter")
     if not isinstance(spec, dict):
         raise SourcesFileError(f"{where}: expected a mapping with 'kind' and 'url'")
     kind = spec.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise SourcesFileError(f"{where}: unknown kind {kind!r}; supported: {', '.join(sorted(KINDS))}")
     kind_spec = KINDS[kind]
     url = spec.get("url", kind_spec.default_url)
@@ -133,8 +149,11 @@ def _parse_source(name: str, spec: Any, base_dir: Path) -> Source:
         raise SourcesFileError(f"{where}: 'on_fetch_error' must be one of {', '.join(ON_FETCH_ERROR)}")
 
     known = {"kind", "url", *kind_spec.extra_urls, *FETCH_SETTINGS, *kind_spec.options}
-    unknown = sorted(set(spec) - known)
+    unknown = sorted(str(key) for key in set(spec) - known)
     if unknown:
         raise SourcesFileError(f"{where}: unknown settings {unknown} for kind {kind}")
     options = {key: spec[key] for key in kind_spec.options if key in spec}
-    return Source(name=name, kind=kind, url=url, extra_urls=extra, base_dir=base_dir, fetch_settings=settings, options=options)
+    return Source(
+        name=name, kind=kind, url=url, extra_urls=extra, base_dir=base_dir, fetch_settings=settings, options=options,
+        local_roots=roots,
+    )
