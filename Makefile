@@ -19,6 +19,7 @@ run: install
 	$(BIN)/tankerwatch run
 
 test: install
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pytest
 
 ui: install

@@ -76,6 +76,8 @@ CENTRAL_COLOR = "#08519c"
 BAND_COLOR = "#6baed6"
 OTHER_COLOR = "#bdbdbd"
 SANCTIONED_HATCH = "///"
+# Vessel colours: tab10 and Dark2 without their greys, which are kept for "other".
+VESSEL_COLORS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7] + list(colormaps["Dark2"].colors[:-1])
 
 
 # --- the numbers -----------------------------------------------------------------------------
@@ -350,7 +352,7 @@ def voyages_figure(data: dict) -> Figure:
     fig = Figure(figsize=(max(11.0, 0.45 * len(months) + 6), 5.2), layout="constrained")
     ax = fig.add_subplot()
     by_imo = {v["imo"]: v for v in per["vessels"]}
-    palette = [*colormaps["tab10"].colors, *colormaps["Dark2"].colors]
+    palette = VESSEL_COLORS
     x = list(range(len(months)))
     bottom = [0] * len(months)
     for i, imo in enumerate(per["shown"]):
