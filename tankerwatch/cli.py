@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from tankerwatch.fetch import remove_partial_landings
-from tankerwatch.publish import remove_interrupted, resolve_current
+from tankerwatch.publish import current_version, remove_interrupted, resolve_current
 from tankerwatch.settings import DATA_DIR_ENV, SOURCES_ENV, DataPaths, resolve_data_paths, resolve_sources_file
 
 LOCK_NAME = ".tankerwatch-run.lock"
@@ -127,9 +127,17 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
     }
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(FULL_JOB_NAME)
+    before = current_version(paths.published)
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
 
-    failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    # A WARN check (a source reused its last good snapshot) does not stop a run and does not fail it.
+    warnings = [e for e in failed if e.severity == dg.AssetCheckSeverity.WARN]
+    failed_checks = [e for e in failed if e.severity != dg.AssetCheckSeverity.WARN]
+    for evaluation in warnings:
+        print(f"WARNING: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}", file=sys.stderr)
+        for name, value in evaluation.metadata.items():
+            print(f"  {name}: {value.value}", file=sys.stderr)
     for evaluation in failed_checks:
         print(f"GATE FAILED: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}", file=sys.stderr)
         table = evaluation.metadata.get("failing_expectations")
@@ -139,7 +147,11 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
         if event.is_step_failure:
             print(f"STEP FAILED: {event.step_key}: {root_cause(event.event_specific_data.error)}", file=sys.stderr)
     if not result.success or failed_checks:
-        print("tankerwatch: run failed; published/current was left as it was", file=sys.stderr)
+        after = current_version(paths.published)
+        if after == before:
+            print("tankerwatch: run failed; published/current was left as it was", file=sys.stderr)
+        else:
+            print(f"tankerwatch: run failed after published/current moved from {before} to {after}", file=sys.stderr)
         return 1
     print(headline(paths.published))
     return 0
