@@ -156,7 +156,8 @@ class Fetcher:
         secrets = _secrets(url)
         try:
             path = _local_target(url, Path(base_dir), where, options)
-            key = url if path is None else os.path.abspath(path)
+            # The state file is keyed by what can be shown: a token in a query string never lands on disk.
+            key = _display_url(url) if path is None else os.path.abspath(path)
             fetch_one = self._fetch_http if path is None else self._fetch_local
             try:
                 return fetch_one(source_name, role, url, path, key, role_dir, options)
@@ -276,10 +277,10 @@ class Fetcher:
             what = f"the data for {_display_url(url)}"
             part = _land_stream(role_dir, iter(chunks), options, where, what, allow_empty=True)
         except FetchError as exc:
-            return self._reuse_last_good(exc, source_name, role, role_dir, [url], options)
+            return self._reuse_last_good(exc, source_name, role, role_dir, [_display_url(url)], options)
         state = _State.load(role_dir, self._log)
         return self._commit(
-            source_name, role, url, url, part, suffix, role_dir, state, None, None, checked_at, checked_at
+            source_name, role, url, _display_url(url), part, suffix, role_dir, state, None, None, checked_at, checked_at
         )
 
     # -- http -------------------------------------------------------------------------------------
