@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test ui validate bench demo-data lock clean
+.PHONY: install run test ui validate bench soak demo-data lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ bench: install
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python -m bench.model_bench
 	$(BIN)/python bench/gates_bench.py
+
+# Many runs in a row with random kills and publisher faults (loopback only); exits non-zero if anything was
+# lost or corrupted. Bounded by default (8 runs or 5 minutes); e.g. make soak SOAK_ARGS="--runs 40 --max-minutes 60".
+soak: install
+	$(BIN)/python -m tankerwatch.soak $(SOAK_ARGS)
 
 demo-data: install
 	$(BIN)/python demo/generate.py
