@@ -26,7 +26,8 @@ def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchRe
     """One analyst's report per candidate version (report.html with PNG figures of the cap by year, voyages by month and vessel, ports and routes, and sanctioned vessels' voyages), drawn from the candidate's parquet files."""
     version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
     data = write_report(version_dir)
-    html_path = tankerwatch.paths().published / "current" / REPORT_HTML
+    # The version's own page: it is what published/current/report.html becomes once this set is switched to.
+    html_path = version_dir / REPORT_HTML
     per_month = data["voyages_per_month"]
     return dg.MaterializeResult(
         metadata={
