@@ -486,7 +486,8 @@ class Fetcher:
             part.path.unlink(missing_ok=True)
             raise
         state.entries[key] = {
-            "url": _display_url(url), "etag": etag, "last_modified": last_modified, "last_good": good, "used_at": checked_at,
+            "url": _display_url(url), "etag": etag, "last_modified": last_modified, "last_good": good,
+            "used_at": checked_at,
         }
         self._save_state(state, where)
         return _snapshot_from(

@@ -98,7 +98,7 @@ def load_sources(path: Path) -> list[Source]:
     except OSError as exc:
         raise SourcesFileError(f"cannot read sources file {path}: {exc}") from exc
     if len(data) > MAX_SOURCES_FILE_BYTES:
-        raise SourcesFileError(f"sources file {path} is larger than {MAX_SOURCES_FILE_BYTES:,} bytes; no sources file is")
+        raise SourcesFileError(f"sources file {path} is larger than {MAX_SOURCES_FILE_BYTES:,} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -101,9 +101,8 @@ def test_sql_in_vessel_names_is_stored_as_text_and_runs_nothing(tmp_path):
     with connect(warehouse) as con:
         tables = {name for name, in fetch_all(con, "select table_name from information_schema.tables")}
         assert {"voyages", "vessels", "raw_imagery_sightings"} <= tables
-        assert fetch_all(con, "select name, former_names from raw_registry_vessels where imo = ?", [rows[0]["imo"]]) == [
-            (INJECTION, QUOTED_INJECTION)
-        ]
+        names = fetch_all(con, "select name, former_names from raw_registry_vessels where imo = ?", [rows[0]["imo"]])
+        assert names == [(INJECTION, QUOTED_INJECTION)]
         assert fetch_all(con, "select count(*) from raw_imagery_sightings where vessel_name = ?", [INJECTION]) == [(1,)]
         assert fetch_all(con, "select count(*) from raw_imagery_sightings")[0][0] == len(lines) - 1
         assert fetch_all(con, "select count(*) from voyages")[0][0] > 0

@@ -28,7 +28,7 @@ from tankerwatch.parsers.sink import parse_in_memory
 from tankerwatch.sources import KINDS, load_sources
 
 PROPERTY = settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -122,8 +122,12 @@ def test_ofac_files_with_any_fields_parse_or_are_refused_clearly(rows, encoding,
         _parse(parser, data)
 
 
+# Any text but line breaks (OFAC's records are lines) and the end-of-file byte.
+REMARKS = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n\x1a\x00"), max_size=200)
+
+
 @PROPERTY
-@given(remarks=st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\r\n\x1a\x00\x85\u2028\u2029\x0b\x0c\x1c\x1d\x1e"), max_size=200))
+@given(remarks=REMARKS)
 def test_ofac_remarks_of_any_text_are_kept_exactly(remarks):
     # Remarks carry the IMO ("Vessel Registration Identification IMO 8604917") and may be anything else.
     row = ["12345", "CHONG RIM 2", "vessel", "DPRK", "-0- ", "-0- ", "Oil Tanker", "-0- ", "-0- ", "Korea, North",
