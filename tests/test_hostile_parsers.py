@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
 from functools import reduce
 from operator import xor
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tankerwatch.errors import ParseError, SourcesFileError, TankerwatchError
+from tankerwatch.ingest import KIND_PARSERS
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.parsers.ais_nmea import parse_ais_nmea
 from tankerwatch.parsers.imagery import IMAGERY_COLUMNS, parse_imagery_csv
@@ -235,3 +237,40 @@ def test_any_sources_bytes_load_or_are_refused_clearly(data):
 
 def test_every_error_class_is_a_tankerwatch_error():
     assert issubclass(ParseError, TankerwatchError) and issubclass(SourcesFileError, TankerwatchError)
+
+
+# -- every other parser, on random bytes ----------------------------------------------------------------
+
+OTHER_PARSERS = sorted(
+    {parser for parsers in KIND_PARSERS.values() for parser in parsers.values()}
+    - {parse_imagery_csv, parse_registry_csv, parse_ais_nmea, parse_sdn_csv},
+    key=lambda parser: parser.__name__,
+)
+
+
+@PROPERTY
+@given(data=RAW_BYTES, parser=st.sampled_from(OTHER_PARSERS))
+def test_every_other_parser_on_random_bytes_parses_or_is_refused_clearly(data, parser):
+    _parse(parser, data)
+
+
+JSON_KEYS = st.sampled_from(["id", "schema", "caption", "properties", "entity", "name", "imoNumber", "datasets",
+                             "first_seen", "registryInfo", "selfReportedInfo", "vessel", "ssvid", "start", "end",
+                             "position", "lat", "lon", "port_visit", "type", "query", "entries", "startAnchorage"])
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False), CELL,
+              st.sampled_from(["Vessel", "Sanction", "port_visit", "IMO8604917"])),
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(JSON_KEYS, children, max_size=5)),
+    max_leaves=15,
+)
+JSON_PARSERS = sorted(
+    {parser for kind, parsers in KIND_PARSERS.items() if kind.startswith(("opensanctions", "gfw"))
+     for parser in parsers.values()},
+    key=lambda parser: parser.__name__,
+)
+
+
+@PROPERTY
+@given(lines=st.lists(JSON_VALUES, min_size=1, max_size=6), parser=st.sampled_from(JSON_PARSERS))
+def test_json_line_parsers_on_any_json_parse_or_are_refused_clearly(lines, parser):
+    _parse(parser, "\n".join(json.dumps(line) for line in lines).encode("utf-8", "surrogatepass"))
