@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     paths = resolve_data_paths(args.data_dir)
-    wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
+    try:
+        wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
+    except ValueError:
+        parser.error(f"${LOCK_WAIT_ENV} must be a number of seconds, not {os.environ.get(LOCK_WAIT_ENV)!r}")
     try:
         with run_lock(paths.root, wait_s):
             tidy_interrupted(paths)
@@ -130,10 +133,7 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
     before = current_version(paths.published)
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
 
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    # A WARN check (a source reused its last good snapshot) does not stop a run and does not fail it.
-    warnings = [e for e in failed if e.severity == dg.AssetCheckSeverity.WARN]
-    failed_checks = [e for e in failed if e.severity != dg.AssetCheckSeverity.WARN]
+    warnings, failed_checks = failed_and_warned(result.get_asset_check_evaluations())
     for evaluation in warnings:
         print(f"WARNING: {evaluation.asset_key.to_user_string()} / {evaluation.check_name}", file=sys.stderr)
         for name, value in evaluation.metadata.items():
@@ -155,6 +155,16 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
         return 1
     print(headline(paths.published))
     return 0
+
+
+def failed_and_warned(evaluations) -> tuple[list, list]:
+    """(warnings, failures) among check evaluations: a failed WARN check (a source reused its last good
+    snapshot) is reported but neither stops nor fails the run; any other failed check does."""
+    import dagster as dg
+
+    failed = [e for e in evaluations if not e.passed]
+    warnings = [e for e in failed if e.severity == dg.AssetCheckSeverity.WARN]
+    return warnings, [e for e in failed if e.severity != dg.AssetCheckSeverity.WARN]
 
 
 def root_cause(error) -> str:

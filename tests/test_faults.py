@@ -195,3 +195,18 @@ def test_a_run_that_cannot_get_the_lock_in_time_gives_up_clearly_and_touches_not
     assert "gave up after waiting 1 s" in result.stderr and "nothing was run" in result.stderr
     assert time.monotonic() - started < 60
     assert sorted(p.name for p in data_dir.iterdir()) == [".tankerwatch-run.lock"]
+
+
+def test_a_stale_source_warning_neither_fails_the_run_nor_hides_a_failed_gate():
+    import dagster as dg
+
+    from tankerwatch.cli import failed_and_warned
+
+    def evaluation(name, passed, severity):
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(name), check_name="c", passed=passed, severity=severity)
+
+    stale = evaluation("raw_un_designations", False, dg.AssetCheckSeverity.WARN)
+    gate = evaluation("stg_registry_vessels", False, dg.AssetCheckSeverity.ERROR)
+    passed = evaluation("voyages", True, dg.AssetCheckSeverity.ERROR)
+    assert failed_and_warned([stale, passed]) == ([stale], [])
+    assert failed_and_warned([stale, gate, passed]) == ([stale], [gate])
