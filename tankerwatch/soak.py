@@ -41,6 +41,7 @@ import duckdb
 import polars as pl
 
 from tankerwatch.faults import FAULT_ENV
+from tankerwatch.models import discover_models
 from tankerwatch.publish import MANIFEST_NAME, VERSIONS_NAME, list_versions, resolve_current
 from tankerwatch.settings import DEMO_DIR
 
@@ -233,7 +234,7 @@ def soak(runs: int, max_seconds: float, fault_rate: float, seed: int, workdir: P
             publisher.mode = fault.split(":")[1] if fault in SOURCE_FAULTS else "ok"
             kill_point = fault.split(":", 1)[1] if fault in KILL_FAULTS else None
             if kill_point == "model":
-                kill_point = f"model:{rng.randint(1, 20)}"
+                kill_point = f"model:{rng.randint(1, len(discover_models()))}"
             result = run_tankerwatch(sources, data_dir, fault=kill_point)
             report.runs += 1
             if fault:
@@ -246,6 +247,9 @@ def soak(runs: int, max_seconds: float, fault_rate: float, seed: int, workdir: P
                     report.problems.append(f"{label}: current moved from {before} to {after} in a killed run")
             elif result.returncode == 0:
                 report.completed += 1
+                if kill_point:
+                    # Not data loss, but the soak would be testing less than it says: the point is gone.
+                    report.problems.append(f"{label}: the run was never killed: no code reaches {kill_point}")
                 if after is None or after == before:
                     report.problems.append(f"{label}: exit 0 but no new version became current")
             else:

@@ -210,3 +210,10 @@ def test_a_stale_source_warning_neither_fails_the_run_nor_hides_a_failed_gate():
     passed = evaluation("voyages", True, dg.AssetCheckSeverity.ERROR)
     assert failed_and_warned([stale, passed]) == ([stale], [])
     assert failed_and_warned([stale, gate, passed]) == ([stale], [gate])
+
+
+def test_every_documented_fault_point_is_reached_somewhere_in_the_code():
+    from tankerwatch.faults import POINTS
+
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "tankerwatch").rglob("*.py"))
+    assert [point for point in POINTS if f'fault_point("{point}")' not in code] == []
