@@ -6,7 +6,7 @@ import dagster as dg
 from orchestration.resources import TankerwatchResource
 from tankerwatch.ingest import KIND_TABLES
 from tankerwatch.models import Model, build_model, discover_models
-from tankerwatch.warehouse import fetch_all, table_schema
+from tankerwatch.warehouse import fetch_all, identifier, table_schema
 
 OWNERS = ["team:tankerwatch-data"]
 
@@ -22,33 +22,35 @@ def _asset_deps(model: Model) -> list[str]:
     return sorted(deps)
 
 
-# Figures an engineer watches on particular models, computed after each build.
+# Figures an engineer watches on particular models, computed after each build (aggregates over the model).
 MODEL_FIGURES = {
     "int_sighting_identities": {
-        "resolution_rate": "select coalesce(avg(case when imo is not null then 1.0 else 0.0 end), 0) from int_sighting_identities",
-        "resolved_by_name": "select count(*) from int_sighting_identities where resolved_by = 'name'",
-        "resolved_by_mmsi": "select count(*) from int_sighting_identities where resolved_by = 'mmsi'",
+        "resolution_rate": "coalesce(avg(case when imo is not null then 1.0 else 0.0 end), 0)",
+        "resolved_by_name": "count(*) filter (where resolved_by = 'name')",
+        "resolved_by_mmsi": "count(*) filter (where resolved_by = 'mmsi')",
     },
     "voyages": {
-        "counted_toward_cap": "select count(*) from voyages where counts_toward_cap",
-        "destination_unconfirmed": "select count(*) from voyages where destination_status = 'unconfirmed'",
+        "counted_toward_cap": "count(*) filter (where counts_toward_cap)",
+        "destination_unconfirmed": "count(*) filter (where destination_status = 'unconfirmed')",
     },
 }
 
 
-def _metadata(con, model: Model, rows: int) -> dict:
+def _metadata(con, model: Model) -> dict:
+    """Row count, schema, rejects and figures, read in one scan: a view's rows are computed once more here."""
     schema = table_schema(con, model.name)
-    metadata = {
-        "dagster/row_count": rows,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, dtype, description=model.columns.get(name)) for name, dtype in schema]
-        ),
-    }
+    figures = {"dagster/row_count": "count(*)"}
     if any(name == "reject_reason" for name, _ in schema):
-        metadata["rejects"] = fetch_all(con, f"select count(*) from {model.name} where reject_reason is not null")[0][0]
-    for figure, sql in MODEL_FIGURES.get(model.name, {}).items():
-        value = fetch_all(con, sql)[0][0]
-        metadata[figure] = float(value) if figure.endswith("_rate") else int(value)
+        figures["rejects"] = "count(reject_reason)"
+    figures.update(MODEL_FIGURES.get(model.name, {}))
+    values = fetch_all(con, f"select {', '.join(figures.values())} from {identifier(model.name)}")[0]
+    metadata = {
+        figure: float(value) if figure.endswith("_rate") else int(value) for figure, value in zip(figures, values)
+    }
+    metadata["materialized"] = model.materialized
+    metadata["dagster/column_schema"] = dg.TableSchema(
+        columns=[dg.TableColumn(name, dtype, description=model.columns.get(name)) for name, dtype in schema]
+    )
     return metadata
 
 
@@ -65,8 +67,8 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     )
     def materialise(tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
         with tankerwatch.warehouse() as con:
-            rows = build_model(con, model)
-            metadata = _metadata(con, model, rows)
+            build_model(con, model)
+            metadata = _metadata(con, model)
         return dg.MaterializeResult(metadata=metadata)
 
     return materialise

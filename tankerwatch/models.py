@@ -47,16 +47,21 @@ class Model:
     description: str
     columns: dict[str, str] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
+    materialized: str = "table"
 
 
 _HEADER_LINE = re.compile(r"^--\s?(.*)$")
 _COLUMN_DOC = re.compile(r"^\s+([a-z_][a-z0-9_]*):\s*(.+)$")
 
 
-def _parse_header(sql: str) -> tuple[str, str, dict[str, str]]:
-    """Read the leading comment block: a description, `grain:` and `columns:` entries."""
+MATERIALIZATIONS = ("table", "view")
+
+
+def _parse_header(sql: str) -> tuple[str, str, dict[str, str], str]:
+    """Read the leading comment block: a description, `grain:`, `materialized:` and `columns:` entries."""
     description_lines: list[str] = []
     grain = ""
+    materialized = "table"
     columns: dict[str, str] = {}
     in_columns = False
     for line in sql.splitlines():
@@ -67,13 +72,16 @@ def _parse_header(sql: str) -> tuple[str, str, dict[str, str]]:
         if text.startswith("grain:"):
             grain = text.removeprefix("grain:").strip()
             in_columns = False
+        elif text.startswith("materialized:"):
+            materialized = text.removeprefix("materialized:").strip()
+            in_columns = False
         elif text.startswith("columns:"):
             in_columns = True
         elif in_columns and (column := _COLUMN_DOC.match(text)):
             columns[column.group(1)] = column.group(2).strip()
         elif not in_columns and text.strip():
             description_lines.append(text.strip())
-    return " ".join(description_lines), grain, columns
+    return " ".join(description_lines), grain, columns, materialized
 
 
 _CTE_NAME = re.compile(r"^\s*(?:with\s+)?([a-z_][a-z0-9_]*)\s+as\s*\(", re.MULTILINE)
@@ -97,11 +105,13 @@ def discover_models(sql_dir: Path = SQL_DIR) -> dict[str, Model]:
     for name, (layer, path) in files.items():
         identifier(name)
         sql = path.read_text(encoding="utf-8")
-        description, grain, columns = _parse_header(sql)
+        description, grain, columns, materialized = _parse_header(sql)
         if not grain:
             raise ValueError(f"{path}: the header must state the model's grain ('-- grain: ...')")
+        if materialized not in MATERIALIZATIONS:
+            raise ValueError(f"{path}: 'materialized: {materialized}' is not one of {MATERIALIZATIONS}")
         deps = tuple(dep for dep in _referenced_tables(sql, known) if dep != name)
-        models[name] = Model(name, layer, path, sql, grain, description, columns, deps)
+        models[name] = Model(name, layer, path, sql, grain, description, columns, deps, materialized)
     return models
 
 
@@ -110,14 +120,24 @@ def build_order(models: dict[str, Model]) -> list[str]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
-    """Materialise one model as a table, replacing the previous one in a single transaction."""
+def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int | None:
+    """Materialise one model as a table (returning its row count) or define it as a view
+    (returning None: counting would compute it), replacing the previous one in a single transaction.
+
+    Views serve per-row models over millions of AIS positions: their rows are computed
+    once, inside the table that reads them, instead of being written out at every layer."""
     select = model.sql.strip().rstrip(";")
+    name = identifier(model.name)
     con.execute("begin transaction")
     try:
-        con.execute(f"create or replace table {identifier(model.name)} as\n{select}")
-        count = fetch_all(con, f"select count(*) from {model.name}")[0][0]
-        fault_point("model")  # the fault tests' kill point: the new table exists, uncommitted
+        _drop_if_other_kind(con, name, model.materialized)
+        if model.materialized == "view":
+            con.execute(f"create or replace view {name} as\n{select}")
+            count = None
+        else:
+            con.execute(f"create or replace table {name} as\n{select}")
+            count = fetch_all(con, f"select count(*) from {name}")[0][0]
+        fault_point("model")  # the fault tests' kill point: the new table or view exists, uncommitted
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
@@ -128,7 +148,15 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     return count
 
 
-def build_all(con: duckdb.DuckDBPyConnection, models: dict[str, Model] | None = None) -> dict[str, int]:
-    """Build every model in dependency order; returns row counts. Used by tests and tools."""
+def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, name: str, materialized: str) -> None:
+    """A model that changed between table and view: `create or replace` cannot swap the kind."""
+    existing = fetch_all(con, "select table_type from information_schema.tables where table_name = ?", [name])
+    kind = {"BASE TABLE": "table", "VIEW": "view"}.get(existing[0][0]) if existing else None
+    if kind is not None and kind != materialized:
+        con.execute(f"drop {kind} {name}")
+
+
+def build_all(con: duckdb.DuckDBPyConnection, models: dict[str, Model] | None = None) -> dict[str, int | None]:
+    """Build every model in dependency order; returns row counts (None for views). Used by tests and tools."""
     models = models or discover_models()
     return {name: build_model(con, models[name]) for name in build_order(models)}
