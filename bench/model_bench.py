@@ -42,7 +42,7 @@ def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
             from tankerwatch.models import build_all
 
             counts = build_all(con)
-            rows = sum(counts.values())
+            rows = sum(count or 0 for count in counts.values())
         elif stage == "gates":
             from tankerwatch import gates
             from tankerwatch.models import discover_models

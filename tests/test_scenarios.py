@@ -194,7 +194,7 @@ def test_duplicate_log_rows_of_one_image_count_once(scenario):
     built = scenario(1)
     assert built.truth.duplicates, "seed 1 must hold duplicate rows for this test to mean anything"
     identities = {r["sighting_id"]: r for r in built.query("select sighting_id, reject_reason from int_sighting_identities")}
-    stateful = {r["sighting_id"] for r in built.query("select sighting_id from int_sighting_states")}
+    stateful = {r["sighting_id"] for r in built.query("select sighting_id from int_sightings where reject_reason is null")}
     for copy, original in built.truth.duplicates.items():
         kept, dropped = sorted((f"imagery:{copy}", f"imagery:{original}"))
         assert dropped not in stateful
@@ -243,7 +243,7 @@ def test_hull_seen_only_laden_has_no_load(scenario, seed):
     (tv,) = built.truth.case("only_laden")
     assert not tv.observable and "no empty sighting" in tv.reason
     imo = str(tv.imo)
-    states = built.query("select state, count(*) as n from int_sighting_states where imo = ? group by state", [imo])
+    states = built.query("select state, count(*) as n from int_sightings where imo = ? and reject_reason is null group by state", [imo])
     assert [r["state"] for r in states] == ["laden"], "its sightings resolve, and all are laden"
     assert built.query("select * from int_load_events where imo = ?", [imo]) == []
     assert [v for v in built.voyages() if v["imo"] == imo] == []

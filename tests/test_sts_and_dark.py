@@ -165,7 +165,7 @@ def test_a_pair_together_in_port_is_not_an_encounter_at_sea(tmp_path):
     s.sighting("2024-03-10T12:00:00Z", VOSTOCHNY, "empty", imo=GIVER)
     s.sighting("2024-03-10T12:00:00Z", offset(VOSTOCHNY, north_km=0.3), "laden", imo=RECEIVER)
     s.build()
-    assert set(s.query("select port_id from int_sightings_at_ports")["port_id"]) == {"vostochny"}
+    assert set(s.query("select port_id from int_sightings where reject_reason is null")["port_id"]) == {"vostochny"}
     assert s.query("select * from int_vessel_encounters").is_empty()
     assert s.query("select * from sts_transfers").is_empty()
 
@@ -220,13 +220,20 @@ def test_the_bucketed_self_join_finds_exactly_the_pairs_a_full_comparison_finds(
         rows.append((f"s{n}", f"{9000000 + rng.randrange(12)}", at, round(lat, 6), round(lon, 6)))
     with connect(tmp_path / "w.duckdb") as con:
         con.execute(
-            "create table int_sightings_at_ports (sighting_id varchar, evidence_kind varchar, imo varchar, "
-            "observed_at timestamptz, latitude double, longitude double, port_id varchar)"
+            "create table int_sightings (sighting_id varchar, evidence_kind varchar, imo varchar, "
+            "observed_at timestamptz, latitude double, longitude double, port_id varchar, reject_reason varchar, "
+            "state varchar, load_fraction double, previous_state_id varchar, previous_state_at timestamptz, "
+            "previous_state varchar, previous_state_load_fraction double, next_state_id varchar, "
+            "next_state_at timestamptz, next_state varchar, previous_ais_at timestamptz)"
         )
-        con.executemany("insert into int_sightings_at_ports values (?, 'imagery', ?, ?, ?, ?, null)", rows)
+        con.executemany(
+            "insert into int_sightings (sighting_id, evidence_kind, imo, observed_at, latitude, longitude) "
+            "values (?, 'imagery', ?, ?, ?, ?)",
+            rows,
+        )
         build_model(con, discover_models()["int_vessel_encounters"])
         got = fetch_all(con, "select sighting_ids_a, sighting_ids_b, matched_pairs, imo_a, imo_b from int_vessel_encounters")
-        [(candidates,)] = fetch_all(con, "select count(*) from int_sightings_at_ports")
+        [(candidates,)] = fetch_all(con, "select count(*) from int_sightings")
     expected = _brute_force_pairs(rows)
     assert candidates == 1500 and len(expected) > 1000  # crowded enough to mean something
     assert sum(r[2] for r in got) == len(expected)
@@ -322,7 +329,7 @@ def test_ais_dark_periods_near_dprk_ports(tmp_path):
     s.source("ais", "ais_nmea", "ais.nmea", log.text())
     s.build()
 
-    assert s.query("select count(*) as n from int_sighting_states where evidence_kind = 'ais'")["n"][0] == 10
+    assert s.query("select count(*) as n from int_sightings where evidence_kind = 'ais' and reject_reason is null")["n"][0] == 10
     rows = {r["imo"]: r for r in s.query("select * from ais_dark_periods").to_dicts()}
     assert set(rows) == {GIVER, FOURTH}  # not the open sea, not the 6-hour gap
 

@@ -1,5 +1,6 @@
 -- Every usable AIS position, whatever feed format it came in (NMEA, DMA CSV).
 -- grain: one row per usable AIS position message (source_name, snapshot_id, source_row)
+-- materialized: view
 -- columns:
 --   source_name: sources-file name of the feed
 --   snapshot_id: snapshot the message was read from

@@ -2,7 +2,9 @@
 -- sighting elsewhere in between and no gap over 5 days, form one call; arrival is
 -- the first sighting, departure the last. The call's evidence is every imagery
 -- sighting of it plus its first and last sighting of any kind: an AIS-tracked stay
--- holds thousands of fixes, and the two that bound it prove the call.
+-- holds thousands of fixes, and the two that bound it prove the call. Where a
+-- call starts and ends is read off the vessel's sequence in int_sightings
+-- (starts_call, ends_call), so only those sightings and imagery are read here.
 -- grain: one row per port call (port_call_id)
 -- columns:
 --   port_call_id: '<imo>-<port_id>-<arrival yyyymmddThhmmss>'
@@ -13,46 +15,26 @@
 --   departure_at: last sighting of the call, UTC
 --   sightings: number of sightings in the call
 --   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
-with ordered as (
+-- a repeated AIS position (a reject row beside its original) may carry its original's
+-- bound: the two are one sighting here
+with bounds as (
     select
-        *,
-        lag(port_id) over by_vessel as previous_port_id,
-        lag(observed_at) over by_vessel as previous_observed_at,
-        lag(sighting_id) over by_vessel as previous_sighting_id
-    from int_sightings_at_ports
-    window by_vessel as (partition by imo order by observed_at, sighting_id)
-),
-
-flagged as (
-    select
-        *,
-        case
-            when previous_sighting_id is null then 1
-            when port_id is null or previous_port_id is null then 1
-            when port_id <> previous_port_id then 1
-            when observed_at - previous_observed_at > interval 5 days then 1
-            else 0
-        end as starts_call
-    from ordered
-),
-
-grouped as (
-    select
-        *,
-        sum(starts_call) over (partition by imo order by observed_at, sighting_id rows unbounded preceding) as call_number
-    from flagged
-),
-
-bounded as (
-    select
-        *,
-        row_number() over by_call = 1 as is_first_of_call,
-        row_number() over by_call_backwards = 1 as is_last_of_call
-    from grouped
+        sighting_id, imo, port_id, port_role, observed_at, sighting_number,
+        bool_or(starts_call) as starts_call,
+        bool_or(ends_call) as ends_call
+    from int_sightings
     where port_id is not null
-    window
-        by_call as (partition by imo, call_number order by observed_at, sighting_id),
-        by_call_backwards as (partition by imo, call_number order by observed_at desc, sighting_id desc)
+        and (starts_call or ends_call or evidence_kind = 'imagery')
+    group by sighting_id, imo, port_id, port_role, observed_at, sighting_number
+),
+
+numbered as (
+    select
+        *,
+        sum(case when starts_call then 1 else 0 end) over (
+            partition by imo order by observed_at, sighting_id rows unbounded preceding
+        ) as call_number
+    from bounds
 ),
 
 final as (
@@ -63,11 +45,9 @@ final as (
         any_value(port_role) as port_role,
         min(observed_at) as arrival_at,
         max(observed_at) as departure_at,
-        count(*) as sightings,
-        list(sighting_id order by observed_at, sighting_id) filter (
-            where evidence_kind = 'imagery' or is_first_of_call or is_last_of_call
-        ) as evidence_ids
-    from bounded
+        max(sighting_number) - min(sighting_number) + 1 as sightings,
+        list(sighting_id order by observed_at, sighting_id) as evidence_ids
+    from numbered
     group by imo, call_number, port_id
 )
 

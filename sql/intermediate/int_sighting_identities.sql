@@ -3,7 +3,9 @@
 -- the IMO its MMSI stands for; else the one
 -- hull whose registry name, former name, sanctions name or alias has the same
 -- name key. A sighting that matches no hull, or several, is kept with the reason.
+-- A view: its rows are computed once, inside int_sightings.
 -- grain: one row per usable sighting (sighting_id)
+-- materialized: view
 -- columns:
 --   sighting_id: evidence id, '<source_name>:<analyst id>', '<source_name>:<mmsi>@<time>' or '<source_name>:<event id>:start|end'
 --   evidence_kind: imagery, ais or gfw_port_visit
@@ -87,7 +89,7 @@ port_visit_ends as (
     )
 ),
 
-sightings as (
+sightings as not materialized (
     select * from imagery
     union all
     select * from ais
@@ -103,12 +105,14 @@ name_matches as (
         list(distinct int_vessel_names.imo order by int_vessel_names.imo) as candidate_imos
     from int_vessel_names
     where int_vessel_names.name_key in (
-        select vessel_name_key(reported_name) from sightings where reported_name is not null and reported_imo is null
+        select vessel_name_key(reported_name) from imagery where reported_name is not null and reported_imo is null
+        union
+        select vessel_name_key(reported_name) from port_visit_ends where reported_name is not null and reported_imo is null
     )
     group by int_vessel_names.name_key
 ),
 
-resolved as (
+resolved as not materialized (
     select
         sightings.*,
         int_mmsi_identities.imo as mmsi_imo,
@@ -124,7 +128,7 @@ resolved as (
         end
 ),
 
-identified as (
+identified as not materialized (
     select
         sighting_id,
         evidence_kind,
@@ -167,8 +171,9 @@ identified as (
 
 -- An analyst may log one image of one hull twice (another sighting id, a time a few
 -- minutes off): the image counts once, under its lowest sighting id (the first logged),
--- and the repeat is kept as a reject naming it.
-final as (
+-- and the repeat is kept as a reject naming it. Only imagery has images, so only the
+-- imagery rows are windowed, never the AIS positions.
+imagery_repeats as (
     select
         * exclude (reject_reason, first_of_image),
         coalesce(
@@ -182,7 +187,14 @@ final as (
                 partition by imo, image_key order by sighting_id
             ) end as first_of_image
         from identified
+        where evidence_kind = 'imagery'
     )
+),
+
+final as (
+    select * from imagery_repeats
+    union all
+    select * from identified where evidence_kind <> 'imagery'
 )
 
 select * from final

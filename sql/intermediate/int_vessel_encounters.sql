@@ -15,9 +15,11 @@
 -- latitude, so meetings nearer the poles may be missed, and raising
 -- max_distance_km needs grid_deg >= max_distance_km / 10.
 -- GFW port-visit ends are not sightings at sea and are left out. AIS positions
--- are thinned to a vessel's first fix in each ais_thinning (30 minute) slot: a
--- transfer keeps two hulls alongside for hours, and a fix every few minutes
--- would only multiply the pairs to compare.
+-- are thinned to a vessel's first fix in each ais_thinning (30 minute) slot (its
+-- AIS position before lies in an earlier slot): a transfer keeps two hulls
+-- alongside for hours, and a fix every few minutes would only multiply the pairs
+-- to compare. Each vessel's states around its part of the encounter come from
+-- its sequence (int_sightings), for sts_transfers.
 -- grain: one row per encounter (encounter_id): a pair of vessels sighted together at sea, with the pair's matched sightings chained by cluster_gap
 -- columns:
 --   encounter_id: '<imo_a>-<imo_b>-<started_at yyyymmddThhmmss>'
@@ -31,6 +33,10 @@
 --   matched_pairs: number of sighting pairs within both limits
 --   sighting_ids_a: vessel a's matched sightings, in time order
 --   sighting_ids_b: vessel b's matched sightings, in time order
+--   state_before_a: vessel a's last state-carrying sighting at or before its first matched sighting {sighting_id, observed_at, state, load_fraction}; sighting_id is null when it is not one of the matched sightings
+--   state_after_a: vessel a's first state-carrying sighting at or after its last matched sighting and after its first
+--   state_before_b: the same for vessel b
+--   state_after_b: the same for vessel b
 with params as (
     select
         1.0 as max_distance_km,
@@ -41,16 +47,45 @@ with params as (
 ),
 
 source as (
-    select sighting_id, imo, observed_at, latitude, longitude
-    from int_sightings_at_ports
+    select
+        sighting_id,
+        imo,
+        observed_at,
+        latitude,
+        longitude,
+        -- the states around this sighting; a neighbour's id is left for sts_transfers to look up
+        case
+            when state is not null
+                then {'sighting_id': sighting_id, 'observed_at': observed_at, 'state': state, 'load_fraction': load_fraction}
+            when previous_state is not null
+                then {'sighting_id': null::varchar, 'observed_at': previous_state_at, 'state': previous_state,
+                    'load_fraction': previous_state_load_fraction}
+        end as state_at_or_before,
+        case
+            when next_state is not null
+                then {'sighting_id': null::varchar, 'observed_at': next_state_at, 'state': next_state, 'load_fraction': null::double}
+        end as state_after,
+        case
+            when state is not null
+                then {'sighting_id': sighting_id, 'observed_at': observed_at, 'state': state, 'load_fraction': load_fraction}
+            when next_state is not null
+                then {'sighting_id': null::varchar, 'observed_at': next_state_at, 'state': next_state, 'load_fraction': null::double}
+        end as state_at_or_after
+    from int_sightings
     cross join params
-    where port_id is null
-        and evidence_kind in ('imagery', 'ais')
-    qualify evidence_kind = 'imagery'
-        or row_number() over (
-            partition by imo, evidence_kind, floor(epoch(observed_at) / epoch(params.ais_thinning))
-            order by observed_at, sighting_id
-        ) = 1
+    where reject_reason is null
+        and port_id is null
+        and (
+            evidence_kind = 'imagery'
+            or (
+                evidence_kind = 'ais'
+                and (
+                    previous_ais_at is null
+                    or floor(epoch(previous_ais_at) / epoch(params.ais_thinning))
+                        < floor(epoch(observed_at) / epoch(params.ais_thinning))
+                )
+            )
+        )
 ),
 
 bucketed as (
@@ -87,7 +122,13 @@ candidates as (
         vessel_b.observed_at as observed_at_b,
         vessel_a.latitude,
         vessel_a.longitude,
-        haversine_km(vessel_a.latitude, vessel_a.longitude, vessel_b.latitude, vessel_b.longitude) as distance_km
+        haversine_km(vessel_a.latitude, vessel_a.longitude, vessel_b.latitude, vessel_b.longitude) as distance_km,
+        vessel_a.state_at_or_before as state_at_or_before_a,
+        vessel_a.state_after as state_after_a,
+        vessel_a.state_at_or_after as state_at_or_after_a,
+        vessel_b.state_at_or_before as state_at_or_before_b,
+        vessel_b.state_after as state_after_b,
+        vessel_b.state_at_or_after as state_at_or_after_b
     from neighbour_keys as vessel_a
     inner join bucketed as vessel_b
         on vessel_b.time_bin = vessel_a.key_time_bin
@@ -153,7 +194,17 @@ final as (
         list_transform(
             list_sort(list(distinct {'observed_at': observed_at_b, 'sighting_id': sighting_id_b})),
             lambda sighting: sighting.sighting_id
-        ) as sighting_ids_b
+        ) as sighting_ids_b,
+        first(state_at_or_before_a order by observed_at_a, sighting_id_a) as state_before_a,
+        case
+            when count(distinct sighting_id_a) > 1 then last(state_at_or_after_a order by observed_at_a, sighting_id_a)
+            else last(state_after_a order by observed_at_a, sighting_id_a)
+        end as state_after_a,
+        first(state_at_or_before_b order by observed_at_b, sighting_id_b) as state_before_b,
+        case
+            when count(distinct sighting_id_b) > 1 then last(state_at_or_after_b order by observed_at_b, sighting_id_b)
+            else last(state_after_b order by observed_at_b, sighting_id_b)
+        end as state_after_b
     from grouped
     group by imo_a, imo_b, encounter_number
 )

@@ -35,16 +35,22 @@ with loads as (
     where int_load_events.attribution = 'attributed'
 ),
 
+-- the first empty sighting after a load is the first laden -> empty step after it
+unloads as (
+    select imo, sighting_id, observed_at
+    from int_sightings
+    where reject_reason is null and previous_state = 'laden' and state = 'empty'
+),
+
 first_empty_after as (
     select
         loads.load_event_id,
-        arg_min(states.sighting_id, states.observed_at) as first_empty_after_id,
-        min(states.observed_at) as first_empty_after_at
+        arg_min(unloads.sighting_id, unloads.observed_at) as first_empty_after_id,
+        min(unloads.observed_at) as first_empty_after_at
     from loads
-    inner join int_sighting_states as states
-        on states.imo = loads.imo
-        and states.state = 'empty'
-        and states.observed_at > loads.first_laden_at
+    inner join unloads
+        on unloads.imo = loads.imo
+        and unloads.observed_at > loads.first_laden_at
     group by loads.load_event_id
 ),
 

@@ -36,8 +36,9 @@ observed as (
         count(*) as observations,
         list(states.sighting_id order by states.observed_at, states.sighting_id) as fraction_evidence_ids
     from voyages
-    inner join int_sighting_states as states
+    inner join int_sightings as states
         on states.imo = voyages.imo
+        and states.reject_reason is null
         and states.state = 'laden'
         and states.load_fraction is not null
         and states.observed_at between voyages.load_arrival_at and voyages.window_end_at

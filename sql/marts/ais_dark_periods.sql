@@ -6,7 +6,7 @@
 -- a delivery nobody saw. A hull's positions from every feed and MMSI count (by
 -- IMO), so changing MMSI or feed does not open a gap.
 -- The states are those of the two bounding positions (AIS draught within 24
--- hours, int_sighting_states); a position with no recent draught carries none,
+-- hours, int_sightings); a position with no recent draught carries none,
 -- and then state_changed is null. Imagery of the hull strictly inside the gap
 -- is listed: it places the vessel while its transponder was silent.
 -- grain: one row per dark period (dark_period_id)
@@ -38,27 +38,21 @@ with params as (
         100.0 as max_port_distance_km
 ),
 
-positions as (
-    select sighting_id, imo, observed_at, latitude, longitude, state
-    from int_sighting_states
-    where evidence_kind = 'ais'
-),
-
+-- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
 consecutive as (
     select
         imo,
-        lag(sighting_id) over by_vessel as last_position_id,
-        lag(observed_at) over by_vessel as went_dark_at,
-        lag(latitude) over by_vessel as last_latitude,
-        lag(longitude) over by_vessel as last_longitude,
-        lag(state) over by_vessel as state_before,
+        previous_ais_at as went_dark_at,
+        previous_ais_latitude as last_latitude,
+        previous_ais_longitude as last_longitude,
+        previous_ais_state as state_before,
         sighting_id as first_position_id,
         observed_at as reappeared_at,
         latitude as first_latitude,
         longitude as first_longitude,
         state as state_after
-    from positions
-    window by_vessel as (partition by imo order by observed_at, sighting_id)
+    from int_sightings
+    where evidence_kind = 'ais' and reject_reason is null
 ),
 
 gaps as (
@@ -98,14 +92,30 @@ nearest_port as (
     qualify row_number() over (partition by imo, went_dark_at order by least(last_km, first_km), port_id) = 1
 ),
 
+-- the id of the last position before a gap, looked up for the few gaps only
+last_positions as (
+    select gaps.imo, gaps.went_dark_at, max(positions.sighting_id) as last_position_id
+    from gaps
+    inner join int_sightings as positions
+        on positions.imo = gaps.imo
+        and positions.observed_at = gaps.went_dark_at
+        and positions.evidence_kind = 'ais'
+        and positions.reject_reason is null
+    group by gaps.imo, gaps.went_dark_at
+),
+
 near_dprk as (
     select
         gaps.*,
+        last_positions.last_position_id,
         nearest_port.port_name as nearest_dprk_port,
         nearest_port.distance_km as nearest_dprk_port_km,
         nearest_port.position_end as nearest_dprk_port_end
     from gaps
     cross join params
+    inner join last_positions
+        on last_positions.imo = gaps.imo
+        and last_positions.went_dark_at = gaps.went_dark_at
     inner join nearest_port
         on nearest_port.imo = gaps.imo
         and nearest_port.went_dark_at = gaps.went_dark_at
@@ -118,7 +128,7 @@ imagery_in_gap as (
         near_dprk.went_dark_at,
         list(imagery.sighting_id order by imagery.observed_at, imagery.sighting_id) as imagery_ids
     from near_dprk
-    inner join int_sighting_states as imagery
+    inner join int_sightings as imagery
         on imagery.imo = near_dprk.imo
         and imagery.evidence_kind = 'imagery'
         and imagery.observed_at > near_dprk.went_dark_at

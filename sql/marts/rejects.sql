@@ -1,13 +1,14 @@
 -- Every input record tankerwatch could not use, with the reason: nothing is
 -- dropped silently. Parse failures come from the ingest step; the rest from the
--- checks of the staging models and from identity resolution.
+-- checks of the staging models, from identity resolution, and repeated AIS
+-- positions found in the vessels' sequences.
 -- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
 -- columns:
---   stage: parse, staging or identity
+--   stage: parse, staging, identity or sequence
 --   table_name: raw table or model that rejected the record
 --   source_name: sources-file name of the source
---   snapshot_id: snapshot the record came from
---   source_row: line or record number in that snapshot
+--   snapshot_id: snapshot the record came from (null for a repeated AIS position: record_id names it)
+--   source_row: line or record number in that snapshot (null for a repeated AIS position)
 --   record_id: the record's own id when it has one (OFAC ent_num, UN reference, IMO, sighting id)
 --   reason: why the record was rejected
 --   record: the record as JSON (raw text for parse failures)
@@ -73,12 +74,28 @@ identity_rejects as (
     where reject_reason is not null
 ),
 
+repeated_positions as (
+    select
+        'sequence',
+        'int_sightings',
+        source_name,
+        null::varchar,
+        null::bigint,
+        sighting_id,
+        reject_reason,
+        to_json(int_sightings)::varchar
+    from int_sightings
+    where reject_reason is not null
+),
+
 final as (
     select * from parse_failures
     union all
     select * from staging_rejects
     union all
     select * from identity_rejects
+    union all
+    select * from repeated_positions
 )
 
 select * from final

@@ -2,11 +2,13 @@
 -- outside every port) that look like a ship-to-ship transfer: across the
 -- encounter one vessel goes laden -> empty (the giver) and the other empty ->
 -- laden (the receiver). A vessel's state before is its last state-carrying
--- sighting (imagery or AIS draught, anywhere) at or before the encounter's
--- start, no earlier than state_window (3 days) before it; its state after is
--- its first state-carrying sighting at or after the encounter's end (and after
--- its start, so one sighting is never both), no later than state_window after
--- it. Sightings inside a longer encounter are neither: the cargo may be moving.
+-- sighting (imagery or AIS draught, anywhere) at or before its first sighting
+-- in the encounter, no earlier than state_window (3 days) before the
+-- encounter's start; its state after is its first state-carrying sighting at or
+-- after its last sighting in the encounter (and after its first, so one
+-- sighting is never both), no later than state_window after the encounter's
+-- end (int_vessel_encounters reads both off the vessel's sequence). Sightings
+-- inside a longer encounter are neither: the cargo may be moving.
 -- A meeting without that crossing pattern (both laden, both empty, a state
 -- unknown) is an encounter, not a transfer, and is not listed here.
 -- The volume is the giver's cargo before the meeting, by the voyages' rule:
@@ -52,80 +54,67 @@ encounters as (
 ),
 
 sides as (
-    -- after_from: the first state after must be at or after the end and strictly after
-    -- the start, so one sighting cannot be both the state before and the state after
     select
-        encounter_id, started_at, ended_at, imo,
-        case when ended_at > started_at then ended_at else started_at + interval 1 microsecond end as after_from
-    from (
-        select encounter_id, started_at, ended_at, imo_a as imo from encounters
-        union all
-        select encounter_id, started_at, ended_at, imo_b as imo from encounters
-    )
+        encounter_id, started_at, ended_at, imo_a as imo,
+        state_before_a as state_before, state_after_a as state_after
+    from encounters
+    union all
+    select
+        encounter_id, started_at, ended_at, imo_b as imo,
+        state_before_b as state_before, state_after_b as state_after
+    from encounters
 ),
 
--- One state per vessel and instant (ties broken by sighting id), so an as-of join
--- finds the nearest state without scanning every state of the vessel.
-latest_states as (
-    select imo, observed_at, arg_max(sighting_id, sighting_id) as sighting_id,
-        arg_max(state, sighting_id) as state, arg_max(load_fraction, sighting_id) as load_fraction
-    from int_sighting_states
-    where state is not null
-    group by imo, observed_at
-),
-
-earliest_states as (
-    select imo, observed_at, arg_min(sighting_id, sighting_id) as sighting_id, arg_min(state, sighting_id) as state
-    from int_sighting_states
-    where state is not null
-    group by imo, observed_at
-),
-
-state_before as (
+crossing_sides as (
     select
         sides.encounter_id,
         sides.imo,
-        latest_states.sighting_id,
-        latest_states.observed_at,
-        latest_states.state,
-        latest_states.load_fraction
+        sides.state_before.state || '_to_' || sides.state_after.state as crossing,
+        sides.state_before.sighting_id as known_before_id,
+        sides.state_before.observed_at as before_at,
+        sides.state_before.state as before_state,
+        sides.state_before.load_fraction as before_load_fraction,
+        sides.state_after.sighting_id as known_after_id,
+        sides.state_after.observed_at as after_at,
+        sides.state_after.state as after_state
     from sides
-    asof inner join latest_states
-        on latest_states.imo = sides.imo
-        and latest_states.observed_at <= sides.started_at
     cross join params
-    where latest_states.observed_at >= sides.started_at - params.state_window
+    where sides.state_before.observed_at >= sides.started_at - params.state_window
+        and sides.state_after.observed_at <= sides.ended_at + params.state_window
+        and sides.state_before.state <> sides.state_after.state
 ),
 
-state_after as (
-    select
-        sides.encounter_id,
-        sides.imo,
-        earliest_states.sighting_id,
-        earliest_states.observed_at,
-        earliest_states.state
-    from sides
-    asof inner join earliest_states
-        on earliest_states.imo = sides.imo
-        and earliest_states.observed_at >= sides.after_from
-    cross join params
-    where earliest_states.observed_at <= sides.ended_at + params.state_window
-),
-
+-- a state sighting outside the encounter is known by vessel, time and state: its id is
+-- looked up for these few rows (the last such sighting of that instant before, the first after)
 crossings as (
     select
-        state_before.encounter_id,
-        state_before.imo,
-        state_before.state || '_to_' || state_after.state as crossing,
-        state_before.sighting_id as before_id,
-        state_before.observed_at as before_at,
-        state_before.load_fraction as before_load_fraction,
-        state_after.sighting_id as after_id,
-        state_after.observed_at as after_at
-    from state_before
-    inner join state_after
-        on state_after.encounter_id = state_before.encounter_id
-        and state_after.imo = state_before.imo
+        crossing_sides.encounter_id,
+        crossing_sides.imo,
+        crossing_sides.crossing,
+        coalesce(
+            crossing_sides.known_before_id,
+            max(neighbours.sighting_id) filter (
+                where neighbours.observed_at = crossing_sides.before_at and neighbours.state = crossing_sides.before_state
+            )
+        ) as before_id,
+        crossing_sides.before_at,
+        crossing_sides.before_load_fraction,
+        coalesce(
+            crossing_sides.known_after_id,
+            min(neighbours.sighting_id) filter (
+                where neighbours.observed_at = crossing_sides.after_at and neighbours.state = crossing_sides.after_state
+            )
+        ) as after_id,
+        crossing_sides.after_at
+    from crossing_sides
+    left join int_sightings as neighbours
+        on neighbours.imo = crossing_sides.imo
+        and neighbours.observed_at in (crossing_sides.before_at, crossing_sides.after_at)
+        and neighbours.reject_reason is null
+    group by
+        crossing_sides.encounter_id, crossing_sides.imo, crossing_sides.crossing, crossing_sides.known_before_id,
+        crossing_sides.before_at, crossing_sides.before_state, crossing_sides.before_load_fraction,
+        crossing_sides.known_after_id, crossing_sides.after_at, crossing_sides.after_state
 ),
 
 transfers as (

@@ -30,7 +30,7 @@ with names as (
 ),
 
 sighting_counts as (
-    select imo, count(*) as sightings from int_sighting_states group by imo
+    select imo, count(*) as sightings from int_sightings where reject_reason is null group by imo
 ),
 
 voyage_counts as (

@@ -1,6 +1,10 @@
 -- AIS position reports (class A types 1-3, class B types 18-19), with the
--- not-available sentinels turned into nulls or rejects.
+-- not-available sentinels turned into nulls or rejects. A view: at regional scale
+-- these are tens of millions of rows, computed once inside int_sightings. An
+-- exact repeat of a position (same feed, MMSI, time and position) is rejected
+-- there, where the positions are in vessel and time order anyway.
 -- grain: one row per decoded AIS position message (source_name, snapshot_id, source_row)
+-- materialized: view
 -- columns:
 --   source_name: sources-file name of the AIS feed
 --   snapshot_id: first 16 hex digits of the landed file's sha256
@@ -19,7 +23,7 @@ with source as (
     select * from raw_ais_positions
 ),
 
-checked as (
+final as (
     select
         source_name,
         snapshot_id,
@@ -38,21 +42,8 @@ checked as (
             when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180
                 then 'position not available (lat ' || coalesce(latitude::varchar, 'null')
                     || ', lon ' || coalesce(longitude::varchar, 'null') || ')'
-        end as reject_reason,
-        row_number() over (
-            partition by source_name, mmsi, received_at, latitude, longitude order by snapshot_id, source_row
-        ) as copy_number
+        end as reject_reason
     from source
-),
-
-final as (
-    select
-        * exclude (copy_number, reject_reason),
-        coalesce(
-            reject_reason,
-            case when copy_number > 1 then 'duplicate AIS position (same MMSI, time and position as an earlier message)' end
-        ) as reject_reason
-    from checked
 )
 
 select * from final

@@ -1,0 +1,287 @@
+-- Every resolved sighting with what the voyage rules read of it, computed in one
+-- pass over what may be tens of millions of AIS positions.
+-- DOMAIN laden-state rule. Imagery: laden and empty as logged; partial is laden
+-- when load_fraction >= 0.5, else empty; unknown carries no state. AIS positions
+-- and GFW port-visit ends: the latest draught the ship reported (AIS type 5) for
+-- that MMSI at or before the sighting, within 24 hours, against the registry's
+-- summer draught: >= 0.8 of it laden, <= 0.6 of it empty, in between no state.
+-- DOMAIN port rule: a sighting within a port's radius is at that port; where
+-- radii overlap, the nearest port wins. Sightings elsewhere keep a null port:
+-- they still end a port call.
+-- The vessel's sequence (time, then sighting id) is read here once, for the
+-- rules that walk it: where a port call starts and ends (DOMAIN port-call rule:
+-- consecutive sightings at one port, none elsewhere in between, no gap over 5
+-- days; int_port_calls), the vessel's previous and next state-carrying sighting
+-- (int_load_events, int_voyage_destinations, sts_transfers) and its previous AIS
+-- position (ais_dark_periods).
+-- An exact repeat of an AIS position (same feed, MMSI, time and position) is kept
+-- as a reject; it sits beside its original in the sequence with the same id, time,
+-- port and state, so it moves nothing.
+-- At scale the cost is in passes over the positions: this model sorts them once
+-- (by vessel and time); the draught in force comes from a hash join against
+-- draught intervals (runs of one reported draught) and the port from a join against
+-- the grid cells near ports, so neither needs a sort of its own.
+-- grain: one row per resolved sighting (sighting_id), plus one reject row per repeated AIS position
+-- columns:
+--   sighting_id: evidence id
+--   evidence_kind: imagery, ais or gfw_port_visit
+--   source_name: sources-file name of the log or feed
+--   imo: ship IMO number
+--   observed_at: time of the sighting, UTC
+--   latitude: degrees north
+--   longitude: degrees east
+--   laden_state: imagery laden state as logged
+--   load_fraction: imagery load fraction
+--   draught_m: AIS draught in force at the sighting
+--   draught_ratio: draught_m / summer draught
+--   state: laden, empty, or null when the sighting carries no state
+--   port_id: port the sighting is at; null at sea
+--   port_role: load_terminal, discharge_port or other
+--   distance_km: distance to that port's reference point
+--   sighting_number: the sighting's place in the vessel's sequence, from 1 (a repeat shares its original's)
+--   starts_call: true when the sighting is at a port and begins a port call
+--   ends_call: true when the sighting is at a port and ends a port call
+--   previous_state_at: time of the vessel's last state-carrying sighting before this one, UTC
+--   previous_state: its state
+--   previous_state_load_fraction: its load fraction
+--   next_state_at: time of the vessel's first state-carrying sighting after this one, UTC
+--   next_state: its state
+--   previous_ais_at: time of the vessel's last AIS position before this one, UTC
+--   previous_ais_latitude: its latitude
+--   previous_ais_longitude: its longitude
+--   previous_ais_state: its state
+--   reject_reason: why the row is not a sighting (a repeated AIS position); null when usable
+with params as (
+    select
+        interval 5 days as max_call_gap,
+        interval 24 hours as max_draught_age,
+        0.8 as laden_draught_ratio,
+        0.6 as empty_draught_ratio,
+        0.05 as port_cell_deg
+),
+
+sightings as (
+    select
+        sighting_id, evidence_kind, source_name, imo, reported_mmsi,
+        observed_at, latitude, longitude, laden_state, load_fraction
+    from int_sighting_identities
+    where reject_reason is null
+),
+
+-- A ship reports the same draught for days. Consecutive reports of one draught, each
+-- within max_draught_age of the one before, form a run; the draught in force at a
+-- time is its run's from the run's first report until the next run starts or
+-- max_draught_age after the run's last report: exactly "the latest report at or
+-- before the time, if no older than max_draught_age".
+reports as (
+    select
+        mmsi,
+        received_at,
+        draught_m,
+        lag(draught_m) over by_mmsi as previous_draught_m,
+        lag(received_at) over by_mmsi as previous_received_at,
+        lead(received_at) over by_mmsi as next_received_at
+    from int_ais_static_reports
+    where draught_m is not null
+    window by_mmsi as (partition by mmsi order by received_at, draught_m)
+),
+
+report_runs as (
+    select
+        reports.*,
+        sum(case
+            when previous_draught_m is distinct from draught_m
+                or received_at - previous_received_at > params.max_draught_age then 1 else 0
+        end) over (partition by mmsi order by received_at, draught_m rows unbounded preceding) as run_number
+    from reports
+    cross join params
+),
+
+draught_intervals as (
+    select
+        mmsi,
+        draught_m,
+        min(received_at) as valid_from,
+        least(
+            max(received_at) + any_value(params.max_draught_age),
+            coalesce(arg_max(next_received_at, received_at) - interval 1 microsecond, 'infinity'::timestamptz)
+        ) as valid_until
+    from report_runs
+    cross join params
+    group by mmsi, run_number, draught_m
+),
+
+-- each interval listed under every hour it touches, for an equality join
+draught_hours as (
+    select mmsi, draught_m, valid_from, valid_until, hour
+    from draught_intervals,
+        unnest(range(
+            floor(epoch(valid_from) / 3600)::bigint,
+            floor(epoch(valid_until) / 3600)::bigint + 1
+        )) as hours(hour)
+),
+
+-- the reference ports under every grid cell their box touches, as at most two
+-- candidate columns per cell (a cell near three ports fails the build)
+port_cells as (
+    select
+        lat_cell,
+        lon_cell,
+        list({
+            'port_id': port_id,
+            'port_role': role,
+            'latitude': latitude,
+            'longitude': longitude,
+            'radius_km': radius_km
+        } order by port_id) as ports
+    from (
+        select
+            ref_ports.*,
+            radius_km / 111.0 as latitude_reach,
+            radius_km / (111.0 * greatest(cos(radians(latitude)), 0.01)) as longitude_reach
+        from ref_ports
+    ) as reached
+    cross join params,
+        unnest(range(
+            floor((latitude - latitude_reach) / params.port_cell_deg)::bigint,
+            floor((latitude + latitude_reach) / params.port_cell_deg)::bigint + 1
+        )) as lat_cells(lat_cell),
+        unnest(range(
+            floor((longitude - longitude_reach) / params.port_cell_deg)::bigint,
+            floor((longitude + longitude_reach) / params.port_cell_deg)::bigint + 1
+        )) as lon_cells(lon_cell)
+    group by lat_cell, lon_cell
+),
+
+cell_candidates as (
+    select
+        lat_cell,
+        lon_cell,
+        ports[1] as port_1,
+        ports[2] as port_2,
+        -- a third candidate would be ignored: fail loudly rather than pick wrongly
+        case when len(ports) > 2 then error('a grid cell lies near more than two reference ports: ' || ports::varchar) end
+            as crowded_cell_check
+    from port_cells
+),
+
+located as (
+    select
+        sightings.*,
+        draught_hours.draught_m,
+        haversine_km(sightings.latitude, sightings.longitude, cell_candidates.port_1.latitude, cell_candidates.port_1.longitude)
+            as distance_1,
+        haversine_km(sightings.latitude, sightings.longitude, cell_candidates.port_2.latitude, cell_candidates.port_2.longitude)
+            as distance_2,
+        distance_1 <= cell_candidates.port_1.radius_km as within_1,
+        distance_2 <= cell_candidates.port_2.radius_km as within_2,
+        -- the nearest port within its radius; at equal distance the lower port id (port_1)
+        case
+            when within_1 and (not coalesce(within_2, false) or distance_1 <= distance_2)
+                then {'port_id': cell_candidates.port_1.port_id, 'port_role': cell_candidates.port_1.port_role, 'distance_km': distance_1}
+            when within_2
+                then {'port_id': cell_candidates.port_2.port_id, 'port_role': cell_candidates.port_2.port_role, 'distance_km': distance_2}
+        end as nearest_port
+    from sightings
+    cross join params
+    left join draught_hours
+        on draught_hours.mmsi = sightings.reported_mmsi
+        and draught_hours.hour = floor(epoch(sightings.observed_at) / 3600)::bigint
+        and sightings.observed_at between draught_hours.valid_from and draught_hours.valid_until
+    left join cell_candidates
+        on cell_candidates.lat_cell = floor(sightings.latitude / params.port_cell_deg)::bigint
+        and cell_candidates.lon_cell = floor(sightings.longitude / params.port_cell_deg)::bigint
+),
+
+with_states as (
+    select
+        located.* exclude (distance_1, distance_2, within_1, within_2),
+        located.draught_m / int_vessels.summer_draught_m as draught_ratio,
+        case
+            when located.evidence_kind = 'imagery' then
+                case located.laden_state
+                    when 'laden' then 'laden'
+                    when 'empty' then 'empty'
+                    when 'partial' then case when located.load_fraction >= 0.5 then 'laden' else 'empty' end
+                end
+            when draught_ratio >= params.laden_draught_ratio then 'laden'
+            when draught_ratio <= params.empty_draught_ratio then 'empty'
+        end as state
+    from located
+    cross join params
+    left join int_vessels on int_vessels.imo = located.imo
+),
+
+sequenced as (
+    select
+        *,
+        coalesce(
+            evidence_kind = 'ais'
+            and lag({'kind': evidence_kind, 'source': source_name, 'at': observed_at, 'lat': latitude, 'lon': longitude})
+                over by_vessel = {'kind': evidence_kind, 'source': source_name, 'at': observed_at, 'lat': latitude, 'lon': longitude},
+            false
+        ) as is_repeat,
+        dense_rank() over by_vessel as sighting_number,
+        lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as previous_sighting,
+        lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
+        -- times and states, not ids: a model that cites a neighbour looks its id up by
+        -- vessel, time and state for its few rows, instead of every row carrying three more ids
+        lag(case when state is not null then {
+            'at': observed_at, 'state': state, 'load_fraction': load_fraction
+        } end ignore nulls) over by_vessel as previous_state_sighting,
+        lead(case when state is not null then {
+            'at': observed_at, 'state': state
+        } end ignore nulls) over by_vessel as next_state_sighting,
+        lag(case when evidence_kind = 'ais' then {
+            'at': observed_at, 'latitude': latitude, 'longitude': longitude, 'state': state
+        } end ignore nulls) over by_vessel as previous_ais_position
+    from with_states
+    window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
+),
+
+final as (
+    select
+        sequenced.sighting_id,
+        sequenced.evidence_kind,
+        sequenced.source_name,
+        sequenced.imo,
+        sequenced.observed_at,
+        sequenced.latitude,
+        sequenced.longitude,
+        sequenced.laden_state,
+        sequenced.load_fraction,
+        sequenced.draught_m,
+        sequenced.draught_ratio,
+        sequenced.state,
+        sequenced.nearest_port.port_id as port_id,
+        sequenced.nearest_port.port_role as port_role,
+        sequenced.nearest_port.distance_km as distance_km,
+        sequenced.sighting_number,
+        sequenced.nearest_port is not null and (
+            sequenced.previous_sighting is null
+            or sequenced.previous_sighting.port_id is distinct from sequenced.nearest_port.port_id
+            or sequenced.observed_at - sequenced.previous_sighting.at > params.max_call_gap
+        ) as starts_call,
+        sequenced.nearest_port is not null and (
+            sequenced.next_sighting is null
+            or sequenced.next_sighting.port_id is distinct from sequenced.nearest_port.port_id
+            or sequenced.next_sighting.at - sequenced.observed_at > params.max_call_gap
+        ) as ends_call,
+        sequenced.previous_state_sighting.at as previous_state_at,
+        sequenced.previous_state_sighting.state as previous_state,
+        sequenced.previous_state_sighting.load_fraction as previous_state_load_fraction,
+        sequenced.next_state_sighting.at as next_state_at,
+        sequenced.next_state_sighting.state as next_state,
+        sequenced.previous_ais_position.at as previous_ais_at,
+        sequenced.previous_ais_position.latitude as previous_ais_latitude,
+        sequenced.previous_ais_position.longitude as previous_ais_longitude,
+        sequenced.previous_ais_position.state as previous_ais_state,
+        case
+            when sequenced.is_repeat
+                then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
+        end as reject_reason
+    from sequenced
+    cross join params
+)
+
+select * from final
