@@ -1,10 +1,11 @@
-"""Gate benchmarks at regional AIS scale: GX on pandas vs the SQL executor, against the SQL models.
+"""Gate benchmarks at regional AIS scale: GX on pandas vs the SQL executor.
 
 Run with `python bench/gates_bench.py` (`--rows` to change the large size). Builds a
-synthetic raw_ais_positions in a temporary DuckDB file, runs the real staging and
-intermediate AIS models on it (the "SQL model stage" the gates are measured against),
-then validates stg_ais_positions and int_ais_positions with their suites from
-expectations/. GX reads the whole table into pandas, so it runs at 1M rows only; the SQL
+synthetic raw_ais_positions in a temporary DuckDB file, defines the real staging and
+intermediate AIS models on it (views: their gates compute them), then validates
+stg_ais_positions and int_ais_positions with their suites from expectations/; the 1M-row
+copies the GX cases read are tables. The gates against the whole model stage are
+measured by bench/model_bench.py. GX reads the whole table into pandas, so it runs at 1M rows only; the SQL
 executor runs at 1M and at full size. Every case runs in its own spawned process, so its
 peak RSS is its own; "cold" includes importing GX or pydantic, as a fresh Dagster step would.
 """
@@ -85,7 +86,7 @@ def _case_models(path: str, queue) -> None:
         con.execute("create schema if not exists m1")
         for table in GATED:
             con.execute(f"create or replace table m1.{table} as select * from main.{table} limit {SMALL}")
-    queue.put({"case": "SQL models " + " + ".join(MODELS), "rows": positions, "cold": seconds, "warm": None, "peak_rss_mb": _peak_rss_mb()})
+    queue.put({"case": "define the views " + " + ".join(MODELS), "rows": positions, "cold": seconds, "warm": None, "peak_rss_mb": _peak_rss_mb()})
 
 
 def _case_gate(path: str, engine: str, table: str, queue) -> None:
@@ -146,13 +147,11 @@ def main() -> None:
             warm = "" if r["warm"] is None else f"{r['warm']:.2f}"
             print(f"{r['case']:<62}{r['rows']:>12,}{r['cold']:>9.2f}{warm:>9}{r['rows'] / seconds:>15,.0f}{r['peak_rss_mb']:>13.0f}")
 
-        model_seconds = results[0]["cold"]
         full = [r for r in results if r["case"].startswith("gate duckdb_sql main.")]
         gate_cold = sum(r["cold"] for r in full)
         gate_warm = sum(r["warm"] for r in full)
         print(
-            f"\nSQL gates on the full tables: {gate_cold:.2f} s cold, {gate_warm:.2f} s warm, against "
-            f"{model_seconds:.2f} s for the models ({gate_cold / model_seconds:.0%} cold; target at most 50%); "
+            f"\nSQL gates on the full views: {gate_cold:.2f} s cold, {gate_warm:.2f} s warm; "
             f"peak RSS {max(r['peak_rss_mb'] for r in full):.0f} MB (target under 4096 MB)"
         )
 

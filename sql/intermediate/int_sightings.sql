@@ -43,13 +43,9 @@
 --   ends_call: true when the sighting is at a port and ends a port call
 --   previous_state_at: time of the vessel's last state-carrying sighting before this one, UTC
 --   previous_state: its state
---   previous_state_load_fraction: its load fraction
 --   next_state_at: time of the vessel's first state-carrying sighting after this one, UTC
 --   next_state: its state
 --   previous_ais_at: time of the vessel's last AIS position before this one, UTC
---   previous_ais_latitude: its latitude
---   previous_ais_longitude: its longitude
---   previous_ais_state: its state
 --   reject_reason: why the row is not a sighting (a repeated AIS position); null when usable
 with params as (
     select
@@ -224,17 +220,13 @@ sequenced as (
         dense_rank() over by_vessel as sighting_number,
         lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as previous_sighting,
         lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
-        -- times and states, not ids: a model that cites a neighbour looks its id up by
-        -- vessel, time and state for its few rows, instead of every row carrying three more ids
-        lag(case when state is not null then {
-            'at': observed_at, 'state': state, 'load_fraction': load_fraction
-        } end ignore nulls) over by_vessel as previous_state_sighting,
-        lead(case when state is not null then {
-            'at': observed_at, 'state': state
-        } end ignore nulls) over by_vessel as next_state_sighting,
-        lag(case when evidence_kind = 'ais' then {
-            'at': observed_at, 'latitude': latitude, 'longitude': longitude, 'state': state
-        } end ignore nulls) over by_vessel as previous_ais_position
+        -- times and states only: a model that cites a neighbour looks it up by vessel,
+        -- time and state for its few rows, instead of every row carrying its id and position
+        lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
+            over by_vessel as previous_state_sighting,
+        lead(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
+            over by_vessel as next_state_sighting,
+        lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as previous_ais_at
     from with_states
     window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
 ),
@@ -260,22 +252,18 @@ final as (
         sequenced.nearest_port is not null and (
             sequenced.previous_sighting is null
             or sequenced.previous_sighting.port_id is distinct from sequenced.nearest_port.port_id
-            or sequenced.observed_at - sequenced.previous_sighting.at > params.max_call_gap
+            or sequenced.previous_sighting.at < sequenced.observed_at - params.max_call_gap
         ) as starts_call,
         sequenced.nearest_port is not null and (
             sequenced.next_sighting is null
             or sequenced.next_sighting.port_id is distinct from sequenced.nearest_port.port_id
-            or sequenced.next_sighting.at - sequenced.observed_at > params.max_call_gap
+            or sequenced.next_sighting.at > sequenced.observed_at + params.max_call_gap
         ) as ends_call,
         sequenced.previous_state_sighting.at as previous_state_at,
         sequenced.previous_state_sighting.state as previous_state,
-        sequenced.previous_state_sighting.load_fraction as previous_state_load_fraction,
         sequenced.next_state_sighting.at as next_state_at,
         sequenced.next_state_sighting.state as next_state,
-        sequenced.previous_ais_position.at as previous_ais_at,
-        sequenced.previous_ais_position.latitude as previous_ais_latitude,
-        sequenced.previous_ais_position.longitude as previous_ais_longitude,
-        sequenced.previous_ais_position.state as previous_ais_state,
+        sequenced.previous_ais_at,
         case
             when sequenced.is_repeat
                 then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'

@@ -33,7 +33,7 @@
 --   matched_pairs: number of sighting pairs within both limits
 --   sighting_ids_a: vessel a's matched sightings, in time order
 --   sighting_ids_b: vessel b's matched sightings, in time order
---   state_before_a: vessel a's last state-carrying sighting at or before its first matched sighting {sighting_id, observed_at, state, load_fraction}; sighting_id is null when it is not one of the matched sightings
+--   state_before_a: vessel a's last state-carrying sighting at or before its first matched sighting {sighting_id, observed_at, state, load_fraction}; sighting_id and load_fraction are null when it is not one of the matched sightings
 --   state_after_a: vessel a's first state-carrying sighting at or after its last matched sighting and after its first
 --   state_before_b: the same for vessel b
 --   state_after_b: the same for vessel b
@@ -59,7 +59,7 @@ source as (
                 then {'sighting_id': sighting_id, 'observed_at': observed_at, 'state': state, 'load_fraction': load_fraction}
             when previous_state is not null
                 then {'sighting_id': null::varchar, 'observed_at': previous_state_at, 'state': previous_state,
-                    'load_fraction': previous_state_load_fraction}
+                    'load_fraction': null::double}
         end as state_at_or_before,
         case
             when next_state is not null
@@ -90,7 +90,7 @@ source as (
 
 bucketed as (
     select
-        source.*,
+        source.sighting_id, source.imo, source.observed_at, source.latitude, source.longitude,
         floor(epoch(source.observed_at) / epoch(params.max_time_gap))::bigint as time_bin,
         floor((source.latitude + 90) / params.grid_deg)::bigint as lat_cell,
         floor((source.longitude + 180) / params.grid_deg)::bigint % round(360 / params.grid_deg)::bigint as lon_cell,
@@ -122,13 +122,7 @@ candidates as (
         vessel_b.observed_at as observed_at_b,
         vessel_a.latitude,
         vessel_a.longitude,
-        haversine_km(vessel_a.latitude, vessel_a.longitude, vessel_b.latitude, vessel_b.longitude) as distance_km,
-        vessel_a.state_at_or_before as state_at_or_before_a,
-        vessel_a.state_after as state_after_a,
-        vessel_a.state_at_or_after as state_at_or_after_a,
-        vessel_b.state_at_or_before as state_at_or_before_b,
-        vessel_b.state_after as state_after_b,
-        vessel_b.state_at_or_after as state_at_or_after_b
+        haversine_km(vessel_a.latitude, vessel_a.longitude, vessel_b.latitude, vessel_b.longitude) as distance_km
     from neighbour_keys as vessel_a
     inner join bucketed as vessel_b
         on vessel_b.time_bin = vessel_a.key_time_bin
@@ -176,7 +170,7 @@ grouped as (
     from flagged
 ),
 
-final as (
+encounters as (
     select
         imo_a || '-' || imo_b || '-' || strftime(min(pair_start), '%Y%m%dT%H%M%S') as encounter_id,
         imo_a,
@@ -194,19 +188,26 @@ final as (
         list_transform(
             list_sort(list(distinct {'observed_at': observed_at_b, 'sighting_id': sighting_id_b})),
             lambda sighting: sighting.sighting_id
-        ) as sighting_ids_b,
-        first(state_at_or_before_a order by observed_at_a, sighting_id_a) as state_before_a,
-        case
-            when count(distinct sighting_id_a) > 1 then last(state_at_or_after_a order by observed_at_a, sighting_id_a)
-            else last(state_after_a order by observed_at_a, sighting_id_a)
-        end as state_after_a,
-        first(state_at_or_before_b order by observed_at_b, sighting_id_b) as state_before_b,
-        case
-            when count(distinct sighting_id_b) > 1 then last(state_at_or_after_b order by observed_at_b, sighting_id_b)
-            else last(state_after_b order by observed_at_b, sighting_id_b)
-        end as state_after_b
+        ) as sighting_ids_b
     from grouped
     group by imo_a, imo_b, encounter_number
+),
+
+-- each vessel's states around its part of the encounter, from its first and last matched sighting
+final as (
+    select
+        encounters.*,
+        first_a.state_at_or_before as state_before_a,
+        case when len(encounters.sighting_ids_a) > 1 then last_a.state_at_or_after else last_a.state_after end
+            as state_after_a,
+        first_b.state_at_or_before as state_before_b,
+        case when len(encounters.sighting_ids_b) > 1 then last_b.state_at_or_after else last_b.state_after end
+            as state_after_b
+    from encounters
+    inner join source as first_a on first_a.sighting_id = encounters.sighting_ids_a[1]
+    inner join source as last_a on last_a.sighting_id = encounters.sighting_ids_a[-1]
+    inner join source as first_b on first_b.sighting_id = encounters.sighting_ids_b[1]
+    inner join source as last_b on last_b.sighting_id = encounters.sighting_ids_b[-1]
 )
 
 select * from final

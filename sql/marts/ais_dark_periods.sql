@@ -43,9 +43,6 @@ consecutive as (
     select
         imo,
         previous_ais_at as went_dark_at,
-        previous_ais_latitude as last_latitude,
-        previous_ais_longitude as last_longitude,
-        previous_ais_state as state_before,
         sighting_id as first_position_id,
         observed_at as reappeared_at,
         latitude as first_latitude,
@@ -55,11 +52,43 @@ consecutive as (
     where evidence_kind = 'ais' and reject_reason is null
 ),
 
-gaps as (
+gap_ends as (
     select consecutive.*
     from consecutive
     cross join params
-    where consecutive.reappeared_at - consecutive.went_dark_at > params.min_gap
+    -- timestamps compared, not intervals: this reads every AIS position
+    where consecutive.went_dark_at < consecutive.reappeared_at - params.min_gap
+),
+
+-- the last position before a gap, looked up for the few gaps only
+last_positions as (
+    select
+        gap_ends.imo,
+        gap_ends.went_dark_at,
+        max(positions.sighting_id) as last_position_id,
+        arg_max(positions.latitude, positions.sighting_id) as last_latitude,
+        arg_max(positions.longitude, positions.sighting_id) as last_longitude,
+        arg_max(positions.state, positions.sighting_id) as state_before
+    from gap_ends
+    inner join int_sightings as positions
+        on positions.imo = gap_ends.imo
+        and positions.observed_at = gap_ends.went_dark_at
+        and positions.evidence_kind = 'ais'
+        and positions.reject_reason is null
+    group by gap_ends.imo, gap_ends.went_dark_at
+),
+
+gaps as (
+    select
+        gap_ends.*,
+        last_positions.last_position_id,
+        last_positions.last_latitude,
+        last_positions.last_longitude,
+        last_positions.state_before
+    from gap_ends
+    inner join last_positions
+        on last_positions.imo = gap_ends.imo
+        and last_positions.went_dark_at = gap_ends.went_dark_at
 ),
 
 dprk_ports as (
@@ -92,30 +121,14 @@ nearest_port as (
     qualify row_number() over (partition by imo, went_dark_at order by least(last_km, first_km), port_id) = 1
 ),
 
--- the id of the last position before a gap, looked up for the few gaps only
-last_positions as (
-    select gaps.imo, gaps.went_dark_at, max(positions.sighting_id) as last_position_id
-    from gaps
-    inner join int_sightings as positions
-        on positions.imo = gaps.imo
-        and positions.observed_at = gaps.went_dark_at
-        and positions.evidence_kind = 'ais'
-        and positions.reject_reason is null
-    group by gaps.imo, gaps.went_dark_at
-),
-
 near_dprk as (
     select
         gaps.*,
-        last_positions.last_position_id,
         nearest_port.port_name as nearest_dprk_port,
         nearest_port.distance_km as nearest_dprk_port_km,
         nearest_port.position_end as nearest_dprk_port_end
     from gaps
     cross join params
-    inner join last_positions
-        on last_positions.imo = gaps.imo
-        and last_positions.went_dark_at = gaps.went_dark_at
     inner join nearest_port
         on nearest_port.imo = gaps.imo
         and nearest_port.went_dark_at = gaps.went_dark_at

@@ -84,37 +84,57 @@ crossing_sides as (
         and sides.state_before.state <> sides.state_after.state
 ),
 
--- a state sighting outside the encounter is known by vessel, time and state: its id is
--- looked up for these few rows (the last such sighting of that instant before, the first after)
+-- a state sighting outside the encounter is known by vessel, time and state: it is
+-- looked up for these few rows (of that instant, the last id before, the first after)
+unknown_sightings as (
+    select distinct imo, before_at as observed_at, before_state as state
+    from crossing_sides
+    where known_before_id is null
+    union
+    select distinct imo, after_at, after_state
+    from crossing_sides
+    where known_after_id is null
+),
+
+looked_up as (
+    select
+        unknown_sightings.imo,
+        unknown_sightings.observed_at,
+        unknown_sightings.state,
+        max(sightings.sighting_id) as last_id,
+        arg_max(sightings.load_fraction, sightings.sighting_id) as last_load_fraction,
+        min(sightings.sighting_id) as first_id
+    from unknown_sightings
+    inner join int_sightings as sightings
+        on sightings.imo = unknown_sightings.imo
+        and sightings.observed_at = unknown_sightings.observed_at
+        and sightings.state = unknown_sightings.state
+        and sightings.reject_reason is null
+    group by unknown_sightings.imo, unknown_sightings.observed_at, unknown_sightings.state
+),
+
 crossings as (
     select
         crossing_sides.encounter_id,
         crossing_sides.imo,
         crossing_sides.crossing,
-        coalesce(
-            crossing_sides.known_before_id,
-            max(neighbours.sighting_id) filter (
-                where neighbours.observed_at = crossing_sides.before_at and neighbours.state = crossing_sides.before_state
-            )
-        ) as before_id,
+        coalesce(crossing_sides.known_before_id, before_sightings.last_id) as before_id,
         crossing_sides.before_at,
-        crossing_sides.before_load_fraction,
-        coalesce(
-            crossing_sides.known_after_id,
-            min(neighbours.sighting_id) filter (
-                where neighbours.observed_at = crossing_sides.after_at and neighbours.state = crossing_sides.after_state
-            )
-        ) as after_id,
+        case
+            when crossing_sides.known_before_id is not null then crossing_sides.before_load_fraction
+            else before_sightings.last_load_fraction
+        end as before_load_fraction,
+        coalesce(crossing_sides.known_after_id, after_sightings.first_id) as after_id,
         crossing_sides.after_at
     from crossing_sides
-    left join int_sightings as neighbours
-        on neighbours.imo = crossing_sides.imo
-        and neighbours.observed_at in (crossing_sides.before_at, crossing_sides.after_at)
-        and neighbours.reject_reason is null
-    group by
-        crossing_sides.encounter_id, crossing_sides.imo, crossing_sides.crossing, crossing_sides.known_before_id,
-        crossing_sides.before_at, crossing_sides.before_state, crossing_sides.before_load_fraction,
-        crossing_sides.known_after_id, crossing_sides.after_at, crossing_sides.after_state
+    left join looked_up as before_sightings
+        on before_sightings.imo = crossing_sides.imo
+        and before_sightings.observed_at = crossing_sides.before_at
+        and before_sightings.state = crossing_sides.before_state
+    left join looked_up as after_sightings
+        on after_sightings.imo = crossing_sides.imo
+        and after_sightings.observed_at = crossing_sides.after_at
+        and after_sightings.state = crossing_sides.after_state
 ),
 
 transfers as (
