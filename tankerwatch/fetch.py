@@ -128,8 +128,14 @@ class Fetcher:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] | None = None,
+        good_once_parsed: bool = False,
     ) -> None:
+        """With ``good_once_parsed`` new bytes are landed and used but stay *pending*: the last good
+        snapshot (and the validators sent with conditional requests) move to them only when
+        ``confirm`` is called after they parsed, so a body that is plausible on the wire but
+        garbage to its parser never replaces the copy ``reuse_last_good`` falls back to."""
         self.landing_dir = Path(landing_dir)
+        self._good_once_parsed = good_once_parsed
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._sleep = sleep
@@ -485,14 +491,44 @@ class Fetcher:
         except BaseException:
             part.path.unlink(missing_ok=True)
             raise
-        state.entries[key] = {
+        entry = {
             "url": _display_url(url), "etag": etag, "last_modified": last_modified, "last_good": good,
             "used_at": checked_at,
         }
+        if self._good_once_parsed and not unchanged:
+            previous = state.entries.get(key, {})
+            entry = {
+                **entry,
+                "etag": previous.get("etag"),
+                "last_modified": previous.get("last_modified"),
+                "last_good": last,
+                "pending": {**good, "etag": etag, "last_modified": last_modified},
+            }
+        state.entries[key] = entry
         self._save_state(state, where)
         return _snapshot_from(
             source_name, role, url, good, role_dir, etag, last_modified, checked_at, unchanged=unchanged
         )
+
+    def confirm(self, snapshots: Collection[Snapshot]) -> None:
+        """These snapshots parsed: each becomes the last good one of its URL or file."""
+        by_role_dir: dict[Path, set[str]] = {}
+        for snapshot in snapshots:
+            if not snapshot.stale:
+                by_role_dir.setdefault(Path(snapshot.path).parent, set()).add(snapshot.sha256)
+        for role_dir, parsed in by_role_dir.items():
+            state = _State.load(role_dir, self._log)
+            promoted = False
+            for entry in state.entries.values():
+                pending = entry.get("pending") if isinstance(entry, dict) else None
+                if isinstance(pending, dict) and pending.get("sha256") in parsed:
+                    entry["etag"] = pending.pop("etag", None)
+                    entry["last_modified"] = pending.pop("last_modified", None)
+                    entry["last_good"] = pending
+                    del entry["pending"]
+                    promoted = True
+            if promoted:
+                self._save_state(state, str(role_dir))
 
     def _reuse_last_good(
         self,

@@ -305,13 +305,18 @@ def ingest_kind(
     secrets: SecretLookup = lambda name: None,
     log: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Fetch (no connection held), skip when nothing changed, else parse to parquet parts and load."""
-    snapshots = fetch_kind(kind, sources, Fetcher(landing_dir, log=log), secrets)
+    """Fetch (no connection held), skip when nothing changed, else parse to parquet parts and load.
+
+    New bytes become a source's last good snapshot only once they parse (or were loaded before)."""
+    fetcher = Fetcher(landing_dir, log=log, good_once_parsed=True)
+    snapshots = fetch_kind(kind, sources, fetcher, secrets)
     with con_factory() as con:
         if is_already_loaded(con, kind, snapshots):
+            fetcher.confirm(snapshots)
             return unchanged_report(con, kind, snapshots)
     work_root.mkdir(parents=True, exist_ok=True)
     parsed = parse_kind(kind, snapshots, work_root=work_root)
+    fetcher.confirm(snapshots)
     try:
         with con_factory() as con:
             return load_parsed(con, parsed)

@@ -107,3 +107,29 @@ def test_a_renamed_column_fails_the_ingest_naming_the_source_and_the_column(tmp_
     (tmp_path / "sources.yaml").write_text("sources:\n  registry:\n    kind: registry_csv\n    url: registry.csv\n")
     with pytest.raises(ParseError, match=r"^source 'registry' \(url, registry.csv\): .*name"):
         fetch_and_parse("registry_csv", load_sources(tmp_path / "sources.yaml"), tmp_path / "landing")
+
+
+def test_a_body_that_only_fails_to_parse_never_becomes_the_copy_a_down_source_falls_back_to(tmp_path):
+    """Plausible on the wire (XML, the right size, no HTML), garbage to the parser: the run fails, and the
+    next night, with the publisher down, the last copy that parsed is used, not the garbage."""
+    import pytest
+
+    from tankerwatch.errors import ParseError
+
+    served = tmp_path / "served"
+    shutil.copytree(SANCTIONS, served)
+    xml = served / "un_consolidated_dprk_20260227.xml"
+    good = xml.read_bytes()
+    with serve_folder(served) as base:
+        sources = sources_file(tmp_path, base, on_fetch_error="reuse_last_good", retries=0)
+        first = run_ingest(tmp_path, sources)
+        xml.write_text("<?xml version='1.0'?><NOT_THE_UN_LIST><ROW/></NOT_THE_UN_LIST>")
+        with pytest.raises(ParseError, match="source 'un'"):
+            run_ingest(tmp_path, sources)
+        xml.unlink()  # the next night the publisher is down
+        fallback = run_ingest(tmp_path, sources)
+    [snapshot] = fallback.snapshots
+    assert snapshot.stale and "404" in snapshot.stale_reason
+    assert snapshot.sha256 == first.snapshots[0].sha256
+    assert open(snapshot.path, "rb").read() == good
+    assert fallback.row_counts == {"raw_un_designations": 78}
