@@ -10,7 +10,23 @@ class SourcesFileError(TankerwatchError):
 
 
 class FetchError(TankerwatchError):
-    """A source could not be fetched, or what came back is not usable data."""
+    """A source could not be fetched, or what came back is not usable data.
+
+    ``transient`` is True only when another attempt later may succeed: the publisher kept answering 429 or 5xx,
+    or the connection failed or timed out, through all of the fetch layer's own retries. A 404, an HTML page,
+    a bad or oversized body, a refused URL or a missing file are not transient: they will not heal by waiting.
+    """
+
+    def __init__(self, message: str = "", *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self):  # keeps the flag across pickling (e.g. a run's subprocess)
+        return (_rebuild_fetch_error, (type(self), str(self), self.transient))
+
+
+def _rebuild_fetch_error(cls: type, message: str, transient: bool) -> "FetchError":
+    return cls(message, transient=transient)
 
 
 class ParseError(TankerwatchError):
