@@ -170,9 +170,9 @@ class Fetcher:
             except FetchError as exc:
                 return self._reuse_last_good(exc, source_name, role, role_dir, [key], options)
         except FetchError as exc:
-            message = _scrub(str(exc), secrets)
+            message, transient = _scrub(str(exc), secrets), exc.transient
         # Raised outside the handler so no unscrubbed exception rides along as __context__.
-        raise FetchError(message)
+        raise FetchError(message, transient=transient)
 
     def fetch_all(
         self, source_name: str, role: str, url: str, base_dir: Path, options: FetchOptions = FetchOptions()
@@ -255,8 +255,8 @@ class Fetcher:
                 headers=headers, params=params, json=json, secrets=secrets,
             )
         except FetchError as exc:
-            message = _scrub(str(exc), secrets)
-        raise FetchError(message)
+            message, transient = _scrub(str(exc), secrets), exc.transient
+        raise FetchError(message, transient=transient)
 
     def land_bytes(
         self,
@@ -415,7 +415,8 @@ class Fetcher:
                 ))
                 self._sleep(delay)
         message = f"{where}: {method} {shown} failed after {attempts} attempt(s); last: {problem}"
-        raise FetchError(_scrub(message, secrets))
+        # Only here is a failure transient: every attempt met 429/5xx, a connection error or a timeout.
+        raise FetchError(_scrub(message, secrets), transient=True)
 
     # -- local files ------------------------------------------------------------------------------
 
@@ -547,7 +548,10 @@ class Fetcher:
         state = _State.load(role_dir, self._log)
         goods = [(key, state.last_good(key, role_dir)) for key in keys]
         if not goods or any(good is None for _, good in goods):
-            raise FetchError(f"{error} (on_fetch_error is reuse_last_good, but no earlier good snapshot is on disk)")
+            raise FetchError(
+                f"{error} (on_fetch_error is reuse_last_good, but no earlier good snapshot is on disk)",
+                transient=error.transient,
+            )
         reason = str(error)
         checked_at = _now()
         snapshots = [
