@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.resources import TankerwatchResource
+from orchestration.schedules import PUBLISHED_FRESHNESS
 from tankerwatch.publish import switch_current, write_manifest, write_version
 from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, gate_results_for_run
 
@@ -31,6 +32,7 @@ def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource
     kinds={"parquet"},
     owners=OWNERS,
     pool="duckdb",
+    freshness_policy=PUBLISHED_FRESHNESS,
 )
 def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
     """One new version directory under published/versions/ holding every published table as parquet plus manifest.json; not yet visible to consumers."""
@@ -54,6 +56,7 @@ def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
     kinds={"parquet"},
     owners=OWNERS,
     pool="duckdb",
+    freshness_policy=PUBLISHED_FRESHNESS,
 )
 def published_current(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
     """The validated set consumers read at published/current/: the candidate version with its report, with every check of the run in its manifest, switched to atomically."""

@@ -6,6 +6,7 @@ import polars as pl
 from assets.publish import CANDIDATE_KEY, OWNERS, REPORT_KEY, candidate_dir
 from orchestration.checks import GX_SUITE_CHECK, check_metadata
 from orchestration.resources import TankerwatchResource
+from orchestration.schedules import PUBLISHED_FRESHNESS
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish_set import record_gate_result, report_consistency_frame
 from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, write_report
@@ -21,6 +22,7 @@ REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
     kinds={"html", "matplotlib"},
     owners=OWNERS,
     pool="duckdb",
+    freshness_policy=PUBLISHED_FRESHNESS,
 )
 def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
     """One analyst's report per candidate version (report.html with PNG figures of the cap by year, voyages by month and vessel, ports and routes, and sanctioned vessels' voyages), drawn from the candidate's parquet files."""
