@@ -3,10 +3,18 @@
 import dagster as dg
 
 from orchestration.resources import TankerwatchResource
+from tankerwatch.errors import FetchError
 from tankerwatch.ingest import KIND_TABLES, IngestReport, ingest_kind
 
 OWNERS = ["team:tankerwatch-data"]
 FRESH_SNAPSHOTS_CHECK = "fresh_snapshots"
+
+# A publisher that is still failing after the fetch layer's own retries (seconds to a minute of backoff) gets
+# the step retried twice more, minutes apart: long enough for a restart or a rate limit to pass, short enough
+# that the nightly run still publishes before analysts read it.
+INGEST_MAX_RETRIES = 2
+RETRY_WAIT_ENV = "TANKERWATCH_INGEST_RETRY_WAIT_S"
+DEFAULT_RETRY_WAIT_S = 120.0
 
 RAW_TABLE_DESCRIPTIONS = {
     "raw_ofac_sdn": "One row per line of OFAC's SDN.CSV, as published, for every ofac_sdn_csv source.",
@@ -36,6 +44,19 @@ def _metadata(report: IngestReport) -> dict:
     }
 
 
+def retry_wait_s(retry_number: int) -> float:
+    """Seconds before step retry ``retry_number + 1``: the base ($TANKERWATCH_INGEST_RETRY_WAIT_S, read at run
+    time, default 120) doubled for each retry already made."""
+    raw = dg.EnvVar(RETRY_WAIT_ENV).get_value()
+    try:
+        base = float(raw) if raw not in (None, "") else DEFAULT_RETRY_WAIT_S
+    except ValueError:
+        raise ValueError(f"{RETRY_WAIT_ENV} must be a number of seconds, not {raw!r}") from None
+    if not base >= 0:
+        raise ValueError(f"{RETRY_WAIT_ENV} must be a number of seconds of at least 0, not {raw!r}")
+    return base * 2**retry_number
+
+
 def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
     tables = KIND_TABLES[kind]
 
@@ -58,20 +79,30 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
                 description="Warns when a source was down and its last good snapshot was reused.",
             )
         ],
-        # No step-level retry policy: the fetch layer already retries what is transient
-        # (connection errors, timeouts, 429, 5xx) and a 404 or a bad body will not heal.
+        # No blanket retry_policy: it would retry a 404 or a bad body too, which will not heal. The step asks
+        # for a retry itself (RetryRequested, below) only when the fetch failure is transient.
         pool="duckdb",
     )
     def ingest(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource):
-        report = ingest_kind(
-            tankerwatch.warehouse,
-            kind,
-            tankerwatch.sources(),
-            tankerwatch.paths().landing,
-            tankerwatch.paths().work,
-            secrets=lambda name: dg.EnvVar(name).get_value(),
-            log=context.log.warning,
-        )
+        try:
+            report = ingest_kind(
+                tankerwatch.warehouse,
+                kind,
+                tankerwatch.sources(),
+                tankerwatch.paths().landing,
+                tankerwatch.paths().work,
+                secrets=lambda name: dg.EnvVar(name).get_value(),
+                log=context.log.warning,
+            )
+        except FetchError as exc:
+            if not exc.transient or context.retry_number >= INGEST_MAX_RETRIES:
+                raise
+            wait = retry_wait_s(context.retry_number)
+            context.log.warning(
+                f"transient fetch failure, retrying the step in {wait:.0f} s "
+                f"(retry {context.retry_number + 1} of {INGEST_MAX_RETRIES}): {exc}"
+            )
+            raise dg.RetryRequested(max_retries=INGEST_MAX_RETRIES, seconds_to_wait=wait) from exc
         if not report.snapshots:
             context.log.info(f"no source of kind {kind} in the sources file: its raw tables are empty")
         elif report.unchanged:
