@@ -9,6 +9,8 @@ from assets.publish import candidate_dir
 from orchestration.resources import TankerwatchResource
 from tankerwatch.gates import GateResult, validate_frame, validate_table_auto
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
+from tankerwatch.published_schema import CHECK_NAME as PUBLISHED_SCHEMA_CHECK
+from tankerwatch.published_schema import SCHEMA_FILE, schema_frame
 from tankerwatch.settings import EXPECTATIONS_DIR
 
 GX_SUITE_CHECK = "great_expectations_suite"
@@ -75,3 +77,30 @@ def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
     if not passed:
         context.log.error("; ".join(r.summary() for r in results if not r.success))
     return dg.AssetCheckResult(passed=passed, metadata={"version_dir": str(version_dir), **check_metadata(results)})
+
+
+@dg.asset_check(
+    asset="publish_candidate",
+    name=PUBLISHED_SCHEMA_CHECK,
+    blocking=True,
+    description="Every published table has exactly the columns, order and Arrow types of schemas/published.json (expectations/publish_schema.json); change the file on purpose, in the same commit.",
+)
+def published_schema_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+    run_id = context.op_execution_context.run_id
+    version_dir = candidate_dir(context.instance, tankerwatch, run_id)
+    frame = schema_frame(version_dir, SCHEMA_FILE)
+    result = validate_frame(EXPECTATIONS_DIR / "publish_schema.json", frame)
+    with tankerwatch.warehouse() as con:
+        record_gate_result(con, run_id, "publish_candidate", result)
+    problems = [p for p in frame["problem"].to_list() if p]
+    if not result.success:
+        context.log.error("; ".join(problems) or result.summary())
+    return dg.AssetCheckResult(
+        passed=result.success,
+        metadata={
+            "version_dir": str(version_dir),
+            "schema_file": str(SCHEMA_FILE),
+            "differences": dg.MetadataValue.json(problems),
+            **check_metadata([result]),
+        },
+    )

@@ -1,0 +1,191 @@
+"""The published schema: what each published parquet file holds, kept in the repository as schemas/published.json.
+
+Consumers code against the columns and types of the published tables, so they may change
+only on purpose. `schemas/published.json` lists, per table, every column in order with its
+Arrow type as read back from the parquet file (`str(pyarrow type)`, so a list of evidence ids
+is `list<element: string>` and a struct spells out every field and its type). The blocking
+check `published_schema_unchanged` on publish_candidate compares the candidate's files with
+it: a missing or extra table, or a missing, extra, renamed, reordered or retyped column
+stops the run before `current` moves.
+
+Changing a published table on purpose: run the pipeline (it stops at the check, leaving the
+candidate under published/versions/), then regenerate the file from that candidate and commit
+it with the change that caused it:
+
+    python -m tankerwatch.published_schema --write            # newest version in $TANKERWATCH_DATA_DIR
+    python -m tankerwatch.published_schema --write DIR        # or a given version directory
+    python -m tankerwatch.published_schema --check [DIR]      # show differences, exit 1 if any
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from tankerwatch.settings import REPO_ROOT
+
+__all__ = [
+    "CHECK_NAME",
+    "FORMAT_VERSION",
+    "SCHEMA_FILE",
+    "compare",
+    "load_schema",
+    "read_version_schema",
+    "schema_frame",
+    "write_schema",
+]
+
+CHECK_NAME = "published_schema_unchanged"
+FORMAT_VERSION = 1
+SCHEMA_FILE = REPO_ROOT / "schemas" / "published.json"
+
+TableSchema = list[tuple[str, str]]  # (column, arrow type) in file order
+
+
+def read_version_schema(version_dir: Path) -> dict[str, TableSchema]:
+    """{table: [(column, arrow type), ...]} of every parquet file in a version directory."""
+    return {
+        path.stem: [(field.name, str(field.type)) for field in pq.read_schema(path)]
+        for path in sorted(Path(version_dir).glob("*.parquet"))
+    }
+
+
+def load_schema(path: Path | None = None) -> dict[str, TableSchema]:
+    """The committed schema file as {table: [(column, arrow type), ...]}; a malformed file raises ValueError."""
+    path = Path(path or SCHEMA_FILE)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or doc.get("format_version") != FORMAT_VERSION or not isinstance(doc.get("tables"), dict):
+        raise ValueError(f"{path}: expected {{'format_version': {FORMAT_VERSION}, 'tables': {{...}}}}")
+    tables: dict[str, TableSchema] = {}
+    for table, columns in doc["tables"].items():
+        if not isinstance(columns, list) or not all(
+            isinstance(c, dict) and set(c) == {"column", "type"} and all(isinstance(v, str) for v in c.values())
+            for c in columns
+        ):
+            raise ValueError(f"{path}: table {table!r} must be a list of {{'column': ..., 'type': ...}}")
+        tables[table] = [(c["column"], c["type"]) for c in columns]
+    return tables
+
+
+def write_schema(tables: Mapping[str, Sequence[tuple[str, str]]], path: Path | None = None) -> Path:
+    """Write the schema file (tables sorted by name, columns in file order) atomically."""
+    path = Path(path or SCHEMA_FILE)
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "tables": {
+            table: [{"column": column, "type": type_} for column, type_ in tables[table]] for table in sorted(tables)
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def compare(expected: Mapping[str, TableSchema], found: Mapping[str, TableSchema]) -> list[tuple]:
+    """One row per table position in either schema: what was expected, what was found, and the problem if any.
+
+    `problem` is "" when the column matches and otherwise a sentence naming the table, the
+    column and both types, so the gate's failing samples read as the reason.
+    """
+    rows: list[tuple] = []
+    for table in sorted(set(expected) | set(found)):
+        if table not in found:
+            rows.append((table, None, None, None, None, None,
+                             f"table {table}: missing (expected {table}.parquet with {len(expected[table])} columns)"))
+            continue
+        if table not in expected:
+            rows.append((table, None, None, None, None, None,
+                             f"table {table}: not in the published schema ({len(found[table])} columns); "
+                             "regenerate schemas/published.json if it is meant to be published"))
+            continue
+        want, got = expected[table], found[table]
+        got_names = [name for name, _ in got]
+        want_names = [name for name, _ in want]
+        for position in range(max(len(want), len(got))):
+            e_col, e_type = want[position] if position < len(want) else (None, None)
+            f_col, f_type = got[position] if position < len(got) else (None, None)
+            rows.append((table, position, e_col, e_type, f_col, f_type,
+                             _problem(table, position, e_col, e_type, f_col, f_type, want_names, got_names)))
+    return rows
+
+
+def schema_frame(version_dir: Path, schema_path: Path | None = None) -> pl.DataFrame:
+    """compare() of a version directory with the schema file, as the frame the publish_schema suite checks."""
+    rows = compare(load_schema(schema_path), read_version_schema(version_dir))
+    return pl.DataFrame(
+        rows,
+        schema={"table_name": pl.String, "position": pl.Int64, "expected_column": pl.String,
+                "expected_type": pl.String, "found_column": pl.String, "found_type": pl.String,
+                "problem": pl.String},
+        orient="row",
+    )
+
+
+def _problem(table, position, e_col, e_type, f_col, f_type, want_names, got_names) -> str:
+    where = f"table {table}, column {position + 1}"
+    if e_col == f_col:
+        if e_type == f_type:
+            return ""
+        return f"{where} {e_col}: type changed: expected {e_type}, found {f_type}"
+    if f_col is None:
+        return f"{where} {e_col}: missing: expected {e_type}, found no column"
+    if e_col is None:
+        return f"{where} {f_col}: not in the published schema: expected no column, found {f_type}"
+    if f_col in want_names and e_col in got_names:
+        kind = "reordered"
+    elif e_col not in got_names and f_col not in want_names:
+        kind = "renamed or replaced"
+    elif e_col not in got_names:
+        kind = "missing"
+    else:
+        kind = "unexpected column in its place"
+    return f"{where}: {kind}: expected {e_col} {e_type}, found {f_col} {f_type}"
+
+
+def _default_version_dir() -> Path:
+    from tankerwatch.publish import VERSIONS_NAME, list_versions
+    from tankerwatch.settings import resolve_data_paths
+
+    published = resolve_data_paths().published
+    versions = list_versions(published)
+    if not versions:
+        raise SystemExit(f"no version under {published / VERSIONS_NAME}: run `tankerwatch run` first or pass DIR")
+    return published / VERSIONS_NAME / versions[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tankerwatch.published_schema", description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.relative_to(REPO_ROOT)} from DIR")
+    mode.add_argument("--check", action="store_true", help="compare DIR with the schema file; exit 1 on a difference")
+    parser.add_argument("dir", nargs="?", type=Path,
+                        help="a version directory (default: the newest under $TANKERWATCH_DATA_DIR/published/versions)")
+    args = parser.parse_args(argv)
+    version_dir = args.dir or _default_version_dir()
+    found = read_version_schema(version_dir)
+    if not found:
+        print(f"no parquet files in {version_dir}", file=sys.stderr)
+        return 1
+    if args.write:
+        path = write_schema(found)
+        print(f"wrote {path} from {version_dir} ({len(found)} tables)")
+        return 0
+    problems = [row[-1] for row in compare(load_schema(), found) if row[-1]]
+    for problem in problems:
+        print(problem)
+    print(f"{version_dir}: {'differs from' if problems else 'matches'} {SCHEMA_FILE}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
