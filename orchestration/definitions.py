@@ -1,4 +1,4 @@
-"""The one Definitions object of tankerwatch: every asset, check, job, schedule, sensor and resource."""
+"""The one Definitions object of tankerwatch: every asset, check, job, schedule and resource."""
 
 import dagster as dg
 
@@ -11,7 +11,6 @@ from orchestration.checks import build_suite_checks, publish_set_check, publishe
 from orchestration.jobs import full_pipeline_job
 from orchestration.resources import TankerwatchResource
 from orchestration.schedules import nightly_full_run
-from orchestration.sensors import imagery_drop_sensor
 from tankerwatch.ingest import KIND_TABLES
 from tankerwatch.models import discover_models
 
@@ -26,7 +25,6 @@ defs = dg.Definitions(
     asset_checks=[*build_suite_checks(GATED_ASSETS), publish_set_check, published_schema_check, *report_checks],
     jobs=[full_pipeline_job],
     schedules=[nightly_full_run],
-    sensors=[imagery_drop_sensor],
     resources={"tankerwatch": TankerwatchResource()},
     executor=dg.in_process_executor,
 )
