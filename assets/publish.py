@@ -9,7 +9,7 @@ import dagster as dg
 
 from orchestration.resources import TankerwatchResource
 from orchestration.schedules import PUBLISHED_FRESHNESS
-from tankerwatch.publish import switch_current, write_manifest, write_version
+from tankerwatch.publish import keep_versions_setting, prune_versions, switch_current, write_manifest, write_version
 from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, gate_results_for_run
 
 OWNERS = ["team:tankerwatch-data"]
@@ -69,12 +69,22 @@ def published_current(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
     failed = [c for c in manifest["checks"] if not c["success"]]
     if failed:
         raise RuntimeError(f"refusing to publish {version_dir.name}: checks failed in this run: {failed}")
+    keep = keep_versions_setting(tankerwatch.keep_versions or None)
     write_manifest(version_dir, manifest)
     previous = switch_current(tankerwatch.paths().published, version_dir)
+    # Only now, with the new set live: current and previous are never pruned. A failed deletion
+    # leaves an old version on disk; it does not undo a publish that has happened.
+    try:
+        removed = prune_versions(tankerwatch.paths().published, keep, previous=previous)
+    except OSError as exc:
+        context.log.warning(f"published {version_dir.name}, but pruning old versions failed: {exc}")
+        removed = []
     return dg.MaterializeResult(
         metadata={
             "version": version_dir.name,
             "previous_version": previous or "",
+            "versions_kept": keep,
+            "versions_removed": dg.MetadataValue.json(removed),
             "path": dg.MetadataValue.path(str(tankerwatch.paths().published / "current")),
             "checks_passed": len(manifest["checks"]),
         }

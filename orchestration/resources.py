@@ -14,11 +14,13 @@ from tankerwatch.warehouse import connect
 
 class TankerwatchResource(dg.ConfigurableResource):
     """Run settings. Empty values fall back, at run time, to $TANKERWATCH_SOURCES (else the
-    bundled demo), $TANKERWATCH_DATA_DIR (else ./data) and the product in seeds/volume_assumptions.csv."""
+    bundled demo), $TANKERWATCH_DATA_DIR (else ./data), the product in seeds/volume_assumptions.csv
+    and $TANKERWATCH_KEEP_VERSIONS (else 10 published versions kept; at least 2)."""
 
     sources_file: str = ""
     data_dir: str = ""
     product: str = ""
+    keep_versions: int = 0
 
     def sources(self) -> list[Source]:
         return load_sources(resolve_sources_file(self.sources_file or None))

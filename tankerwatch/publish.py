@@ -7,10 +7,14 @@ Layout under `published_dir` ($TANKERWATCH_DATA_DIR/published):
     current -> versions/<version_id>                       relative symlink, replaced atomically
 
 A consumer must resolve `current` once (os.path.realpath, or `resolve_current`) and read
-every file from the resolved directory: old versions are never deleted here, so the
-resolved set stays complete and consistent even if `current` moves while it is read.
-Globbing `current/*.parquet` and opening the files one by one through the link could mix
-two versions if a switch lands in between.
+every file from the resolved directory. Globbing `current/*.parquet` and opening the files
+one by one through the link could mix two versions if a switch lands in between.
+
+Retention (`prune_versions`, after a successful switch) keeps the newest N versions and
+always the current and the previous one, so a directory a consumer resolved stays whole
+until the next-but-one publish: open every file you need before then (an open file stays
+readable after its directory is deleted). Versions are removed by renaming them to a hidden
+`.pruning-*` name first, so a half-deleted version is never listed or resolved.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ __all__ = [
     "MANIFEST_NAME",
     "current_version",
     "list_versions",
+    "keep_versions_setting",
+    "prune_versions",
     "remove_interrupted",
     "resolve_current",
     "switch_current",
@@ -49,6 +55,10 @@ MANIFEST_NAME = "manifest.json"
 CURRENT_NAME = "current"
 VERSIONS_NAME = "versions"
 TMP_PREFIX = ".tmp-"
+PRUNING_PREFIX = ".pruning-"
+KEEP_VERSIONS_ENV = "TANKERWATCH_KEEP_VERSIONS"
+DEFAULT_KEEP_VERSIONS = 10
+MIN_KEEP_VERSIONS = 2  # current and the one a consumer may have resolved just before the switch
 
 _VERSION_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
@@ -214,11 +224,60 @@ def list_versions(published_dir: Path) -> list[str]:
     )
 
 
+def keep_versions_setting(configured: int | None = None) -> int:
+    """How many versions to keep: explicit setting, else $TANKERWATCH_KEEP_VERSIONS, else 10; at least 2."""
+    value: object = configured or os.environ.get(KEEP_VERSIONS_ENV) or DEFAULT_KEEP_VERSIONS
+    try:
+        keep = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"${KEEP_VERSIONS_ENV} must be a whole number, not {value!r}") from None
+    if keep < MIN_KEEP_VERSIONS:
+        raise ValueError(
+            f"keep at least {MIN_KEEP_VERSIONS} versions (current and previous), not {keep}: "
+            "a consumer that resolved `current` just before a switch still reads the previous one"
+        )
+    return keep
+
+
+def prune_versions(published_dir: Path, keep: int, previous: str | None = None) -> list[str]:
+    """Delete complete versions beyond the newest `keep`; return the ids removed, oldest first.
+
+    Never removed: the version `current` points at and `previous` (the one it pointed at
+    before the last switch, as `switch_current` returned it), whatever their age; they count
+    toward `keep`. Hidden directories (`.tmp-*` being written, `.pruning-*`) are not versions
+    and are left alone. Call only after a successful switch, from the run that made it.
+    """
+    if keep < MIN_KEEP_VERSIONS:
+        raise ValueError(f"keep must be at least {MIN_KEEP_VERSIONS} (current and previous), not {keep}")
+    published_dir = Path(os.path.abspath(published_dir))
+    current = current_version(published_dir)
+    if current is None:
+        raise RuntimeError(f"nothing is published in {published_dir}; refusing to prune without a current version")
+    protected = [v for v in (current, previous) if v]
+    versions = list_versions(published_dir)
+    room = max(keep - len(set(protected)), 0)
+    others = [v for v in versions if v not in protected]
+    doomed = others[: max(len(others) - room, 0)]
+    removed = []
+    for version_id in doomed:
+        # Re-read the link each time: never delete what `current` points at, even if it moved.
+        if version_id == current_version(published_dir):
+            continue
+        source = published_dir / VERSIONS_NAME / version_id
+        hidden = source.with_name(f"{PRUNING_PREFIX}{version_id}-{secrets.token_hex(6)}")
+        os.rename(source, hidden)  # atomic: the version disappears whole from listings
+        shutil.rmtree(hidden)
+        removed.append(version_id)
+    if removed:
+        _fsync_path(published_dir / VERSIONS_NAME)
+    return removed
+
+
 def remove_interrupted(published_dir: Path) -> list[str]:
     """Delete what a run killed mid-publish leaves behind; return the names removed.
 
-    That is: hidden `.tmp-*` version folders, `.current.*.tmp` links and half-written manifest
-    temporaries. None of them is ever read, so this is tidiness, not repair. Only call it while no
+    That is: hidden `.tmp-*` version folders, `.pruning-*` folders a prune was deleting,
+    `.current.*.tmp` links and half-written manifest temporaries. None of them is ever read, so this is tidiness, not repair. Only call it while no
     other run can be publishing into `published_dir` (the CLI holds the data directory's run lock).
     """
     published_dir = Path(published_dir)
@@ -226,7 +285,7 @@ def remove_interrupted(published_dir: Path) -> list[str]:
     versions = published_dir / VERSIONS_NAME
     leftovers = list(published_dir.glob(f".{CURRENT_NAME}.*.tmp"))
     if versions.is_dir():
-        leftovers += [p for p in versions.iterdir() if p.name.startswith(TMP_PREFIX)]
+        leftovers += [p for p in versions.iterdir() if p.name.startswith((TMP_PREFIX, PRUNING_PREFIX))]
         leftovers += list(versions.glob(f"*/.{MANIFEST_NAME}.*.tmp"))
     for path in leftovers:
         if path.is_dir() and not path.is_symlink():

@@ -217,3 +217,135 @@ def test_nothing_published_yet(published):
     assert publish.current_version(published) is None
     assert publish.resolve_current(published) is None
     assert publish.list_versions(published) == []
+
+
+# --- retention --------------------------------------------------------------------------------------
+
+
+def publish_and_prune(published, version_id, voyages, keep):
+    version = publish_version(published, version_id, voyages)
+    previous = publish.switch_current(published, version)
+    return previous, publish.prune_versions(published, keep, previous=previous)
+
+
+def test_retention_keeps_exactly_the_newest_n(published):
+    removed = []
+    for i in range(7):
+        previous, gone = publish_and_prune(published, f"2024-11-0{i + 1}T000000Z", i + 1, keep=3)
+        removed += gone
+        assert len(publish.list_versions(published)) == min(i + 1, 3)
+    assert publish.list_versions(published) == ["2024-11-05T000000Z", "2024-11-06T000000Z", "2024-11-07T000000Z"]
+    assert removed == [f"2024-11-0{i}T000000Z" for i in range(1, 5)]
+    assert publish.current_version(published) == "2024-11-07T000000Z"
+    assert sorted(os.listdir(published / "versions")) == publish.list_versions(published)  # nothing half-deleted
+
+
+def test_retention_never_deletes_current_or_previous_however_old(published):
+    versions = [publish_version(published, f"v{i}", i + 1) for i in range(6)]
+    publish.switch_current(published, versions[1])
+    previous = publish.switch_current(published, versions[0])  # rolled back to the oldest
+    assert previous == "v1"
+    assert publish.prune_versions(published, 2, previous=previous) == ["v2", "v3", "v4", "v5"]
+    assert publish.list_versions(published) == ["v0", "v1"]
+    assert publish.current_version(published) == "v0"
+    assert pq.read_table(published / "current" / "voyages.parquet").num_rows == 1
+
+    # With room for more, the newest others fill it.
+    for i in range(2, 6):
+        publish_version(published, f"v{i}", 1)
+    assert publish.prune_versions(published, 4, previous="v1") == ["v2", "v3"]
+    assert publish.list_versions(published) == ["v0", "v1", "v4", "v5"]
+
+
+def test_retention_leaves_unfinished_and_foreign_directories(published):
+    publish_and_prune(published, "v1", 1, keep=2)
+    versions_dir = published / "versions"
+    unfinished = versions_dir / ".tmp-v9-abc123"
+    unfinished.mkdir()
+    (unfinished / "voyages.parquet").write_bytes(b"half")
+    no_manifest = versions_dir / "v0-incomplete"
+    no_manifest.mkdir()
+    for i in range(2, 6):
+        publish_and_prune(published, f"v{i}", 1, keep=2)
+    assert publish.list_versions(published) == ["v4", "v5"]
+    assert unfinished.is_dir() and (unfinished / "voyages.parquet").read_bytes() == b"half"
+    assert no_manifest.is_dir()
+
+
+def test_retention_refuses_to_keep_fewer_than_two_and_needs_a_current(published, monkeypatch):
+    publish_version(published, "v1", 1)
+    with pytest.raises(RuntimeError, match="nothing is published"):
+        publish.prune_versions(published, 3)
+    for keep in (0, 1):
+        with pytest.raises(ValueError, match="at least 2"):
+            publish.prune_versions(published, keep)
+    assert publish.list_versions(published) == ["v1"]
+
+    monkeypatch.delenv(publish.KEEP_VERSIONS_ENV, raising=False)
+    assert publish.keep_versions_setting() == 10
+    monkeypatch.setenv(publish.KEEP_VERSIONS_ENV, "4")
+    assert publish.keep_versions_setting() == 4
+    assert publish.keep_versions_setting(6) == 6  # the resource setting wins over the environment
+    for bad, message in (("1", "at least 2"), ("ten", "whole number")):
+        monkeypatch.setenv(publish.KEEP_VERSIONS_ENV, bad)
+        with pytest.raises(ValueError, match=message):
+            publish.keep_versions_setting()
+
+
+def test_remove_interrupted_clears_a_prune_cut_short(published):
+    publish_and_prune(published, "v1", 1, keep=2)
+    stale = published / "versions" / ".pruning-v0-0123456789ab"
+    (stale / "sub").mkdir(parents=True)
+    assert publish.remove_interrupted(published) == ["versions/.pruning-v0-0123456789ab"]
+    assert publish.list_versions(published) == ["v1"]
+
+
+def test_consumer_reads_complete_sets_while_versions_are_published_and_pruned(published):
+    publish_and_prune(published, "v000", 1, keep=2)
+    stop = threading.Event()
+    stats = {"reads": 0, "errors": [], "mixed": 0, "versions_seen": set()}
+
+    def consume():
+        # The documented consumer: resolve `current` once, open every file, then read.
+        while not stop.is_set():
+            try:
+                resolved = publish.resolve_current(published)
+                with open(resolved / "manifest.json", "rb") as m, open(resolved / "voyages.parquet", "rb") as v, \
+                        open(resolved / "cap_tracker.parquet", "rb") as c:
+                    manifest = json.loads(m.read())
+                    voyages = pq.read_table(v)
+                    cap = pq.read_table(c)
+            except Exception as exc:  # any failure is a broken contract
+                stats["errors"].append(repr(exc))
+                continue
+            stats["reads"] += 1
+            stats["versions_seen"].add(manifest["run_id"])
+            run = manifest["run_id"]
+            consistent = (
+                set(voyages.column("run").to_pylist()) == {run}
+                and cap.column("run").to_pylist() == [run]
+                and voyages.num_rows == manifest["row_counts"]["voyages"] == cap.column("voyages")[0].as_py()
+            )
+            if not consistent:
+                stats["mixed"] += 1
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 60
+    try:
+        for i in range(1, 31):
+            # A consumer that resolved `current` a moment before this publish can still read its set.
+            held = publish.resolve_current(published)
+            publish_and_prune(published, f"v{i:03d}", i + 1, keep=2)
+            held_run = json.loads((held / "manifest.json").read_text())["run_id"]
+            assert pq.read_table(held / "cap_tracker.parquet").column("run").to_pylist() == [held_run]
+            assert time.monotonic() < deadline, "publishing took too long"
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+
+    assert not reader.is_alive()
+    assert stats["errors"] == [] and stats["mixed"] == 0
+    assert stats["reads"] > 30 and len(stats["versions_seen"]) > 5
+    assert publish.list_versions(published) == ["v029", "v030"]
+    assert not [p for p in os.listdir(published / "versions") if p.startswith(".")]
