@@ -51,7 +51,42 @@ def _metadata(con, model: Model) -> dict:
     metadata["dagster/column_schema"] = dg.TableSchema(
         columns=[dg.TableColumn(name, dtype, description=model.columns.get(name)) for name, dtype in schema]
     )
+    metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, model.name, [name for name, _ in schema]))
     return metadata
+
+
+PREVIEW_ROWS = 5
+PREVIEW_COLUMNS = 6
+PREVIEW_CHARS = 24
+
+
+def preview_markdown(con, relation: str, columns: list[str]) -> str:
+    """The first PREVIEW_ROWS rows of ``relation`` as a markdown table of its first PREVIEW_COLUMNS columns,
+    each value cut to PREVIEW_CHARS characters. A plain LIMIT with no ORDER BY and only those columns: DuckDB
+    stops reading (or, for a view, computing) once it has the rows, so this stays cheap at any size."""
+    shown = columns[:PREVIEW_COLUMNS]
+    if not shown:
+        return "_no columns_"
+    # Cut in SQL as well, so a long text value is never carried into Python whole.
+    cells = ", ".join(f"left(cast({identifier(c)} as varchar), {PREVIEW_CHARS + 1})" for c in shown)
+    rows = fetch_all(con, f"select {cells} from {identifier(relation)} limit {PREVIEW_ROWS}")
+    lines = [
+        "| " + " | ".join(_cell(c) for c in shown) + " |",
+        "|" + "---|" * len(shown),
+        *("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows),
+    ]
+    if len(columns) > len(shown):
+        lines.append(f"\n_first {len(shown)} of {len(columns)} columns_")
+    if not rows:
+        lines.append("\n_no rows_")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    if len(text) > PREVIEW_CHARS:
+        text = text[: PREVIEW_CHARS - 1] + "…"
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
