@@ -92,30 +92,60 @@ def write_schema(tables: Mapping[str, Sequence[tuple[str, str]]], path: Path | N
 
 
 def compare(expected: Mapping[str, TableSchema], found: Mapping[str, TableSchema]) -> list[tuple]:
-    """One row per table position in either schema: what was expected, what was found, and the problem if any.
+    """One row per expected or found column (or missing/extra table): both sides and the problem if any.
 
-    `problem` is "" when the column matches and otherwise a sentence naming the table, the
-    column and both types, so the gate's failing samples read as the reason.
+    Rows are (table, position, expected column, expected type, found column, found type,
+    problem); `problem` is "" when the column matches and otherwise a sentence naming the
+    table, the column and both types, so the gate's failing samples read as the reason. A
+    dropped column is one problem, not a shift of every column after it.
     """
     rows: list[tuple] = []
     for table in sorted(set(expected) | set(found)):
         if table not in found:
             rows.append((table, None, None, None, None, None,
-                             f"table {table}: missing (expected {table}.parquet with {len(expected[table])} columns)"))
-            continue
-        if table not in expected:
+                         f"table {table}: missing (expected {table}.parquet with {len(expected[table])} columns)"))
+        elif table not in expected:
             rows.append((table, None, None, None, None, None,
-                             f"table {table}: not in the published schema ({len(found[table])} columns); "
-                             "regenerate schemas/published.json if it is meant to be published"))
-            continue
-        want, got = expected[table], found[table]
-        got_names = [name for name, _ in got]
-        want_names = [name for name, _ in want]
-        for position in range(max(len(want), len(got))):
-            e_col, e_type = want[position] if position < len(want) else (None, None)
-            f_col, f_type = got[position] if position < len(got) else (None, None)
-            rows.append((table, position, e_col, e_type, f_col, f_type,
-                             _problem(table, position, e_col, e_type, f_col, f_type, want_names, got_names)))
+                         f"table {table}: not in the published schema ({len(found[table])} columns); "
+                         "regenerate schemas/published.json if it is meant to be published"))
+        else:
+            rows += _compare_table(table, expected[table], found[table])
+    return rows
+
+
+def _compare_table(table: str, want: TableSchema, got: TableSchema) -> list[tuple]:
+    got_at = {name: (i, type_) for i, (name, type_) in enumerate(got)}
+    want_names = {name for name, _ in want}
+    extra = {i for i, (name, _) in enumerate(got) if name not in want_names}
+    # Columns both sides have must keep their relative order.
+    common_want = [name for name, _ in want if name in got_at]
+    common_got = [name for name, _ in got if name in want_names]
+    moved = {a for a, b in zip(common_want, common_got) if a != b}
+    rows = []
+    for i, (name, type_) in enumerate(want):
+        where = f"table {table}, column {name}"
+        if name in got_at:
+            j, found_type = got_at[name]
+            if found_type != type_:
+                problem = f"{where}: type changed: expected {type_}, found {found_type}"
+            elif name in moved:
+                problem = f"{where}: moved: expected {type_} at position {i + 1}, found {found_type} at position {j + 1}"
+            else:
+                problem = ""
+            rows.append((table, i + 1, name, type_, name, found_type, problem))
+        elif i in extra:  # another column in its place: most likely a rename
+            extra.discard(i)
+            other, other_type = got[i]
+            rows.append((table, i + 1, name, type_, other, other_type,
+                         f"{where}: renamed or replaced: expected {name} {type_} at position {i + 1}, "
+                         f"found {other} {other_type}"))
+        else:
+            rows.append((table, i + 1, name, type_, None, None, f"{where}: missing: expected {type_}, found no column"))
+    for j in sorted(extra):
+        name, type_ = got[j]
+        rows.append((table, j + 1, None, None, name, type_,
+                     f"table {table}, column {name}: not in the published schema: expected no column, "
+                     f"found {type_} at position {j + 1}"))
     return rows
 
 
@@ -129,27 +159,6 @@ def schema_frame(version_dir: Path, schema_path: Path | None = None) -> pl.DataF
                 "problem": pl.String},
         orient="row",
     )
-
-
-def _problem(table, position, e_col, e_type, f_col, f_type, want_names, got_names) -> str:
-    where = f"table {table}, column {position + 1}"
-    if e_col == f_col:
-        if e_type == f_type:
-            return ""
-        return f"{where} {e_col}: type changed: expected {e_type}, found {f_type}"
-    if f_col is None:
-        return f"{where} {e_col}: missing: expected {e_type}, found no column"
-    if e_col is None:
-        return f"{where} {f_col}: not in the published schema: expected no column, found {f_type}"
-    if f_col in want_names and e_col in got_names:
-        kind = "reordered"
-    elif e_col not in got_names and f_col not in want_names:
-        kind = "renamed or replaced"
-    elif e_col not in got_names:
-        kind = "missing"
-    else:
-        kind = "unexpected column in its place"
-    return f"{where}: {kind}: expected {e_col} {e_type}, found {f_col} {f_type}"
 
 
 def _default_version_dir() -> Path:
@@ -166,7 +175,7 @@ def _default_version_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tankerwatch.published_schema", description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.relative_to(REPO_ROOT)} from DIR")
+    mode.add_argument("--write", action="store_true", help="write schemas/published.json from DIR")
     mode.add_argument("--check", action="store_true", help="compare DIR with the schema file; exit 1 on a difference")
     parser.add_argument("dir", nargs="?", type=Path,
                         help="a version directory (default: the newest under $TANKERWATCH_DATA_DIR/published/versions)")
