@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.publish import candidate_dir
 from orchestration.resources import TankerwatchResource
+from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
 from tankerwatch.gates import GateResult, validate_frame, validate_table_auto
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
 from tankerwatch.published_schema import CHECK_NAME as PUBLISHED_SCHEMA_CHECK
@@ -32,6 +33,33 @@ def check_metadata(results: list[GateResult]) -> dict:
     }
 
 
+def docs_metadata(
+    context: dg.AssetCheckExecutionContext,
+    tankerwatch: TankerwatchResource,
+    asset: str,
+    result: GateResult,
+    suite_path: Path,
+) -> dict:
+    """Write the result's HTML page (data/gate_docs/<run_id>/) and link it; {} if writing failed.
+
+    Never raises: the verdict, not its docs, gates the run (a failure is logged as a warning).
+    """
+    page = write_gate_docs_safely(
+        result,
+        tankerwatch.paths().root,
+        context.op_execution_context.run_id,
+        asset=asset,
+        suite_path=suite_path,
+        log=context.log,
+    )
+    if page is None:
+        return {}
+    return {
+        "data_docs": dg.MetadataValue.path(str(page)),
+        "data_docs_index": dg.MetadataValue.path(str(page.parent / INDEX_FILE)),
+    }
+
+
 def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_name,
@@ -45,7 +73,8 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
             record_gate_result(con, context.op_execution_context.run_id, asset_name, result)
         if not result.success:
             context.log.error(result.summary())
-        return dg.AssetCheckResult(passed=result.success, metadata=check_metadata([result]))
+        metadata = {**check_metadata([result]), **docs_metadata(context, tankerwatch, asset_name, result, suite_path)}
+        return dg.AssetCheckResult(passed=result.success, metadata=metadata)
 
     return gx_suite
 

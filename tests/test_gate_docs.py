@@ -1,0 +1,227 @@
+"""Gate docs: a static HTML page per suite result and an index per run, linked from the check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from html.parser import HTMLParser
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.checks import build_suite_check
+from orchestration.resources import TankerwatchResource
+from tankerwatch import gate_docs, gates
+from tankerwatch.warehouse import connect
+
+HOSTILE = "<script>alert('x')</script> & \"YU JONG\""
+
+EXPECTATIONS = [
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo"}},
+    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "flag", "value_set": ["KP", "RU"]}},
+    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "dwt", "min_value": 1000, "max_value": 200000}},
+    {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "vessel_name", "value_set": ["CHON MA SAN", "YU JONG 2"]},
+    },
+]
+
+
+def write_suite(tmp_path, table="tiny_vessels"):
+    path = tmp_path / f"{table}.json"
+    path.write_text(
+        json.dumps({"name": table, "meta": {"stage": "marts", "table": table}, "expectations": EXPECTATIONS}),
+        encoding="utf-8",
+    )
+    return path
+
+
+def make_table(con, table="tiny_vessels", hostile=True):
+    second = HOSTILE if hostile else "YU JONG 2"
+    con.execute(f'create or replace table "{table}" (imo varchar, flag varchar, dwt integer, vessel_name varchar)')
+    con.execute(
+        f'insert into "{table}" values (?, ?, ?, ?), (?, ?, ?, ?)',
+        ["9123456", "KP", 5000, "CHON MA SAN", "8654321", "KP", 7000, second],
+    )
+
+
+class _Scripts(HTMLParser):
+    """Collects elements a browser would treat as active content."""
+
+    def __init__(self):
+        super().__init__()
+        self.active: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in {"script", "link", "img", "iframe", "object", "embed"}:
+            self.active.append(tag)
+        for name, value in attrs:
+            if name.startswith("on") or (name in {"src", "href"} and value and "//" in value):
+                self.active.append(f"{tag}[{name}]")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page_text):
+    parser = _Scripts()
+    parser.feed(page_text)
+    return parser
+
+
+def engines(con, suite_path):
+    """The same table through both engines of validate_table_auto."""
+    by_gx = gates.validate_table_auto(con, "tiny_vessels", suite_path)
+    by_sql = gates.validate_table_auto(con, "tiny_vessels", suite_path, sql_threshold_rows=1)
+    assert (by_gx.engine, by_sql.engine) == ("great_expectations", "duckdb_sql")
+    return [by_gx, by_sql]
+
+
+@pytest.mark.parametrize("engine_index", [0, 1], ids=["gx", "sql"])
+def test_failing_suite_page_lists_the_failure_with_escaped_samples(tmp_path, engine_index):
+    con = duckdb.connect()
+    make_table(con, hostile=True)
+    suite = write_suite(tmp_path)
+    result = engines(con, suite)[engine_index]
+    assert not result.success and len(result.failures) == 1
+
+    page = gate_docs.write_gate_docs(result, tmp_path / "data", "run-1", asset="tiny_vessels", suite_path=suite)
+
+    assert page == tmp_path / "data" / "gate_docs" / "run-1" / "tiny_vessels.html"
+    text = page.read_text(encoding="utf-8")
+    parsed = parse(text)
+    # The vessel name is shown as text, never as markup.
+    assert parsed.active == []
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; \\&quot;YU JONG\\&quot;" in text
+    shown = "".join(parsed.text)
+    assert "<script>alert('x')</script>" in shown
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", text, flags=re.S)[1:]
+    assert len(rows) == 4
+    failed = [r for r in rows if 'class="failed"' in r]
+    assert len(failed) == 1 and "vessel_name" in failed[0] and "FAILED" in failed[0]
+    assert "alert" in failed[0] and "<td>1 (50%)</td>" in failed[0]
+    assert all("PASSED" in r for r in rows if r not in failed)
+    assert result.engine in shown and "tiny_vessels" in shown and "3 of 4 passed" in shown
+    assert "Rows validated" in shown and ">2<" in text
+
+    index = (page.parent / "index.html").read_text(encoding="utf-8")
+    assert 'href="tiny_vessels.html"' in index and "FAILED" in index and "1 failing" in index
+    assert list(page.parent.glob("*.tmp")) == []
+
+
+def test_passing_suite_page_lists_every_expectation_as_passed_for_both_engines(tmp_path):
+    con = duckdb.connect()
+    make_table(con, hostile=False)
+    suite = write_suite(tmp_path)
+    for result in engines(con, suite):
+        assert result.success
+        page = gate_docs.write_gate_docs(result, tmp_path / "data", f"run-{result.engine}", suite_path=suite)
+        text = page.read_text(encoding="utf-8")
+        rows = re.findall(r"<tr[^>]*>.*?</tr>", text, flags=re.S)[1:]
+        assert len(rows) == len(EXPECTATIONS)
+        assert all("PASSED" in r and "FAILED" not in r for r in rows)
+        for entry in EXPECTATIONS:
+            assert entry["type"] in text and entry["kwargs"]["column"] in text
+        assert result.engine in text and "4 of 4 passed" in text
+        assert parse(text).active == []
+
+
+def test_index_lists_every_suite_of_the_run(tmp_path):
+    con = duckdb.connect()
+    make_table(con, hostile=True)
+    make_table(con, table="other_vessels", hostile=False)
+    bad = gates.validate_table_auto(con, "tiny_vessels", write_suite(tmp_path))
+    good = gates.validate_table_auto(con, "other_vessels", write_suite(tmp_path, "other_vessels"), sql_threshold_rows=1)
+    for result in (good, bad):
+        gate_docs.write_gate_docs(result, tmp_path, "run/../x<y>", asset=result.table)
+
+    folders = list((tmp_path / "gate_docs").iterdir())
+    assert len(folders) == 1 and folders[0].name.startswith("run_.._x_y_-") and folders[0].is_dir()
+    index = (folders[0] / "index.html").read_text(encoding="utf-8")
+    assert index.index("tiny_vessels.html") < index.index("other_vessels.html")  # failing first
+    assert "2 suite result(s), 1 failing" in index
+    assert "run/../x&lt;y&gt;" in index and parse(index).active == []
+
+
+def test_unmatched_failure_does_not_claim_the_rest_passed(tmp_path):
+    result = gates.GateResult(
+        suite_name="tiny_vessels",
+        table="tiny_vessels",
+        success=False,
+        evaluated=3,
+        passed=3,
+        failures=[
+            gates.ExpectationFailure(
+                expectation_type="tankerwatch_all_expectations_evaluated",
+                column=None,
+                kwargs={},
+                exception="GX evaluated 3 of 4 expectations",
+            )
+        ],
+    )
+    text = gate_docs.render_result_page(result, suite_path=write_suite(tmp_path))
+    assert text.count("NOT CONFIRMED") == 4 and "GX evaluated 3 of 4" in text
+    assert ">PASSED<" not in text
+
+
+def test_writing_failure_is_a_warning_not_an_exception(tmp_path, caplog):
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data folder should be")
+    result = gates.GateResult(suite_name="s", table="t", success=True, evaluated=1, passed=1)
+    with caplog.at_level(logging.WARNING):
+        assert gate_docs.write_gate_docs_safely(result, blocker, "run-1") is None
+    assert "could not write gate docs for suite 's'" in caplog.text
+
+
+# --- the Dagster check ---------------------------------------------------------------------
+
+
+def _job(tmp_path, hostile):
+    @dg.asset(name="tiny_vessels")
+    def tiny_vessels(tankerwatch: TankerwatchResource) -> None:
+        with tankerwatch.warehouse() as con:
+            make_table(con, hostile=hostile)
+
+    check = build_suite_check("tiny_vessels", write_suite(tmp_path))
+    resource = TankerwatchResource(data_dir=str(tmp_path / "data"))
+    return tiny_vessels, check, resource
+
+
+@pytest.mark.parametrize("hostile", [False, True], ids=["passing", "failing"])
+def test_check_metadata_links_the_page(tmp_path, hostile):
+    asset, check, resource = _job(tmp_path, hostile)
+    outcome = dg.materialize([asset, check], resources={"tankerwatch": resource}, raise_on_error=False)
+    [evaluation] = outcome.get_asset_check_evaluations()
+    assert evaluation.passed is (not hostile)
+
+    link = evaluation.metadata["data_docs"]
+    assert isinstance(link, dg.PathMetadataValue)
+    page = tmp_path / "data" / "gate_docs" / outcome.run_id / "tiny_vessels.html"
+    assert link.path == str(page.resolve()) and page.exists()
+    assert evaluation.metadata["data_docs_index"].path == str(page.parent.resolve() / "index.html")
+    text = page.read_text(encoding="utf-8")
+    assert ("FAILED" in text) is hostile and "tiny_vessels" in text
+    assert parse(text).active == []
+    with connect(tmp_path / "data" / "warehouse.duckdb") as con:
+        assert con.execute("select success from gate_results").fetchall() == [(not hostile,)]
+
+
+def test_check_verdict_stands_when_docs_cannot_be_written(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise PermissionError("read-only volume")
+
+    monkeypatch.setattr(gate_docs, "write_gate_docs", broken)
+    asset, check, resource = _job(tmp_path, hostile=False)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome = dg.materialize([asset, check], resources={"tankerwatch": resource}, instance=instance)
+    [evaluation] = outcome.get_asset_check_evaluations()
+    assert evaluation.passed
+    assert "data_docs" not in evaluation.metadata and "expectations_passed" in evaluation.metadata
+    warnings = [e.user_message for e in instance.all_logs(outcome.run_id) if e.level == logging.WARNING]
+    assert any(
+        "could not write gate docs for suite 'tiny_vessels': PermissionError: read-only volume" in m for m in warnings
+    )
