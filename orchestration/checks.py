@@ -105,7 +105,15 @@ def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
     passed = all(r.success for r in results)
     if not passed:
         context.log.error("; ".join(r.summary() for r in results if not r.success))
-    return dg.AssetCheckResult(passed=passed, metadata={"version_dir": str(version_dir), **check_metadata(results)})
+    docs = {}
+    for suite, result in zip(PUBLISH_SET_SUITES, results):
+        links = docs_metadata(context, tankerwatch, "publish_candidate", result, EXPECTATIONS_DIR / f"{suite}.json")
+        if links:
+            docs[f"data_docs_{suite}"] = links["data_docs"]
+            docs["data_docs_index"] = links["data_docs_index"]
+    return dg.AssetCheckResult(
+        passed=passed, metadata={"version_dir": str(version_dir), **check_metadata(results), **docs}
+    )
 
 
 @dg.asset_check(
@@ -131,5 +139,6 @@ def published_schema_check(context: dg.AssetCheckExecutionContext, tankerwatch: 
             "schema_file": str(SCHEMA_FILE),
             "differences": dg.MetadataValue.json(problems),
             **check_metadata([result]),
+            **docs_metadata(context, tankerwatch, "publish_candidate", result, EXPECTATIONS_DIR / "publish_schema.json"),
         },
     )
