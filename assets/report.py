@@ -49,6 +49,7 @@ def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchRe
     asset=REPORT_KEY,
     name=GX_SUITE_CHECK,
     blocking=True,
+    pool="duckdb",
     description="expectations/publish_report.json: every number of the report equals the candidate's tables, and its files are in manifest.json.",
 )
 def report_consistent(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:

@@ -65,6 +65,7 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
         asset=asset_name,
         name=GX_SUITE_CHECK,
         blocking=True,
+        pool="duckdb",
         description=f"Great Expectations suite expectations/{suite_path.name}: a failure stops everything downstream.",
     )
     def gx_suite(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
@@ -91,6 +92,7 @@ def build_suite_checks(asset_names: list[str]) -> list[dg.AssetChecksDefinition]
     asset="publish_candidate",
     name=PUBLISH_SET_CHECK,
     blocking=True,
+    pool="duckdb",
     description="The written set holds every table as validated, and cap_tracker agrees with voyages (expectations/publish_*.json).",
 )
 def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
@@ -120,6 +122,7 @@ def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
     asset="publish_candidate",
     name=PUBLISHED_SCHEMA_CHECK,
     blocking=True,
+    pool="duckdb",
     description="Every published table has exactly the columns, order and Arrow types of schemas/published.json (expectations/publish_schema.json); change the file on purpose, in the same commit.",
 )
 def published_schema_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
