@@ -81,3 +81,6 @@ def test_instance_settings_run_one_duckdb_step_and_one_run_at_a_time(tmp_path):
     assert config.run_queue_config.max_concurrent_runs == 1
     pools = {node.pools and next(iter(node.pools)) for node in defs.resolve_asset_graph().asset_nodes}
     assert pools == {"duckdb"}
+    # checks open the warehouse read-write too (bootstrap, gate_results): under a multiprocess
+    # executor a check outside the pool ran beside a writing step and failed on DuckDB's lock
+    assert {checks.op.pool for checks in defs.asset_checks} == {"duckdb"}
