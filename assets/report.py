@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.publish import CANDIDATE_KEY, OWNERS, REPORT_KEY, candidate_dir
-from orchestration.checks import GX_SUITE_CHECK, check_metadata
+from orchestration.checks import GATE, GX_SUITE_CHECK, check_metadata
 from orchestration.resources import TankerwatchResource
 from orchestration.schedules import PUBLISHED_FRESHNESS
 from tankerwatch.gates import validate_frame
@@ -48,8 +48,7 @@ def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchRe
 @dg.asset_check(
     asset=REPORT_KEY,
     name=GX_SUITE_CHECK,
-    blocking=True,
-    pool="duckdb",
+    **GATE,
     description="expectations/publish_report.json: every number of the report equals the candidate's tables, and its files are in manifest.json.",
 )
 def report_consistent(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:

@@ -17,6 +17,9 @@ from tankerwatch.settings import EXPECTATIONS_DIR
 GX_SUITE_CHECK = "great_expectations_suite"
 PUBLISH_SET_CHECK = "publish_set_consistent"
 PUBLISH_SET_SUITES = ("publish_files", "publish_cap_consistency")
+# Every gate stops what is downstream of it, and opens the warehouse read-write (bootstrap,
+# gate_results): in the duckdb pool, or a multiprocess executor runs it beside a writing step.
+GATE = dict(blocking=True, pool="duckdb")
 
 
 def check_metadata(results: list[GateResult]) -> dict:
@@ -64,8 +67,7 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
     @dg.asset_check(
         asset=asset_name,
         name=GX_SUITE_CHECK,
-        blocking=True,
-        pool="duckdb",
+        **GATE,
         description=f"Great Expectations suite expectations/{suite_path.name}: a failure stops everything downstream.",
     )
     def gx_suite(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
@@ -91,8 +93,7 @@ def build_suite_checks(asset_names: list[str]) -> list[dg.AssetChecksDefinition]
 @dg.asset_check(
     asset="publish_candidate",
     name=PUBLISH_SET_CHECK,
-    blocking=True,
-    pool="duckdb",
+    **GATE,
     description="The written set holds every table as validated, and cap_tracker agrees with voyages (expectations/publish_*.json).",
 )
 def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
@@ -121,8 +122,7 @@ def publish_set_check(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
 @dg.asset_check(
     asset="publish_candidate",
     name=PUBLISHED_SCHEMA_CHECK,
-    blocking=True,
-    pool="duckdb",
+    **GATE,
     description="Every published table has exactly the columns, order and Arrow types of schemas/published.json (expectations/publish_schema.json); change the file on purpose, in the same commit.",
 )
 def published_schema_check(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
