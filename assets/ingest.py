@@ -2,9 +2,11 @@
 
 import dagster as dg
 
+from orchestration.partitions import DAILY_PARTITIONS, partition_days
 from orchestration.resources import TankerwatchResource
 from tankerwatch.errors import FetchError
 from tankerwatch.ingest import KIND_TABLES, IngestReport, ingest_kind
+from tankerwatch.sources import DAILY_KINDS
 
 OWNERS = ["team:tankerwatch-data"]
 FRESH_SNAPSHOTS_CHECK = "fresh_snapshots"
@@ -40,6 +42,7 @@ def _metadata(report: IngestReport) -> dict:
         "unchanged": report.unchanged,
         "stale_sources": [f"{s.source_name}/{s.role}" for s in report.stale],
         "skipped_records": dg.MetadataValue.json(report.stats),
+        "reloaded": dg.MetadataValue.json(report.reloaded),
         "snapshots": dg.MetadataValue.json([s.to_dict() for s in report.snapshots]),
     }
 
@@ -59,6 +62,7 @@ def retry_wait_s(retry_number: int) -> float:
 
 def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
     tables = KIND_TABLES[kind]
+    daily = kind in DAILY_KINDS
 
     @dg.multi_asset(
         name=f"ingest_{kind}",
@@ -82,8 +86,13 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         # No blanket retry_policy: it would retry a 404 or a bad body too, which will not heal. The step asks
         # for a retry itself (RetryRequested, below) only when the fetch failure is transient.
         pool="duckdb",
+        # Sightings and AIS arrive by day: a run loads the days of its partitions (a backfill of a range in one
+        # run). A feed whose url has no {date} is one file for every day and is reloaded whole when it changed.
+        partitions_def=DAILY_PARTITIONS if daily else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
     )
     def ingest(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource):
+        days = partition_days(context) if daily else ()
         try:
             report = ingest_kind(
                 tankerwatch.warehouse,
@@ -93,6 +102,7 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
                 tankerwatch.paths().work,
                 secrets=lambda name: dg.EnvVar(name).get_value(),
                 log=context.log.warning,
+                days=days,
             )
         except FetchError as exc:
             if not exc.transient or context.retry_number >= INGEST_MAX_RETRIES:
@@ -107,6 +117,8 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
             context.log.info(f"no source of kind {kind} in the sources file: its raw tables are empty")
         elif report.unchanged:
             context.log.info(f"every {kind} snapshot is already loaded: nothing reloaded")
+        else:
+            context.log.info(f"{kind}: reloaded {', '.join(report.reloaded)}")
         for table in tables:
             yield dg.MaterializeResult(
                 asset_key=table,

@@ -14,8 +14,9 @@ covers old drops; a sensor switched on should not launch one run per historical 
 The sensor is STOPPED by default: a new deployment or `make ui` on the demo should not launch runs until an
 operator switches it on (UI, or `dagster sensor start imagery_drop_sensor`).
 
-When the sighting assets are day-partitioned, `_run_request` is the one place to derive a partition key
-(e.g. from the drop's date) for each file.
+Each run loads one day partition: the date a file's name carries (a daily log `imagery_2024-03-01.csv`, or
+the `{date}` of a daily source's url), else the last complete day. A source with `{date}` in its url is
+watched with `*` in its place.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 
 from orchestration.jobs import full_pipeline_job
+from orchestration.partitions import DAILY_PARTITIONS, last_complete_day
 from orchestration.resources import TankerwatchResource
+from tankerwatch.sources import DAY_PLACEHOLDER
 
 DROP_DIR_ENV = "TANKERWATCH_IMAGERY_DROP_DIR"
 IMAGERY_KIND = "imagery_sightings_csv"
@@ -67,6 +71,7 @@ def watched_targets(tankerwatch: TankerwatchResource) -> list[Path]:
             if parts.scheme.lower() in ("http", "https"):
                 continue  # a remote log is fetched by the nightly run; there is no folder to watch
             path = Path(unquote(parts.path)) if parts.scheme.lower() == "file" else Path(url).expanduser()
+            path = Path(str(path).replace(DAY_PLACEHOLDER, "*"))
             targets.append(path if path.is_absolute() else Path(source.base_dir) / path)
     return targets
 
@@ -119,9 +124,23 @@ def run_key(drop: DropFile) -> str:
     return f"imagery-drop:{Path(drop.path).name}:{drop.fingerprint}:{digest}"
 
 
-def _run_request(drop: DropFile) -> dg.RunRequest:
+_DAY_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+
+
+def drop_day(drop: DropFile, now: float) -> str:
+    """The day partition a drop loads: the last date in its file name that is a partition, else the last
+    complete UTC day."""
+    keys = set(DAILY_PARTITIONS.get_partition_keys(current_time=datetime.fromtimestamp(now, timezone.utc)))
+    for day in reversed(_DAY_IN_NAME.findall(Path(drop.path).name)):
+        if day in keys:
+            return day
+    return last_complete_day(datetime.fromtimestamp(now, timezone.utc))
+
+
+def _run_request(drop: DropFile, now: float) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key(drop),
+        partition_key=drop_day(drop, now),
         tags={"tankerwatch/trigger": "imagery_drop", "tankerwatch/drop_file": Path(drop.path).name},
     )
 
@@ -154,7 +173,8 @@ def imagery_drop_sensor(context: dg.SensorEvaluationContext, tankerwatch: Tanker
                 f"no local {IMAGERY_KIND} source in the sources file and {DROP_DIR_ENV} is not set: nothing to watch"
             )
         )
-    files, unsettled, missing = scan(targets, now=time.time())
+    now = time.time()
+    files, unsettled, missing = scan(targets, now=now)
     seen = _read_cursor(context.cursor)
     if missing and not files:
         names = ", ".join(str(t) for t in missing)
@@ -172,7 +192,7 @@ def imagery_drop_sensor(context: dg.SensorEvaluationContext, tankerwatch: Tanker
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no new or changed file{waiting}"), cursor=new_cursor)
     for drop in changed:
         context.log.info(f"new or changed imagery log {drop.path} ({drop.size:,} bytes): requesting a run")
-    return dg.SensorResult(run_requests=[_run_request(f) for f in changed], cursor=new_cursor)
+    return dg.SensorResult(run_requests=[_run_request(f, now) for f in changed], cursor=new_cursor)
 
 
 sensors = [imagery_drop_sensor]

@@ -36,12 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--data-dir", help=f"data directory (default: ${DATA_DIR_ENV}, else ./data)")
     run.add_argument("--product", help="refined product for volumes (default: seeds/volume_assumptions.csv)")
     run.add_argument(
+        "--days",
+        help="the day partition(s) daily feeds load: YYYY-MM-DD or FIRST..LAST (default: the last complete UTC "
+        "day); sources without {date} in their url are read whole whatever the days",
+    )
+    run.add_argument(
         "--lock-wait",
         type=float,
         help=f"seconds to wait for another run on the same data directory (default: ${LOCK_WAIT_ENV}, else "
         f"{DEFAULT_LOCK_WAIT_S:.0f})",
     )
     args = parser.parse_args(argv)
+    try:
+        days = parse_days(args.days)
+    except ValueError as exc:
+        parser.error(f"--days: {exc}")
     paths = resolve_data_paths(args.data_dir)
     try:
         wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
@@ -50,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with run_lock(paths.root, wait_s):
             tidy_interrupted(paths)
-            return run_pipeline(args.sources, str(paths.root), args.product)
+            return run_pipeline(args.sources, str(paths.root), args.product, days)
     except RunLocked as exc:
         print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
         return EXIT_LOCKED
@@ -109,7 +118,28 @@ def tidy_interrupted(paths: DataPaths) -> None:
               + (" ..." if len(removed) > 5 else ""), file=sys.stderr)
 
 
-def run_pipeline(sources: str | None, data_dir: str | None, product: str | None) -> int:
+def parse_days(text: str | None) -> tuple[str, str]:
+    """(first, last) day partition of a run from ``YYYY-MM-DD`` or ``FIRST..LAST``; both must be partitions."""
+    from datetime import datetime, timezone
+
+    from orchestration.partitions import DAILY_PARTITIONS, days_between, last_complete_day
+
+    if not text:
+        day = last_complete_day(datetime.now(timezone.utc))
+        return day, day
+    first, _, last = text.partition("..")
+    last = last or first
+    days_between(first, last)  # checks both dates and their order
+    keys = set(DAILY_PARTITIONS.get_partition_keys())
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(f"{day} is not a day partition (from {DAILY_PARTITIONS.start.date()} to today)")
+    return first, last
+
+
+def run_pipeline(
+    sources: str | None, data_dir: str | None, product: str | None, days: tuple[str, str] | None = None
+) -> int:
     # Imported here: loading Dagster and the definitions takes seconds, --help should not.
     import dagster as dg
 
@@ -131,7 +161,15 @@ def run_pipeline(sources: str | None, data_dir: str | None, product: str | None)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(FULL_JOB_NAME)
     before = current_version(paths.published)
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    first, last = days or parse_days(None)
+    print(f"tankerwatch: days    {first}" + (f"..{last}" if last != first else ""))
+    # A range runs as one run, as a single-run backfill from the UI does.
+    partition = (
+        {"partition_key": first}
+        if first == last
+        else {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}}
+    )
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, **partition)
 
     warnings, failed_checks = failed_and_warned(result.get_asset_check_evaluations())
     for evaluation in warnings:

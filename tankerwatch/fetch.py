@@ -64,6 +64,8 @@ class FetchOptions:
     max_retry_after_s: float = 300.0
     max_bytes: int = 2 * 1024**3
     expect: str | None = None
+    # A daily feed's quiet day may be an empty file; for anything else an empty body is a publisher fault.
+    allow_empty: bool = False
     # Folders local paths may name besides the sources file's own folder and the bundled demo;
     # they come from $TANKERWATCH_ALLOWED_ROOTS (the operator's environment), never from the sources file.
     local_roots: tuple[str, ...] = ()
@@ -72,6 +74,8 @@ class FetchOptions:
         # A YAML string "false" is truthy; refuse anything but a real bool for the one security switch.
         if type(self.allow_insecure_http) is not bool:
             raise ValueError(f"allow_insecure_http must be true or false, not {self.allow_insecure_http!r}")
+        if type(self.allow_empty) is not bool:
+            raise ValueError(f"allow_empty must be true or false, not {self.allow_empty!r}")
         if self.on_fetch_error not in ON_FETCH_ERROR:
             raise ValueError(f"on_fetch_error must be one of {', '.join(ON_FETCH_ERROR)}, not {self.on_fetch_error!r}")
         if self.expect is not None and self.expect not in EXPECT_KINDS:
@@ -109,6 +113,7 @@ class Snapshot:
     etag: str | None = None
     last_modified: str | None = None
     checked_at: str | None = None  # when this fetch ran; fetched_at stays the time these bytes first arrived
+    partition_day: str | None = None  # the day (YYYY-MM-DD) a daily feed's file covers; None for a whole source
 
     @property
     def snapshot_id(self) -> str:
@@ -140,6 +145,19 @@ class Fetcher:
         self._session = session if session is not None else requests.Session()
         self._sleep = sleep
         self._log = log if log is not None else _logger.warning
+
+    def for_day(self, day: str) -> Fetcher:
+        """A fetcher landing under ``<landing>/days/<day>/``, sharing this one's session: each day of a daily
+        feed keeps its own last good file and validators, so a failing day never falls back to another day."""
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            raise ValueError(f"day {day!r} is not YYYY-MM-DD")
+        return Fetcher(
+            self.landing_dir / "days" / day,
+            session=self._session,
+            sleep=self._sleep,
+            log=self._log,
+            good_once_parsed=self._good_once_parsed,
+        )
 
     def close(self) -> None:
         if self._owns_session:
@@ -649,7 +667,7 @@ def _land_stream(
                 fault_point("landing")
             if finish is not None:
                 finish()
-            if size == 0 and not allow_empty:
+            if size == 0 and not (allow_empty or options.allow_empty):
                 raise FetchError(f"{where}: {what} returned an empty body")
             if size:
                 sniffer.finish()

@@ -6,7 +6,8 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -120,6 +121,7 @@ class IngestReport:
     unchanged: bool
     stale: list[Snapshot]
     stats: dict[str, int]
+    reloaded: list[str] = field(default_factory=list)  # slots replaced: "source" or "source@YYYY-MM-DD"
 
 
 def land_source(fetcher: Fetcher, source: Source, secrets: SecretLookup) -> list[Snapshot]:
@@ -164,12 +166,26 @@ def land_source(fetcher: Fetcher, source: Source, secrets: SecretLookup) -> list
 
 
 def fetch_kind(
-    kind: str, sources: list[Source], fetcher: Fetcher, secrets: SecretLookup = lambda name: None
+    kind: str,
+    sources: list[Source],
+    fetcher: Fetcher,
+    secrets: SecretLookup = lambda name: None,
+    days: Sequence[str] = (),
 ) -> list[Snapshot]:
-    """Land every source of ``kind``; no warehouse connection is held while the network is used."""
+    """Land every source of ``kind``; no warehouse connection is held while the network is used.
+
+    A daily feed (its url names the day with {date}) lands one file per day of ``days``, each snapshot marked
+    with its day; a whole source lands what its url names, whatever the days."""
     snapshots: list[Snapshot] = []
     for source in (s for s in sources if s.kind == kind):
-        snapshots.extend(land_source(fetcher, source, secrets))
+        if not source.is_daily:
+            snapshots.extend(land_source(fetcher, source, secrets))
+            continue
+        for day in days:
+            landed = fetcher.for_day(day).fetch_all(
+                source.name, "url", source.url_for_day(day), source.base_dir, source.fetch_options()
+            )
+            snapshots.extend(replace(snapshot, partition_day=day) for snapshot in landed)
     return snapshots
 
 
@@ -182,7 +198,9 @@ def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> 
             spill = work_dir / f"{number:04d}-{snapshot.source_name}-{snapshot.role}" if work_dir else None
             sink = TableSink(spill_dir=spill)
             try:
-                KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
+                # A daily feed's quiet day may be an empty file (allow_empty): no rows, nothing to parse.
+                if snapshot.bytes or snapshot.partition_day is None:
+                    KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
             except ParseError as exc:
                 raise ParseError(f"source '{snapshot.source_name}' ({snapshot.role}, {snapshot.url}): {exc}") from exc
             sink.close()
@@ -193,21 +211,133 @@ def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> 
     return parsed
 
 
-def loaded_snapshot_ids(con: duckdb.DuckDBPyConnection, kind: str) -> set[tuple[str, str, str]]:
-    rows = fetch_all(con, "select source_name, role, snapshot_id from raw_source_snapshots where kind = ?", [kind])
-    return set(rows)
+# What one load replaces: a source's rows (day None), or one day's rows of a daily feed.
+Slot = tuple[str, "str | None"]
 
 
-def is_already_loaded(con: duckdb.DuckDBPyConnection, kind: str, snapshots: list[Snapshot]) -> bool:
-    """True when the warehouse holds exactly these snapshots of the kind: nothing to reload."""
-    wanted = {(s.source_name, s.role, s.snapshot_id) for s in snapshots}
-    present = {name for name, in fetch_all(con, "select table_name from information_schema.tables")}
-    tables_exist = all(table in present for table in KIND_TABLES[kind])
-    return bool(snapshots) and tables_exist and loaded_snapshot_ids(con, kind) == wanted
+def slot_of(snapshot: Snapshot) -> Slot:
+    return (snapshot.source_name, snapshot.partition_day)
 
 
-def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestReport:
-    """Replace the kind's raw tables, parse rejects and snapshot records in one transaction."""
+def slot_label(slot: Slot) -> str:
+    name, day = slot
+    return name if day is None else f"{name}@{day}"
+
+
+def loaded_slots(con: duckdb.DuckDBPyConnection, kind: str) -> dict[Slot, set[tuple[str, str]]]:
+    """For each slot of the kind in the warehouse, the (role, snapshot_id) loaded into it."""
+    rows = fetch_all(
+        con,
+        "select source_name, strftime(partition_day, '%Y-%m-%d'), role, snapshot_id "
+        "from raw_source_snapshots where kind = ?",
+        [kind],
+    )
+    slots: dict[Slot, set[tuple[str, str]]] = {}
+    for name, day, role, snapshot_id in rows:
+        slots.setdefault((name, day), set()).add((role, snapshot_id))
+    return slots
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
+    """Create the kind's raw tables when missing; a table whose columns are not the parsers' is made again and
+    everything recorded as loaded into the kind is forgotten, so this run reloads it. Returns what was made."""
+    made = []
+    for table in KIND_TABLES[kind]:
+        schema = {**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}
+        present = [name for name, in fetch_all(
+            con, "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+            [table],
+        )]
+        if present == list(schema):
+            continue
+        con.register("_empty_table", pl.DataFrame(schema=schema))
+        con.execute(f"create or replace table {identifier(table)} as select * from _empty_table")
+        con.unregister("_empty_table")
+        made.append(table)
+    if made:
+        con.execute("delete from raw_source_snapshots where kind = ?", [kind])
+        con.execute("delete from raw_parse_rejects where kind = ?", [kind])
+    return made
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Which slots of a kind this run replaces: those whose files changed, and those no source names any more."""
+
+    changed: frozenset[Slot]
+    removed: frozenset[Slot]
+
+    @property
+    def replaced(self) -> frozenset[Slot]:
+        return self.changed | self.removed
+
+
+def plan_load(con: duckdb.DuckDBPyConnection, kind: str, sources: list[Source], snapshots: list[Snapshot]) -> LoadPlan:
+    wanted: dict[Slot, set[tuple[str, str]]] = {}
+    for snapshot in snapshots:
+        wanted.setdefault(slot_of(snapshot), set()).add((snapshot.role, snapshot.snapshot_id))
+    daily = {s.name: s.is_daily for s in sources if s.kind == kind}
+    loaded = loaded_slots(con, kind)
+    # A source dropped from the sources file, or turned from a whole file into a daily feed (or back).
+    removed = {slot for slot in loaded if slot[0] not in daily or daily[slot[0]] != (slot[1] is not None)}
+    changed = {slot for slot, ids in wanted.items() if loaded.get(slot) != ids}
+    return LoadPlan(frozenset(changed), frozenset(removed))
+
+
+_SLOT_SNAPSHOTS = (
+    "select snapshot_id from raw_source_snapshots "
+    "where kind = $kind and source_name = $source and partition_day is not distinct from $day::date "
+    "except select snapshot_id from raw_source_snapshots "
+    "where kind = $kind and source_name = $source and partition_day is distinct from $day::date"
+)
+
+
+def _delete_slot(con: duckdb.DuckDBPyConnection, kind: str, slot: Slot) -> None:
+    """Delete one slot's raw rows, parse rejects and snapshot records (the window a re-run inserts again)."""
+    params = {"kind": kind, "source": slot[0], "day": slot[1]}
+    for table in KIND_TABLES[kind]:
+        con.execute(
+            f"delete from {identifier(table)} where source_name = $source and snapshot_id in ({_SLOT_SNAPSHOTS})",
+            params,
+        )
+    con.execute(
+        f"delete from raw_parse_rejects where kind = $kind and source_name = $source "
+        f"and snapshot_id in ({_SLOT_SNAPSHOTS})",
+        params,
+    )
+    con.execute(
+        "delete from raw_source_snapshots "
+        "where kind = $kind and source_name = $source and partition_day is not distinct from $day::date",
+        params,
+    )
+
+
+def _refuse_resent_days(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> None:
+    """Two days of a daily feed with the same bytes would load the same rows twice: the day is refused."""
+    held = {
+        (name, snapshot_id): day
+        for name, snapshot_id, day in fetch_all(
+            con,
+            "select source_name, snapshot_id, strftime(partition_day, '%Y-%m-%d') from raw_source_snapshots "
+            "where kind = ? and partition_day is not null",
+            [parsed.kind],
+        )
+    }
+    for item in parsed.parsed:
+        snapshot = item.snapshot
+        if snapshot.partition_day is None:
+            continue
+        key = (snapshot.source_name, snapshot.snapshot_id)
+        other = held.setdefault(key, snapshot.partition_day)
+        if other != snapshot.partition_day and any(item.sink.rows(t) for t in KIND_TABLES[parsed.kind]):
+            raise ParseError(
+                f"source '{snapshot.source_name}': the file for {snapshot.partition_day} ({snapshot.url}) is "
+                f"byte-identical to the one loaded for {other} (sha256 {snapshot.sha256}); a day re-sent "
+                "under another date would count its rows twice, so it is not loaded"
+            )
+
+
+def _frames(parsed: ParsedKind) -> tuple[pl.DataFrame, pl.DataFrame]:
     kind = parsed.kind
     rejects = pl.DataFrame(
         {
@@ -232,22 +362,33 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestRep
             "bytes": [s.bytes for s in parsed.snapshots],
             "fetched_at": [s.fetched_at for s in parsed.snapshots],
             "landed_path": [s.path for s in parsed.snapshots],
+            "partition_day": [s.partition_day for s in parsed.snapshots],
         },
         schema={"kind": pl.String, "source_name": pl.String, "role": pl.String, "url": pl.String,
                 "sha256": pl.String, "snapshot_id": pl.String, "bytes": pl.Int64,
-                "fetched_at": pl.String, "landed_path": pl.String},
+                "fetched_at": pl.String, "landed_path": pl.String, "partition_day": pl.String},
     )
+    return rejects, snapshots
+
+
+def load_parsed(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedKind, replaced: Collection[Slot] | None = None
+) -> IngestReport:
+    """In one transaction, delete the ``replaced`` slots (default: every slot of the kind) and insert what was
+    parsed: raw rows, parse rejects and snapshot records. Re-running a slot gives the same rows."""
+    kind = parsed.kind
+    rejects, snapshots = _frames(parsed)
     con.register("_incoming_rejects", rejects)
     con.register("_incoming_snapshots", snapshots)
-    row_counts = {}
     try:
         con.execute("begin transaction")
+        ensure_raw_tables(con, kind)
+        slots = set(loaded_slots(con, kind)) | {slot_of(s) for s in parsed.snapshots} if replaced is None else replaced
+        for slot in sorted(slots, key=lambda s: (s[0], s[1] or "")):
+            _delete_slot(con, kind, slot)
+        _refuse_resent_days(con, parsed)
         for table in KIND_TABLES[kind]:
             name = identifier(table)
-            empty = pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]})
-            con.register("_empty_table", empty)
-            con.execute(f"create or replace table {name} as select * from _empty_table")
-            con.unregister("_empty_table")
             for item in parsed.parsed:
                 if not item.sink.rows(table):
                     continue
@@ -263,13 +404,10 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestRep
                         [item.snapshot.source_name, item.snapshot.snapshot_id],
                     )
                     con.unregister("_incoming_rows")
-            row_counts[table] = fetch_all(con, f"select count(*) from {name}")[0][0]
-        con.execute("delete from raw_parse_rejects where kind = ?", [kind])
         con.execute("insert into raw_parse_rejects select * from _incoming_rejects")
-        con.execute("delete from raw_source_snapshots where kind = ?", [kind])
         con.execute(
             "insert into raw_source_snapshots select kind, source_name, role, url, sha256, snapshot_id, "
-            "bytes, cast(fetched_at as timestamptz), landed_path from _incoming_snapshots"
+            "bytes, cast(fetched_at as timestamptz), landed_path, cast(partition_day as date) from _incoming_snapshots"
         )
         con.execute("commit")
     except BaseException:
@@ -278,21 +416,33 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> IngestRep
     finally:
         con.unregister("_incoming_rejects")
         con.unregister("_incoming_snapshots")
-    return IngestReport(kind, row_counts, rejects.height, parsed.snapshots, False, parsed.stale, parsed.stats())
+    return kind_report(con, kind, parsed.snapshots, reloaded=sorted(slot_label(s) for s in slots), stats=parsed.stats())
 
 
-def unchanged_report(con: duckdb.DuckDBPyConnection, kind: str, snapshots: list[Snapshot]) -> IngestReport:
-    """The report of a kind whose snapshots are already loaded: counts from the warehouse, nothing reloaded."""
+def kind_report(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    snapshots: list[Snapshot],
+    reloaded: list[str],
+    stats: dict[str, int] | None = None,
+) -> IngestReport:
+    """What the kind's raw tables hold now (all slots), and what this run fetched and reloaded."""
     counts = {table: fetch_all(con, f"select count(*) from {identifier(table)}")[0][0] for table in KIND_TABLES[kind]}
     rejects = fetch_all(con, "select count(*) from raw_parse_rejects where kind = ?", [kind])[0][0]
-    return IngestReport(kind, counts, rejects, snapshots, True, [s for s in snapshots if s.stale], {})
+    return IngestReport(
+        kind, counts, rejects, snapshots, not reloaded, [s for s in snapshots if s.stale], stats or {}, reloaded
+    )
 
 
 def fetch_and_parse(
-    kind: str, sources: list[Source], landing_dir: Path, secrets: SecretLookup = lambda name: None
+    kind: str,
+    sources: list[Source],
+    landing_dir: Path,
+    secrets: SecretLookup = lambda name: None,
+    days: Sequence[str] = (),
 ) -> ParsedKind:
     """Land and parse in memory, in one call: for tests and tools that do not need spilling."""
-    snapshots = fetch_kind(kind, sources, Fetcher(landing_dir), secrets)
+    snapshots = fetch_kind(kind, sources, Fetcher(landing_dir), secrets, days)
     return parse_kind(kind, snapshots, work_root=None)
 
 
@@ -304,22 +454,36 @@ def ingest_kind(
     work_root: Path,
     secrets: SecretLookup = lambda name: None,
     log: Callable[[str], None] | None = None,
+    days: Sequence[str] = (),
 ) -> IngestReport:
-    """Fetch (no connection held), skip when nothing changed, else parse to parquet parts and load.
+    """Fetch (no connection held), then parse and load only the slots whose files changed: a whole source, or
+    one day of a daily feed for each of ``days``. Other days of a daily feed stay as they were loaded.
 
     New bytes become a source's last good snapshot only once they parse (or were loaded before)."""
     fetcher = Fetcher(landing_dir, log=log, good_once_parsed=True)
-    snapshots = fetch_kind(kind, sources, fetcher, secrets)
+    snapshots = fetch_kind(kind, sources, fetcher, secrets, days)
     with con_factory() as con:
-        if is_already_loaded(con, kind, snapshots):
+        con.execute("begin transaction")
+        made = ensure_raw_tables(con, kind)
+        con.execute("commit")
+        if made and log is not None:
+            log(f"raw tables {', '.join(made)} were made anew: every day of a daily feed needs loading again")
+        plan = plan_load(con, kind, sources, snapshots)
+        if not plan.replaced:
             fetcher.confirm(snapshots)
-            return unchanged_report(con, kind, snapshots)
+            return kind_report(con, kind, snapshots, reloaded=[])
     work_root.mkdir(parents=True, exist_ok=True)
-    parsed = parse_kind(kind, snapshots, work_root=work_root)
+    changed = [s for s in snapshots if slot_of(s) in plan.changed]
+    parsed = parse_kind(kind, changed, work_root=work_root)
     fetcher.confirm(snapshots)
     try:
         with con_factory() as con:
-            return load_parsed(con, parsed)
+            report = load_parsed(con, parsed, replaced=plan.replaced)
     finally:
         parsed.cleanup()
+    return replace_report_snapshots(report, snapshots)
 
+
+def replace_report_snapshots(report: IngestReport, snapshots: list[Snapshot]) -> IngestReport:
+    """The report names every snapshot fetched, unchanged ones too (their freshness is what the check reads)."""
+    return replace(report, snapshots=snapshots, stale=[s for s in snapshots if s.stale])

@@ -6,6 +6,7 @@ path serves tests and tools that need the tables, not the orchestration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from tankerwatch.ingest import KIND_TABLES, SecretLookup, fetch_and_parse, load_parsed
@@ -27,9 +28,11 @@ def build_warehouse(
     landing_dir: Path,
     product: str | None = None,
     secrets: SecretLookup = lambda name: None,
+    days: Sequence[str] = (),
 ) -> dict[str, int]:
-    """Ingest ``sources`` into ``warehouse`` and build every SQL model; returns model row counts."""
-    parsed = [fetch_and_parse(kind, sources, landing_dir, secrets) for kind in KIND_TABLES]
+    """Ingest ``sources`` (daily feeds: their ``days``) into ``warehouse`` and build every SQL model; returns
+    model row counts."""
+    parsed = [fetch_and_parse(kind, sources, landing_dir, secrets, days) for kind in KIND_TABLES]
     with connect(warehouse) as con:
         for kind in parsed:
             load_parsed(con, kind)

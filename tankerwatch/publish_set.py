@@ -59,12 +59,13 @@ def gate_results_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[di
 def source_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict]:
     rows = fetch_all(
         con,
-        "select kind, source_name, role, url, sha256, bytes, fetched_at from raw_source_snapshots "
-        "order by kind, source_name, role",
+        "select kind, source_name, role, url, sha256, bytes, fetched_at, strftime(partition_day, '%Y-%m-%d') "
+        "from raw_source_snapshots order by kind, source_name, partition_day nulls first, role, url",
     )
     return [
-        {"kind": k, "source": n, "role": r, "url": u, "sha256": h, "bytes": b, "fetched_at": t.isoformat()}
-        for k, n, r, u, h, b, t in rows
+        {"kind": k, "source": n, "role": r, "url": u, "sha256": h, "bytes": b, "fetched_at": t.isoformat(),
+         "partition_day": d}
+        for k, n, r, u, h, b, t, d in rows
     ]
 
 

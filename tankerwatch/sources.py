@@ -24,6 +24,7 @@ class KindSpec:
     default_url: str | None = None
     expect: str | None = None  # content the fetch layer checks the body against
     options: tuple[str, ...] = ()
+    daily: bool = False  # its url may name one file a day with the {date} placeholder
 
 
 KINDS: dict[str, KindSpec] = {
@@ -32,9 +33,9 @@ KINDS: dict[str, KindSpec] = {
     "opensanctions_ftm": KindSpec(expect="jsonl"),
     "uk_sanctions_csv": KindSpec(expect="csv"),
     "registry_csv": KindSpec(expect="csv"),
-    "imagery_sightings_csv": KindSpec(expect="csv"),
-    "ais_nmea": KindSpec(expect="nmea"),
-    "ais_dma_csv": KindSpec(expect="csv"),
+    "imagery_sightings_csv": KindSpec(expect="csv", daily=True),
+    "ais_nmea": KindSpec(expect="nmea", daily=True),
+    "ais_dma_csv": KindSpec(expect="csv", daily=True),
     "gfw_vessels_api": KindSpec(
         url_required=False, default_url=GFW_API_BASE, expect="json", options=("token_env", "queries", "datasets")
     ),
@@ -46,9 +47,14 @@ KINDS: dict[str, KindSpec] = {
     ),
 }
 
+# In the url of a daily feed, the UTC day a file covers, as YYYY-MM-DD (e.g. https://feed/ais/{date}.nmea).
+DAY_PLACEHOLDER = "{date}"
+DAILY_KINDS = tuple(kind for kind, spec in KINDS.items() if spec.daily)
+
 # Settings any source may carry, with their types; they become the fetch layer's FetchOptions.
 FETCH_SETTINGS: dict[str, type | tuple[type, ...]] = {
     "allow_insecure_http": bool,
+    "allow_empty": bool,
     "on_fetch_error": str,
     "connect_timeout_s": (int, float),
     "read_timeout_s": (int, float),
@@ -79,6 +85,15 @@ class Source:
     def urls(self) -> dict[str, str]:
         """Every URL to fetch for this source, keyed by role (`url`, `alt_url`, ...)."""
         return {"url": self.url, **self.extra_urls}
+
+    @property
+    def is_daily(self) -> bool:
+        """A feed of one file per day: its url names the day with {date}; a run loads only its partitions' days."""
+        return DAY_PLACEHOLDER in self.url
+
+    def url_for_day(self, day: str) -> str:
+        """The url of the file covering ``day`` (YYYY-MM-DD) of a daily feed."""
+        return self.url.replace(DAY_PLACEHOLDER, day)
 
     def fetch_options(self):
         """The fetch layer's options for this source: its settings plus the content its kind expects."""
@@ -130,6 +145,11 @@ def _parse_source(name: str, spec: Any, base_dir: Path, roots: tuple[str, ...] =
     url = spec.get("url", kind_spec.default_url)
     if not isinstance(url, str) or not url.strip():
         raise SourcesFileError(f"{where}: 'url' is required")
+
+    if DAY_PLACEHOLDER in url and not kind_spec.daily:
+        raise SourcesFileError(
+            f"{where}: {DAY_PLACEHOLDER} in 'url' names one file a day, which only {', '.join(DAILY_KINDS)} feeds have"
+        )
 
     extra = {}
     for key in kind_spec.extra_urls:

@@ -39,7 +39,8 @@ create table if not exists raw_source_snapshots (
     snapshot_id varchar not null,
     bytes bigint not null,
     fetched_at timestamptz not null,
-    landed_path varchar not null
+    landed_path varchar not null,
+    partition_day date
 )
 """
 
@@ -87,6 +88,8 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MACROS_FILE.read_text(encoding="utf-8"))
     con.execute(PARSE_REJECTS_DDL)
     con.execute(SOURCE_SNAPSHOTS_DDL)
+    # Warehouses made before daily feeds: their snapshots are whole sources (no day).
+    con.execute("alter table raw_source_snapshots add column if not exists partition_day date")
     con.execute(GATE_RESULTS_DDL)
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 
 import dagster as dg
 import pytest
 
 from orchestration.definitions import defs
 from orchestration.jobs import FULL_JOB_NAME
+from orchestration.partitions import last_complete_day
 from orchestration.resources import TankerwatchResource
 from orchestration.sensors import DROP_DIR_ENV, SENSOR_NAME, imagery_drop_sensor
 
@@ -120,6 +122,39 @@ def test_without_the_variable_the_sources_files_local_imagery_glob_is_watched(tm
     drop(tmp_path / "drops", "notes.txt")  # not matched by the glob
     result, _ = evaluate(cursor, resource)
     assert len(run_keys(result)) == 1 and "imagery_2024-04-01.csv" in run_keys(result)[0]
+
+
+def test_each_run_loads_the_day_its_file_names_else_the_last_complete_day(drops):
+    cursor = evaluate(None)[0].cursor
+    drop(drops, "imagery_2024-03-02.csv")
+    drop(drops, "batch-2024-03-01_to_2024-03-04.csv")  # the last date named is the day loaded
+    drop(drops, "analyst_notes.csv")  # no date: the day that ended last
+    drop(drops, "imagery_1999-01-01.csv")  # before the first partition: as if undated
+    result, _ = evaluate(cursor)
+    days = {r.tags["tankerwatch/drop_file"]: r.partition_key for r in result.run_requests}
+    yesterday = last_complete_day(datetime.now(timezone.utc))
+    assert days == {
+        "imagery_2024-03-02.csv": "2024-03-02",
+        "batch-2024-03-01_to_2024-03-04.csv": "2024-03-04",
+        "analyst_notes.csv": yesterday,
+        "imagery_1999-01-01.csv": yesterday,
+    }
+
+
+def test_a_daily_imagery_source_is_watched_with_any_day_in_place_of_its_placeholder(tmp_path, monkeypatch):
+    monkeypatch.delenv(DROP_DIR_ENV, raising=False)
+    (tmp_path / "drops").mkdir()
+    (tmp_path / "sources.yaml").write_text(
+        "sources:\n  imagery:\n    kind: imagery_sightings_csv\n    url: drops/imagery_{date}.csv\n"
+    )
+    resource = TankerwatchResource(sources_file=str(tmp_path / "sources.yaml"), data_dir=str(tmp_path / "data"))
+    cursor = evaluate(None, resource)[0].cursor
+    drop(tmp_path / "drops", "imagery_2024-04-01.csv")
+    drop(tmp_path / "drops", "other_2024-04-02.csv")
+    result, _ = evaluate(cursor, resource)
+    assert [(r.tags["tankerwatch/drop_file"], r.partition_key) for r in result.run_requests] == [
+        ("imagery_2024-04-01.csv", "2024-04-01")
+    ]
 
 
 def test_the_sensor_is_registered_for_the_full_job_and_stopped_by_default():
