@@ -239,9 +239,10 @@ def loaded_slots(con: duckdb.DuckDBPyConnection, kind: str) -> dict[Slot, set[tu
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
-    """Create the kind's raw tables when missing; a table whose columns are not the parsers' is made again and
-    everything recorded as loaded into the kind is forgotten, so this run reloads it. Returns what was made."""
-    made = []
+    """Create the kind's raw tables when missing. A table whose columns are not the parsers' (a warehouse
+    from an older tankerwatch) is made again and everything recorded as loaded into the kind is forgotten,
+    so this run reloads it; returns the tables remade that way."""
+    made, remade = [], []
     for table in KIND_TABLES[kind]:
         schema = {**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}
         present = [name for name, in fetch_all(
@@ -253,11 +254,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
         con.register("_empty_table", pl.DataFrame(schema=schema))
         con.execute(f"create or replace table {identifier(table)} as select * from _empty_table")
         con.unregister("_empty_table")
-        made.append(table)
-    if made:
+        (remade if present else made).append(table)
+    if made or remade:
         con.execute("delete from raw_source_snapshots where kind = ?", [kind])
         con.execute("delete from raw_parse_rejects where kind = ?", [kind])
-    return made
+    return remade
 
 
 @dataclass(frozen=True)
@@ -464,10 +465,11 @@ def ingest_kind(
     snapshots = fetch_kind(kind, sources, fetcher, secrets, days)
     with con_factory() as con:
         con.execute("begin transaction")
-        made = ensure_raw_tables(con, kind)
+        remade = ensure_raw_tables(con, kind)
         con.execute("commit")
-        if made and log is not None:
-            log(f"raw tables {', '.join(made)} were made anew: every day of a daily feed needs loading again")
+        if remade and log is not None:
+            log(f"raw tables {', '.join(remade)} had another layout and were made anew: every day of a daily "
+                "feed needs loading again (a backfill)")
         plan = plan_load(con, kind, sources, snapshots)
         if not plan.replaced:
             fetcher.confirm(snapshots)

@@ -266,3 +266,24 @@ def test_a_day_placeholder_only_belongs_to_daily_kinds(tmp_path):
     good.write_text("sources:\n  ais:\n    kind: ais_nmea\n    url: https://feed.example/ais/{date}.nmea\n")
     (source,) = load_sources(good)
     assert source.is_daily and source.url_for_day("2024-05-10") == "https://feed.example/ais/2024-05-10.nmea"
+
+
+def test_a_raw_table_of_another_layout_is_made_again_and_its_days_forgotten(feeds, tmp_path):
+    _, sources, _ = feeds
+    warehouse = tmp_path / "warehouse.duckdb"
+    logged: list[str] = []
+
+    def ingest():
+        return ingest_kind(
+            lambda: connect(warehouse), "imagery_sightings_csv", load_sources(sources), tmp_path / "landing",
+            tmp_path / "work", log=logged.append, days=["2024-05-10"],
+        )
+
+    first = ingest()
+    assert first.reloaded == ["imagery_log@2024-05-10"] and not logged
+    with connect(warehouse) as con:  # as an older tankerwatch left it: one column fewer
+        con.execute("alter table raw_imagery_sightings drop column notes")
+    again = ingest()
+    assert again.reloaded == ["imagery_log@2024-05-10"]
+    assert again.row_counts == first.row_counts
+    assert len(logged) == 1 and "raw_imagery_sightings had another layout" in logged[0]
