@@ -10,7 +10,8 @@ import dagster as dg
 from orchestration.resources import TankerwatchResource
 from orchestration.schedules import PUBLISHED_FRESHNESS
 from tankerwatch.publish import keep_versions_setting, prune_versions, switch_current, write_manifest, write_version
-from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, gate_results_for_run
+from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, latest_gate_results, publish_blockers
+from tankerwatch.settings import EXPECTATIONS_DIR
 
 OWNERS = ["team:tankerwatch-data"]
 CANDIDATE_KEY = dg.AssetKey("publish_candidate")
@@ -63,12 +64,19 @@ def published_current(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
     version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
     manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
     with tankerwatch.warehouse() as con:
-        manifest["checks"] = gate_results_for_run(con, context.run_id)
+        manifest["checks"] = latest_gate_results(con)
     if "report" not in manifest:
         raise RuntimeError(f"refusing to publish {version_dir.name}: it has no report (materialise {REPORT_KEY.to_user_string()} first)")
-    failed = [c for c in manifest["checks"] if not c["success"]]
-    if failed:
-        raise RuntimeError(f"refusing to publish {version_dir.name}: checks failed in this run: {failed}")
+    # A backfill spreads the graph over several runs and goes on after a failed gate in an earlier one:
+    # every gate's newest result must have passed, whichever run made it.
+    blockers = publish_blockers(
+        manifest["checks"],
+        expected_suites={path.stem for path in EXPECTATIONS_DIR.glob("*.json")},
+        run_id=context.run_id,
+        own_run_assets={CANDIDATE_KEY.to_user_string(), REPORT_KEY.to_user_string()},
+    )
+    if blockers:
+        raise RuntimeError(f"refusing to publish {version_dir.name}: " + "; ".join(blockers))
     keep = keep_versions_setting(tankerwatch.keep_versions or None)
     write_manifest(version_dir, manifest)
     previous = switch_current(tankerwatch.paths().published, version_dir)

@@ -43,17 +43,35 @@ def record_gate_result(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, 
     )
 
 
-def gate_results_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
+def latest_gate_results(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The newest result of every gate, whichever run it came from: what the warehouse's tables passed.
+
+    One run checks every table, but a backfill launched from the UI splits the graph across several runs
+    (the day-partitioned ingest in one, the models and the publish steps after it), so a set published by
+    its last run rests on gates of the earlier ones too."""
     rows = fetch_all(
         con,
-        "select asset, suite, success, evaluated, passed, checked_at from gate_results "
-        "where run_id = ? order by checked_at, asset",
-        [run_id],
+        "select run_id, asset, suite, success, evaluated, passed, checked_at from gate_results "
+        "qualify row_number() over (partition by asset, suite order by checked_at desc) = 1 "
+        "order by checked_at, asset, suite",
     )
     return [
-        {"asset": a, "suite": s, "success": ok, "evaluated": n, "passed": p, "checked_at": t.isoformat()}
-        for a, s, ok, n, p, t in rows
+        {"run_id": r, "asset": a, "suite": s, "success": ok, "evaluated": n, "passed": p, "checked_at": t.isoformat()}
+        for r, a, s, ok, n, p, t in rows
     ]
+
+
+def publish_blockers(checks: list[dict], expected_suites: set[str], run_id: str, own_run_assets: set[str]) -> list[str]:
+    """Why a set may not be published: a gate whose newest result failed, a gate never run, or a check of
+    this run's candidate that came from another run."""
+    blockers = [f"{c['suite']} failed (run {c['run_id']})" for c in checks if not c["success"]]
+    blockers += [f"{suite} has no result" for suite in sorted(expected_suites - {c["suite"] for c in checks})]
+    blockers += [
+        f"{c['suite']} was checked by run {c['run_id']}, not by this run"
+        for c in checks
+        if c["asset"] in own_run_assets and c["run_id"] != run_id
+    ]
+    return blockers
 
 
 def source_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -81,7 +99,7 @@ def build_manifest(con: duckdb.DuckDBPyConnection, run_id: str, version_id: str)
         "row_counts": {table: row_count(con, table) for table in PUBLISHED_TABLES},
         "sources": source_snapshots(con),
         "volume_assumptions": assumptions[0] if assumptions else {},
-        "checks": gate_results_for_run(con, run_id),
+        "checks": latest_gate_results(con),
     }
 
 
