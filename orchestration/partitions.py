@@ -29,6 +29,12 @@ def days_between(first: str, last: str) -> list[str]:
 
 def partition_days(context: dg.AssetExecutionContext) -> list[str]:
     """The days of the run's partition or partition range."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        raise dg.Failure(
+            "the daily sighting and AIS assets load day partitions, and this run names none: launch it for a "
+            "day or a range (UI: pick the partition; GraphQL/API: tag dagster/partition=YYYY-MM-DD; CLI: "
+            "tankerwatch run --days)"
+        )
     key_range = context.partition_key_range
     return days_between(key_range.start, key_range.end)
 

@@ -257,7 +257,7 @@ def _json_call(
     try:
         response = fetcher.send(method, url, where=where, options=options, params=params, json=payload, headers=headers)
     except FetchError as exc:
-        message = _scrub(str(exc), token)
+        message, transient = _scrub(str(exc), token), exc.transient
         if re.search(r"HTTP 40[13]\b", message):
             message += f" (check the GFW API token in {token_env})"
     else:
@@ -268,8 +268,9 @@ def _json_call(
         if not isinstance(body, dict):
             raise FetchError(f"{where}: {method} {url} answered a JSON {type(body).__name__}, not an object")
         return body
-    # Raised outside the handler so the unscrubbed original does not ride along as __context__.
-    raise FetchError(message)
+    # Raised outside the handler so the unscrubbed original does not ride along as __context__. A publisher
+    # that kept answering 429/5xx stays transient, so the ingest step asks Dagster for a later retry.
+    raise FetchError(message, transient=transient)
 
 
 def _entries(body: dict[str, Any], where: str) -> list[Any]:
@@ -296,8 +297,8 @@ def _land(
     try:
         return fetcher.land_bytes(source_name, role, chunks, url=url, suffix=LANDED_SUFFIX, options=options)
     except FetchError as exc:
-        message = _scrub(str(exc), token)
-    raise FetchError(message)
+        message, transient = _scrub(str(exc), token), exc.transient
+    raise FetchError(message, transient=transient)
 
 
 def _scrub(text: str, token: str | None) -> str:

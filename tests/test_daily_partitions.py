@@ -287,3 +287,18 @@ def test_a_raw_table_of_another_layout_is_made_again_and_its_days_forgotten(feed
     assert again.reloaded == ["imagery_log@2024-05-10"]
     assert again.row_counts == first.row_counts
     assert len(logged) == 1 and "raw_imagery_sightings had another layout" in logged[0]
+
+
+def test_a_run_of_the_daily_assets_without_a_day_fails_at_once_and_says_how_to_name_one(tmp_path):
+    from orchestration.definitions import defs
+
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config={"resources": {"tankerwatch": {"config": {"data_dir": str(tmp_path / "data")}}}},
+        asset_selection=[dg.AssetKey("raw_imagery_sightings")],
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "names none: launch it for a day or a range" in failure.event_specific_data.error.message
+    assert not (tmp_path / "data" / "landing").exists()  # nothing was fetched

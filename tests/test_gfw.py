@@ -396,6 +396,24 @@ def test_a_503_between_pages_is_retried_after_its_retry_after_and_paging_goes_on
     assert [e["id"] for e in _lines(snapshot.path)] == [e["id"] for e in EVENTS]
 
 
+def test_a_publisher_still_failing_after_the_retries_is_transient_and_a_refused_token_is_not(tmp_path, log):
+    no_retries = FetchOptions(allow_insecure_http=True, retries=0)
+    with serve_gfw(FakeGfw(TOKEN, events=EVENTS, fail_once_at_offset=0)) as base:
+        with pytest.raises(FetchError) as unavailable:
+            fetch_port_visits(
+                _fetcher(tmp_path, log), "gfw_ports", base_url=base, token=TOKEN,
+                start_date="2016-01-01", end_date="2017-01-01", page_size=2, options=no_retries,
+            )
+        with pytest.raises(FetchError) as refused:
+            fetch_port_visits(
+                _fetcher(tmp_path, log), "gfw_ports", base_url=base, token="revoked-token-77e0aa41",
+                start_date="2016-01-01", end_date="2017-01-01", page_size=2, options=no_retries,
+            )
+    assert "503" in str(unavailable.value) and unavailable.value.transient  # the ingest step asks for a retry
+    assert "HTTP 401" in str(refused.value) and not refused.value.transient
+    assert TOKEN not in str(unavailable.value) and "revoked-token-77e0aa41" not in str(refused.value)
+
+
 def test_with_reuse_last_good_a_refused_page_gives_back_the_last_snapshot_as_stale(tmp_path, log):
     wrong = "revoked-token-77e0aa41"
     options = FetchOptions(allow_insecure_http=True, on_fetch_error="reuse_last_good")
