@@ -354,3 +354,32 @@ def test_ais_dark_periods_near_dprk_ports(tmp_path):
     assert rajin["seen_by_imagery"] is False and rajin["imagery_ids"] == []
     assert rajin["evidence_ids"] == [ais_id(leaves_rajin, h(0)), ais_id(leaves_rajin, h(13))]
     assert_gates_pass(s)
+
+
+def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_position_stays(tmp_path):
+    mmsi = 445000009
+    twin = offset(OPEN_SEA, north_km=2.0)  # one second, two places: a second receiver's garbled copy, or a spoof
+    log = AisLog()
+    log.static(mmsi, h(-1), GIVER, "TWIN FIX", LADEN_DRAUGHT)
+    log.position(mmsi, h(0), twin).position(mmsi, h(0), OPEN_SEA)
+    log.position(mmsi, h(1), OPEN_SEA).position(mmsi, h(1), OPEN_SEA)  # an exact repeat
+    log.position(mmsi, h(2), OPEN_SEA)
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(GIVER, "TWIN FIX", mmsi=str(mmsi), summer_draught_m="6.0")
+    s.source("ais", "ais_nmea", "ais.nmea", log.text())
+    s.build()
+    assert_gates_pass(s)
+
+    rows = s.query(
+        "select sighting_id, latitude, reject_reason from int_sightings where evidence_kind = 'ais' "
+        "order by observed_at, reject_reason nulls first"
+    ).to_dicts()
+    kept = [r for r in rows if r["reject_reason"] is None]
+    assert [r["sighting_id"] for r in kept] == [ais_id(mmsi, h(0)), ais_id(mmsi, h(1)), ais_id(mmsi, h(2))]
+    assert kept[0]["latitude"] == pytest.approx(OPEN_SEA[0], abs=1e-4)  # the lower latitude is first by position
+    rejected = {r["sighting_id"]: r["reject_reason"] for r in rows if r["reject_reason"] is not None}
+    assert rejected[ais_id(mmsi, h(1))] == f"repeat of AIS position {ais_id(mmsi, h(1))} (same feed, MMSI, time and position)"
+    assert rejected[ais_id(mmsi, h(0))].startswith(f"another AIS position of {ais_id(mmsi, h(0))} in the same second, at 38.51")
+    assert "the first by position is kept" in rejected[ais_id(mmsi, h(0))]
+    published_rejects = s.query("select record_id, reason from rejects where stage = 'sequence'").to_dicts()
+    assert {r["record_id"]: r["reason"] for r in published_rejects} == rejected

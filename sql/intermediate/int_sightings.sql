@@ -14,14 +14,16 @@
 -- days; int_port_calls), the vessel's previous and next state-carrying sighting
 -- (int_load_events, int_voyage_destinations, sts_transfers) and its previous AIS
 -- position (ais_dark_periods).
--- An exact repeat of an AIS position (same feed, MMSI, time and position) is kept
--- as a reject; it sits beside its original in the sequence with the same id, time,
--- port and state, so it moves nothing.
+-- A second AIS position of one MMSI in the same second from one feed (an exact
+-- repeat, or the same second heard at two positions) is kept as a reject, so a
+-- sighting id names one position: the first by latitude and longitude stays. An
+-- exact repeat sits beside its original with the same time, port and state, so it
+-- moves nothing.
 -- At scale the cost is in passes over the positions: this model sorts them once
 -- (by vessel and time); the draught in force comes from a hash join against
 -- draught intervals (runs of one reported draught) and the port from a join against
 -- the grid cells near ports, so neither needs a sort of its own.
--- grain: one row per resolved sighting (sighting_id), plus one reject row per repeated AIS position
+-- grain: one row per resolved sighting (sighting_id), plus one reject row per further AIS position of a sighting id
 -- columns:
 --   sighting_id: evidence id
 --   evidence_kind: imagery, ais or gfw_port_visit
@@ -46,7 +48,7 @@
 --   next_state_at: time of the vessel's first state-carrying sighting after this one, UTC
 --   next_state: its state
 --   previous_ais_at: time of the vessel's last AIS position before this one, UTC
---   reject_reason: why the row is not a sighting (a repeated AIS position); null when usable
+--   reject_reason: why the row is not a sighting (a further AIS position of its sighting id); null when usable
 with params as (
     select
         interval 5 days as max_call_gap,
@@ -211,12 +213,10 @@ with_states as (
 sequenced as (
     select
         *,
-        coalesce(
-            evidence_kind = 'ais'
-            and lag({'kind': evidence_kind, 'source': source_name, 'at': observed_at, 'lat': latitude, 'lon': longitude})
-                over by_vessel = {'kind': evidence_kind, 'source': source_name, 'at': observed_at, 'lat': latitude, 'lon': longitude},
-            false
-        ) as is_repeat,
+        -- an AIS sighting id is feed, MMSI and second; the window orders by it, so a
+        -- further position of one id directly follows the first
+        lag({'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude})
+            over by_vessel as previous_row,
         dense_rank() over by_vessel as sighting_number,
         lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as previous_sighting,
         lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
@@ -265,8 +265,17 @@ final as (
         sequenced.next_state_sighting.state as next_state,
         sequenced.previous_ais_at,
         case
-            when sequenced.is_repeat
-                then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
+            when sequenced.evidence_kind = 'ais'
+                and sequenced.previous_row.kind = 'ais'
+                and sequenced.previous_row.id = sequenced.sighting_id
+                then case
+                    when sequenced.previous_row.lat = sequenced.latitude and sequenced.previous_row.lon = sequenced.longitude
+                        then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
+                    else 'another AIS position of ' || sequenced.sighting_id || ' in the same second, at '
+                        || sequenced.latitude || ', ' || sequenced.longitude || ' (after one at '
+                        || sequenced.previous_row.lat || ', ' || sequenced.previous_row.lon
+                        || '; the first by position is kept)'
+                end
         end as reject_reason
     from sequenced
     cross join params

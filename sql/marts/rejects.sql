@@ -1,7 +1,7 @@
 -- Every input record tankerwatch could not use, with the reason: nothing is
 -- dropped silently. Parse failures come from the ingest step; the rest from the
--- checks of the staging models, from identity resolution, and repeated AIS
--- positions found in the vessels' sequences.
+-- checks of the staging models, from identity resolution, and further AIS
+-- positions of one sighting id (feed, MMSI, second) found in the vessels' sequences.
 -- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
 -- columns:
 --   stage: parse, staging, identity or sequence
