@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python -m bench.model_bench
 	$(BIN)/python bench/gates_bench.py
+	$(BIN)/python -m bench.nightly_bench
 
 # Many runs in a row with random kills and publisher faults (loopback only); exits non-zero if anything was
 # lost or corrupted. Bounded by default (8 runs or 5 minutes); e.g. make soak SOAK_ARGS="--runs 40 --max-minutes 60".

@@ -1,0 +1,128 @@
+"""Nightly benchmark: what one new day of AIS costs with a week, and with a year, of history in the warehouse.
+
+Run with `python -m bench.nightly_bench` (`--positions-per-year` to change the rate). The synthetic year of
+`scenarios/positions.py` is cut by day: the warehouse is built with the first N days, then the nightly run is
+timed as it happens in production: the new day's window of the raw AIS table deleted and inserted (as a day
+partition's ingest loads it), then every model and every model's gate. Each history runs in its own process.
+
+Target (issue: a nightly run over one new day costs about the same whatever the history): the "year / week"
+ratio near 1. Today the models rebuild all history, so it grows with the history; the ingest of the day does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+DAY_US = 86_400 * 1_000_000
+
+
+def _nightly(history_days: int, positions_per_year: int, warehouse: str, queue) -> None:
+    import polars as pl
+
+    from bench.model_bench import ROWS_PER_VESSEL_YEAR
+    from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
+    from tankerwatch import gates
+    from tankerwatch.ingest import KIND_TABLES, LINEAGE_COLUMNS
+    from tankerwatch.models import build_all, discover_models
+    from tankerwatch.parsers import RAW_TABLE_COLUMNS
+    from tankerwatch.pipeline import load_references
+    from tankerwatch.settings import EXPECTATIONS_DIR
+    from tankerwatch.warehouse import connect, fetch_all, replace_table
+
+    n_vessels = max(20, positions_per_year // ROWS_PER_VESSEL_YEAR)
+    positions = generate_positions(positions_per_year, n_vessels, seed=7)
+    static = generate_static(positions_per_year, n_vessels, seed=7)
+    first = positions["received_at"].min().replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = first + timedelta(days=history_days)
+    day_end = day_start + timedelta(days=1)
+
+    def before(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("received_at") < day_start)
+
+    def of_day(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter((pl.col("received_at") >= day_start) & (pl.col("received_at") < day_end))
+
+    generated = {
+        "raw_ais_positions": before(positions),
+        "raw_ais_static": before(static),
+        "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=positions_per_year),
+    }
+    with connect(warehouse) as con:
+        for table in (t for tables in KIND_TABLES.values() for t in tables):
+            frame = generated.get(table, pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}))
+            replace_table(con, table, frame)
+        load_references(con)
+        build_all(con)
+        history_rows = fetch_all(con, "select count(*) from raw_ais_positions")[0][0]
+
+    day_positions, day_static = of_day(positions), of_day(static)
+    started = time.perf_counter()
+    with connect(warehouse) as con:
+        con.execute("begin transaction")
+        for table, frame in (("raw_ais_positions", day_positions), ("raw_ais_static", day_static)):
+            con.execute(f"delete from {table} where received_at >= ? and received_at < ?", [day_start, day_end])
+            con.register("_day", frame)
+            con.execute(f"insert into {table} by name select * from _day")
+            con.unregister("_day")
+        con.execute("commit")
+    ingest_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with connect(warehouse) as con:
+        build_all(con)
+    models_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with connect(warehouse) as con:
+        for name in discover_models():
+            gates.validate_table_auto(con, name, EXPECTATIONS_DIR / f"{name}.json")
+    gates_s = time.perf_counter() - started
+    queue.put({
+        "history_days": history_days,
+        "history_rows": history_rows,
+        "day_rows": day_positions.height,
+        "ingest_s": ingest_s,
+        "models_s": models_s,
+        "gates_s": gates_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    })
+
+
+def measure(history_days: int, positions_per_year: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    with tempfile.TemporaryDirectory() as work:
+        process = context.Process(
+            target=_nightly, args=(history_days, positions_per_year, str(Path(work) / "bench.duckdb"), queue)
+        )
+        process.start()
+        result = queue.get(timeout=4 * 3600)
+        process.join()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--positions-per-year", type=int, default=10_000_000)
+    parser.add_argument("--histories", type=int, nargs="+", default=[7, 364], help="days of history before the new day")
+    args = parser.parse_args()
+    print(f"{'history':>8}{'history rows':>14}{'day rows':>10}{'ingest s':>10}{'models s':>10}{'gates s':>9}"
+          f"{'nightly s':>11}{'peak RSS MB':>13}")
+    results = [measure(days, args.positions_per_year) for days in args.histories]
+    for r in results:
+        nightly = r["ingest_s"] + r["models_s"] + r["gates_s"]
+        print(f"{r['history_days']:>7}d{r['history_rows']:>14,}{r['day_rows']:>10,}{r['ingest_s']:>10.2f}"
+              f"{r['models_s']:>10.1f}{r['gates_s']:>9.1f}{nightly:>11.1f}{r['peak_rss_mb']:>13,.0f}")
+    if len(results) > 1:
+        short, long = results[0], results[-1]
+        ratio = lambda key: long[key] / short[key]  # noqa: E731
+        print(f"{long['history_days']}d / {short['history_days']}d: ingest {ratio('ingest_s'):.1f}x, "
+              f"models {ratio('models_s'):.1f}x, gates {ratio('gates_s'):.1f}x (target: about 1x)")
+
+
+if __name__ == "__main__":
+    main()
