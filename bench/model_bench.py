@@ -15,11 +15,12 @@ under 4 GB, gates at most half of the model stage.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import tempfile
 import time
 from pathlib import Path
+
+from bench.isolated import run_isolated
 
 ROWS_PER_VESSEL_YEAR = 130_000  # one fix every ~4 minutes
 
@@ -81,13 +82,7 @@ def _load(con, n_positions: int) -> None:
 
 
 def run_stage(stage: str, warehouse: Path, n_positions: int) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_stage, args=(stage, str(warehouse), n_positions, queue))
-    process.start()
-    result = queue.get(timeout=4 * 3600)
-    process.join()
-    return result
+    return run_isolated(_stage, stage, str(warehouse), n_positions)
 
 
 def main() -> None:

@@ -12,12 +12,13 @@ ratio near 1. Today the models rebuild all history, so it grows with the history
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import resource
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+
+from bench.isolated import run_isolated
 
 DAY_US = 86_400 * 1_000_000
 
@@ -93,16 +94,8 @@ def _nightly(history_days: int, positions_per_year: int, warehouse: str, queue) 
 
 
 def measure(history_days: int, positions_per_year: int) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
     with tempfile.TemporaryDirectory() as work:
-        process = context.Process(
-            target=_nightly, args=(history_days, positions_per_year, str(Path(work) / "bench.duckdb"), queue)
-        )
-        process.start()
-        result = queue.get(timeout=4 * 3600)
-        process.join()
-    return result
+        return run_isolated(_nightly, history_days, positions_per_year, str(Path(work) / "bench.duckdb"))
 
 
 def main() -> None:
