@@ -45,15 +45,7 @@ def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
             counts = build_all(con)
             rows = sum(count or 0 for count in counts.values())
         elif stage == "gates":
-            from tankerwatch import gates
-            from tankerwatch.models import discover_models
-            from tankerwatch.settings import EXPECTATIONS_DIR
-
-            validate = getattr(gates, "validate_table_auto", gates.validate_table)
-            rows = 0
-            for name in discover_models():
-                result = validate(con, name, EXPECTATIONS_DIR / f"{name}.json")
-                rows += result.rows or 0
+            rows = gate_models(con)
         voyages = fetch_all(con, "select count(*) from voyages")[0][0] if stage in ("models", "gates") else None
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -61,24 +53,40 @@ def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
 
 
 def _load(con, n_positions: int) -> None:
+    from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
+
+    n_vessels = max(20, n_positions // ROWS_PER_VESSEL_YEAR)
+    load_raw(con, {
+        "raw_ais_positions": generate_positions(n_positions, n_vessels, seed=7),
+        "raw_ais_static": generate_static(n_positions, n_vessels, seed=7),
+        "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=n_positions),
+    })
+
+
+def load_raw(con, generated: dict) -> None:
+    """Every raw table: the generated frames where given, empty otherwise; then the reference seeds."""
     import polars as pl
 
-    from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
     from tankerwatch.ingest import KIND_TABLES, LINEAGE_COLUMNS
     from tankerwatch.parsers import RAW_TABLE_COLUMNS
     from tankerwatch.pipeline import load_references
     from tankerwatch.warehouse import replace_table
 
-    n_vessels = max(20, n_positions // ROWS_PER_VESSEL_YEAR)
-    generated = {
-        "raw_ais_positions": generate_positions(n_positions, n_vessels, seed=7),
-        "raw_ais_static": generate_static(n_positions, n_vessels, seed=7),
-        "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=n_positions),
-    }
     for table in (t for tables in KIND_TABLES.values() for t in tables):
         frame = generated.get(table, pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}))
         replace_table(con, table, frame)
     load_references(con)
+
+
+def gate_models(con) -> int:
+    """Validate every model with its suite (each in the engine its size picks); returns the rows validated."""
+    from tankerwatch import gates
+    from tankerwatch.models import discover_models
+    from tankerwatch.settings import EXPECTATIONS_DIR
+
+    return sum(
+        gates.validate_table_auto(con, name, EXPECTATIONS_DIR / f"{name}.json").rows or 0 for name in discover_models()
+    )
 
 
 def run_stage(stage: str, warehouse: Path, n_positions: int) -> dict:

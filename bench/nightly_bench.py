@@ -20,21 +20,13 @@ from pathlib import Path
 
 from bench.isolated import run_isolated
 
-DAY_US = 86_400 * 1_000_000
-
-
 def _nightly(history_days: int, positions_per_year: int, warehouse: str, queue) -> None:
     import polars as pl
 
-    from bench.model_bench import ROWS_PER_VESSEL_YEAR
+    from bench.model_bench import ROWS_PER_VESSEL_YEAR, gate_models, load_raw
     from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
-    from tankerwatch import gates
-    from tankerwatch.ingest import KIND_TABLES, LINEAGE_COLUMNS
-    from tankerwatch.models import build_all, discover_models
-    from tankerwatch.parsers import RAW_TABLE_COLUMNS
-    from tankerwatch.pipeline import load_references
-    from tankerwatch.settings import EXPECTATIONS_DIR
-    from tankerwatch.warehouse import connect, fetch_all, replace_table
+    from tankerwatch.models import build_all
+    from tankerwatch.warehouse import connect, fetch_all
 
     n_vessels = max(20, positions_per_year // ROWS_PER_VESSEL_YEAR)
     positions = generate_positions(positions_per_year, n_vessels, seed=7)
@@ -49,16 +41,12 @@ def _nightly(history_days: int, positions_per_year: int, warehouse: str, queue) 
     def of_day(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.filter((pl.col("received_at") >= day_start) & (pl.col("received_at") < day_end))
 
-    generated = {
-        "raw_ais_positions": before(positions),
-        "raw_ais_static": before(static),
-        "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=positions_per_year),
-    }
     with connect(warehouse) as con:
-        for table in (t for tables in KIND_TABLES.values() for t in tables):
-            frame = generated.get(table, pl.DataFrame(schema={**LINEAGE_COLUMNS, **RAW_TABLE_COLUMNS[table]}))
-            replace_table(con, table, frame)
-        load_references(con)
+        load_raw(con, {
+            "raw_ais_positions": before(positions),
+            "raw_ais_static": before(static),
+            "raw_registry_vessels": generate_fleet_registry(n_vessels, seed=7, n_positions=positions_per_year),
+        })
         build_all(con)
         history_rows = fetch_all(con, "select count(*) from raw_ais_positions")[0][0]
 
@@ -79,8 +67,7 @@ def _nightly(history_days: int, positions_per_year: int, warehouse: str, queue) 
     models_s = time.perf_counter() - started
     started = time.perf_counter()
     with connect(warehouse) as con:
-        for name in discover_models():
-            gates.validate_table_auto(con, name, EXPECTATIONS_DIR / f"{name}.json")
+        gate_models(con)
     gates_s = time.perf_counter() - started
     queue.put({
         "history_days": history_days,
