@@ -482,9 +482,5 @@ def ingest_kind(
             report = load_parsed(con, parsed, replaced=plan.replaced)
     finally:
         parsed.cleanup()
-    return replace_report_snapshots(report, snapshots)
-
-
-def replace_report_snapshots(report: IngestReport, snapshots: list[Snapshot]) -> IngestReport:
-    """The report names every snapshot fetched, unchanged ones too (their freshness is what the check reads)."""
+    # The report names every snapshot fetched, unchanged ones too: their freshness is what the check reads.
     return replace(report, snapshots=snapshots, stale=[s for s in snapshots if s.stale])

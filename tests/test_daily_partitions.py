@@ -70,6 +70,15 @@ def snapshot_days(data_dir: Path, source: str) -> list[str]:
     return [day for day, in rows]
 
 
+def day_snapshot_ids(data_dir: Path, source: str, day: str) -> list[str]:
+    rows = query(
+        data_dir,
+        "select snapshot_id from raw_source_snapshots where source_name = ? and partition_day = cast(? as date)",
+        [source, day],
+    )
+    return [snapshot_id for snapshot_id, in rows]
+
+
 def day_file_rows(folder: Path, days: list[str]) -> tuple[int, int]:
     """(imagery data rows, AIS position reports) in the files of ``days``, counted by the parsers."""
     imagery = sum(len((folder / "imagery" / f"{d}.csv").read_text().splitlines()) - 1 for d in days)
@@ -135,22 +144,14 @@ def test_a_corrected_day_file_replaces_that_days_rows_and_no_other(feeds, every_
     assert len(lines) >= 2, "the day needs a sighting to correct"
     raw_before = raw_rows(every_day, "raw_imagery_sightings")
     voyages_before = published_tables(every_day)["voyages"]
-    day_ids = set(
-        query(
-            every_day,
-            "select snapshot_id from raw_source_snapshots where source_name = 'imagery_log' "
-            "and partition_day = date '2024-05-10'",
-        )
-    )
-    others = raw_before.filter(~pl.col("snapshot_id").is_in([i for i, in day_ids]))
+    others = raw_before.filter(~pl.col("snapshot_id").is_in(day_snapshot_ids(every_day, "imagery_log", "2024-05-10")))
     try:
         day_file.write_text("".join(lines[:-1]))  # the publisher withdrew the day's last sighting
         assert run(sources, every_day, "2024-05-10") == 0
         corrected = raw_rows(every_day, "raw_imagery_sightings")
         assert corrected.height == raw_before.height - 1
-        assert corrected.filter(~pl.col("snapshot_id").is_in(
-            [i for i, in query(every_day, "select snapshot_id from raw_source_snapshots where partition_day = date '2024-05-10' and source_name = 'imagery_log'")]
-        )).equals(others)
+        now_of_day = day_snapshot_ids(every_day, "imagery_log", "2024-05-10")
+        assert corrected.filter(~pl.col("snapshot_id").is_in(now_of_day)).equals(others)
     finally:
         day_file.write_text(original)
     # The day put back: the same rows as before, and the same voyages (delete the window, insert it again).
