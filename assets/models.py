@@ -48,11 +48,22 @@ def _metadata(con, model: Model) -> dict:
         figure: float(value) if figure.endswith("_rate") else int(value) for figure, value in zip(figures, values)
     }
     metadata["materialized"] = model.materialized
+    if model.materialized == "incremental":
+        metadata.update(_incremental_build(con, model.name))
     metadata["dagster/column_schema"] = dg.TableSchema(
         columns=[dg.TableColumn(name, dtype, description=model.columns.get(name)) for name, dtype in schema]
     )
     metadata["preview"] = dg.MetadataValue.md(preview_markdown(con, model.name, [name for name, _ in schema]))
     return metadata
+
+
+def _incremental_build(con, name: str) -> dict:
+    """How the last build went: whole, from a window, or nothing new to compute."""
+    [(mode, window_from)] = fetch_all(con, "select mode, window_from from incremental_builds where model = ?", [name])
+    built = {"build_mode": mode}
+    if window_from is not None:
+        built["build_window_from"] = dg.MetadataValue.timestamp(window_from)
+    return built
 
 
 PREVIEW_ROWS = 5

@@ -12,6 +12,7 @@ import duckdb
 
 from tankerwatch.errors import TankerwatchError
 from tankerwatch.faults import fault_point
+from tankerwatch.incremental import build_incremental
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import fetch_all, identifier
@@ -54,7 +55,7 @@ _HEADER_LINE = re.compile(r"^--\s?(.*)$")
 _COLUMN_DOC = re.compile(r"^\s+([a-z_][a-z0-9_]*):\s*(.+)$")
 
 
-MATERIALIZATIONS = ("table", "view")
+MATERIALIZATIONS = ("table", "view", "incremental")
 
 
 def _parse_header(sql: str) -> tuple[str, str, dict[str, str], str]:
@@ -134,6 +135,9 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int | None:
         if model.materialized == "view":
             con.execute(f"create or replace view {name} as\n{select}")
             count = None
+        elif model.materialized == "incremental":
+            build_incremental(con, model.name, select)
+            count = fetch_all(con, f"select count(*) from {name}")[0][0]
         else:
             con.execute(f"create or replace table {name} as\n{select}")
             count = fetch_all(con, f"select count(*) from {name}")[0][0]
@@ -152,7 +156,7 @@ def _drop_if_other_kind(con: duckdb.DuckDBPyConnection, name: str, materialized:
     """A model that changed between table and view: `create or replace` cannot swap the kind."""
     existing = fetch_all(con, "select table_type from information_schema.tables where table_name = ?", [name])
     kind = {"BASE TABLE": "table", "VIEW": "view"}.get(existing[0][0]) if existing else None
-    if kind is not None and kind != materialized:
+    if kind is not None and kind != {"incremental": "table"}.get(materialized, materialized):
         con.execute(f"drop {kind} {name}")
 
 

@@ -45,6 +45,25 @@ create table if not exists raw_source_snapshots (
 """
 
 
+# What each incrementally built model was last built from (tankerwatch/incremental.py).
+INCREMENTAL_BUILDS_DDL = """
+create table if not exists incremental_builds (
+    model varchar not null,
+    mode varchar not null,
+    inputs_fingerprint varchar not null,
+    window_from timestamptz,
+    built_at timestamptz not null
+)
+"""
+
+INCREMENTAL_SNAPSHOTS_DDL = """
+create table if not exists incremental_snapshots (
+    model varchar not null,
+    snapshot_id varchar not null,
+    first_at timestamptz
+)
+"""
+
 GATE_RESULTS_DDL = """
 create table if not exists gate_results (
     run_id varchar not null,
@@ -91,6 +110,8 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     # Warehouses made before daily feeds: their snapshots are whole sources (no day).
     con.execute("alter table raw_source_snapshots add column if not exists partition_day date")
     con.execute(GATE_RESULTS_DDL)
+    con.execute(INCREMENTAL_BUILDS_DDL)
+    con.execute(INCREMENTAL_SNAPSHOTS_DDL)
 
 
 def fetch_all(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:

@@ -23,7 +23,13 @@
 -- (by vessel and time); the draught in force comes from a hash join against
 -- draught intervals (runs of one reported draught) and the port from a join against
 -- the grid cells near ports, so neither needs a sort of its own.
+-- Built incrementally (sql/incremental/int_sightings.sql): after new days of
+-- sightings, only each affected vessel's rows from its resume point on (its last
+-- state-carrying sighting before the new days) are computed again, with the stored
+-- row before that point as context ($rebuild_all false, int_sightings__resume
+-- filled). A full build reads every sighting ($rebuild_all true, no resume rows).
 -- grain: one row per resolved sighting (sighting_id), plus one reject row per further AIS position of a sighting id
+-- materialized: incremental
 -- columns:
 --   sighting_id: evidence id
 --   evidence_kind: imagery, ais or gfw_port_visit
@@ -58,12 +64,18 @@ with params as (
         0.05 as port_cell_deg
 ),
 
+-- the sightings to compute: all of them, or each resumed vessel's from its resume point
 sightings as (
     select
-        sighting_id, evidence_kind, source_name, imo, reported_mmsi,
-        observed_at, latitude, longitude, laden_state, load_fraction
-    from int_sighting_identities
-    where reject_reason is null
+        identities.sighting_id, identities.evidence_kind, identities.source_name, identities.imo,
+        identities.reported_mmsi, identities.observed_at, identities.latitude, identities.longitude,
+        identities.laden_state, identities.load_fraction,
+        resume.context as resume_context
+    from int_sighting_identities as identities
+    left join int_sightings__resume as resume on resume.imo = identities.imo
+    where identities.reject_reason is null
+        and identities.observed_at >= $recompute_from::timestamptz
+        and ($rebuild_all or identities.observed_at >= resume.resume_at)
 ),
 
 -- A ship reports the same draught for days. Consecutive reports of one draught, each
@@ -80,7 +92,9 @@ reports as (
         lag(received_at) over by_mmsi as previous_received_at,
         lead(received_at) over by_mmsi as next_received_at
     from int_ais_static_reports
-    where draught_m is not null
+    cross join params
+    -- every report that can be in force from $recompute_from on
+    where draught_m is not null and received_at >= $recompute_from::timestamptz - params.max_draught_age
     window by_mmsi as (partition by mmsi order by received_at, draught_m)
 ),
 
@@ -215,18 +229,29 @@ sequenced as (
         *,
         -- an AIS sighting id is feed, MMSI and second; the window orders by it, so a
         -- further position of one id directly follows the first
-        lag({'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude})
-            over by_vessel as previous_row,
-        dense_rank() over by_vessel as sighting_number,
-        lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as previous_sighting,
+        -- a resumed vessel's first rows take what lies before them from the resume context
+        coalesce(
+            lag({'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude}) over by_vessel,
+            resume_context.previous_row
+        ) as previous_row,
+        dense_rank() over by_vessel + coalesce(resume_context.sighting_number, 0) as sighting_number,
+        coalesce(
+            lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel,
+            resume_context.previous_sighting
+        ) as previous_sighting,
         lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
         -- times and states only: a model that cites a neighbour looks it up by vessel,
         -- time and state for its few rows, instead of every row carrying its id and position
-        lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
-            over by_vessel as previous_state_sighting,
+        coalesce(
+            lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls) over by_vessel,
+            resume_context.previous_state_sighting
+        ) as previous_state_sighting,
         lead(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
             over by_vessel as next_state_sighting,
-        lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as previous_ais_at
+        coalesce(
+            lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel,
+            resume_context.previous_ais_at
+        ) as previous_ais_at
     from with_states
     window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
 ),
