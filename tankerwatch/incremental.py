@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from tankerwatch.settings import SQL_DIR
-from tankerwatch.warehouse import fetch_all, identifier
+from tankerwatch.warehouse import MACROS_FILE, fetch_all, identifier
 
 INCREMENTAL_DIR = SQL_DIR / "incremental"
 STATEMENTS = ("resume_table", "snapshot_times", "inputs", "resume", "delete")
@@ -107,10 +107,11 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, select: str, statements: dict[str, str]) -> str:
-    """The model's SQL, its companion's, and the fingerprint of its other inputs."""
+    """The model's SQL, its companion's, the shared macros, and the fingerprint of its other inputs."""
     inputs = _execute(con, statements["inputs"], {})[0][0]
     digest = hashlib.sha256()
-    for part in (select, companion_path(name).read_text(encoding="utf-8"), str(inputs)):
+    sql_files = (companion_path(name), MACROS_FILE)
+    for part in (select, *(path.read_text(encoding="utf-8") for path in sql_files), str(inputs)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()

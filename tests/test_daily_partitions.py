@@ -180,10 +180,15 @@ def test_a_three_day_backfill_then_the_next_night_then_a_rerun(feeds, tmp_path):
         assert snapshot_days(data_dir, source) == four
     assert query(data_dir, "select count(*) from raw_ais_positions")[0][0] == positions4
     raw_before = raw_rows(data_dir, "raw_ais_positions")
+    # the night's sightings are computed from the new day on, not from the start of the year
+    sightings_build = "select mode, window_from from incremental_builds where model = 'int_sightings'"
+    mode, window_from = query(data_dir, sightings_build)[0]
+    assert mode == "incremental" and window_from.date().isoformat() == "2024-05-12"
 
     assert run(sources, data_dir, "2024-05-10") == 0
     assert raw_rows(data_dir, "raw_ais_positions").equals(raw_before)
     assert query(data_dir, "select count(*) from raw_imagery_sightings")[0][0] == imagery4
+    assert query(data_dir, sightings_build)[0] == ("unchanged", None)
 
 
 def test_a_day_resent_under_another_date_is_refused_and_nothing_moves(feeds, tmp_path, capsys):
