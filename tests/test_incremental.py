@@ -69,14 +69,20 @@ def _assert_equals_full_build(con) -> None:
         assert (only_kept[0][0], only_full[0][0]) == (0, 0), f"{table}: incremental and full builds differ"
 
 
-def test_incremental_builds_equal_full_builds(tmp_path, fleet):
+def _build_first_days(con, fleet, days: int) -> None:
+    """A new warehouse with the fleet's first days, built whole."""
     positions, static, registry = fleet
+    load_raw(con, {"raw_registry_vessels": registry})
+    for day in range(days):
+        _load_day(con, positions, static, day)
+    build_all(con)
+    assert _last_build(con) == ("full", None)
+
+
+def test_incremental_builds_equal_full_builds(tmp_path, fleet):
+    positions, static, _ = fleet
     with connect(tmp_path / "warehouse.duckdb") as con:
-        load_raw(con, {"raw_registry_vessels": registry})
-        for day in range(20):
-            _load_day(con, positions, static, day)
-        build_all(con)
-        assert _last_build(con) == ("full", None)
+        _build_first_days(con, fleet, 20)
         sightings_before = fetch_all(con, "select count(*) from int_sightings")[0][0]
 
         # the next night: only the new day's window is computed again
@@ -114,12 +120,8 @@ def test_incremental_builds_equal_full_builds(tmp_path, fleet):
 
 
 def test_a_changed_registry_rebuilds_everything(tmp_path, fleet):
-    positions, static, registry = fleet
     with connect(tmp_path / "warehouse.duckdb") as con:
-        load_raw(con, {"raw_registry_vessels": registry})
-        for day in range(5):
-            _load_day(con, positions, static, day)
-        build_all(con)
+        _build_first_days(con, fleet, 5)
         states_before = fetch_all(con, "select count(state) from int_sightings")[0][0]
 
         # a deeper summer draught for every hull moves the laden/empty thresholds of every position
