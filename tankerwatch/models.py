@@ -15,7 +15,7 @@ from tankerwatch.faults import fault_point
 from tankerwatch.incremental import build_incremental
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
 from tankerwatch.settings import SQL_DIR
-from tankerwatch.warehouse import fetch_all, identifier
+from tankerwatch.warehouse import fetch_all, identifier, row_count
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -135,12 +135,12 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int | None:
         if model.materialized == "view":
             con.execute(f"create or replace view {name} as\n{select}")
             count = None
-        elif model.materialized == "incremental":
-            build_incremental(con, model.name, select)
-            count = fetch_all(con, f"select count(*) from {name}")[0][0]
         else:
-            con.execute(f"create or replace table {name} as\n{select}")
-            count = fetch_all(con, f"select count(*) from {name}")[0][0]
+            if model.materialized == "incremental":
+                build_incremental(con, model.name, select)
+            else:
+                con.execute(f"create or replace table {name} as\n{select}")
+            count = row_count(con, name)
         fault_point("model")  # the fault tests' kill point: the new table or view exists, uncommitted
         con.execute("commit")
     except duckdb.Error as exc:
