@@ -8,7 +8,9 @@ import dagster as dg
 from assets.publish import candidate_dir
 from orchestration.resources import TankerwatchResource
 from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
-from tankerwatch.gates import GateResult, validate_frame, validate_table_auto
+from tankerwatch.gate_windows import validate_gate
+from tankerwatch.gates import GateResult, validate_frame
+from tankerwatch.models import discover_models
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
 from tankerwatch.published_schema import CHECK_NAME as PUBLISHED_SCHEMA_CHECK
 from tankerwatch.published_schema import SCHEMA_FILE, schema_frame
@@ -30,6 +32,7 @@ def check_metadata(results: list[GateResult]) -> dict:
         "expectations_passed": sum(r.passed for r in results),
         "rows_validated": sum(r.rows or 0 for r in results),
         "engine": ", ".join(sorted({r.engine for r in results})),
+        "scope": "; ".join(sorted({r.scope for r in results})),
         "failing_expectations": dg.MetadataValue.md(
             "\n\n".join(f"**{r.suite_name}**\n\n{r.failure_markdown()}" for r in failing) or "none"
         ),
@@ -72,7 +75,7 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
     )
     def gx_suite(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
         with tankerwatch.warehouse() as con:
-            result = validate_table_auto(con, asset_name, suite_path)
+            result = validate_gate(con, asset_name, suite_path, discover_models().get(asset_name))
             record_gate_result(con, context.op_execution_context.run_id, asset_name, result)
         if not result.success:
             context.log.error(result.summary())

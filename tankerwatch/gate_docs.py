@@ -138,6 +138,7 @@ def render_result_page(
         ("Stage", _e(result.stage) if result.stage else "—"),
         ("Engine", _e(result.engine)),
         ("Rows validated", _e("—" if result.rows is None else result.rows)),
+        ("Scope", _e(result.scope)),
         ("Expectations", _e(f"{result.passed} of {result.evaluated} passed")),
         ("Run", _e(run_id) if run_id else "—"),
     ]

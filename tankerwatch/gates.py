@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STAGES",
+    "WHOLE_TABLE",
     "ExpectationFailure",
     "GateResult",
     "SuiteError",
@@ -36,6 +37,7 @@ __all__ = [
     "validate_table_auto",
 ]
 
+WHOLE_TABLE = "whole table"
 STAGES = frozenset({"raw", "reference", "staging", "intermediate", "marts", "publish"})
 SAMPLE_SIZE = 10
 
@@ -89,6 +91,9 @@ class GateResult:
     # Which executor produced the result: "great_expectations" (GX on a pandas frame) or
     # "duckdb_sql" (tankerwatch.gates_sql, for tables too large to pull into pandas).
     engine: str = "great_expectations"
+    # Which rows were validated: the whole table, or a window of the rows no passing gate has
+    # seen yet (tankerwatch/gate_windows.py); `rows` counts the rows validated.
+    scope: str = WHOLE_TABLE
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -96,6 +101,8 @@ class GateResult:
     def summary(self) -> str:
         status = "PASSED" if self.success else "FAILED"
         rows = "" if self.rows is None else f" ({self.rows} rows)"
+        if self.scope != WHOLE_TABLE:
+            rows += f" [{self.scope}]"
         line = (
             f"{status} suite {self.suite_name!r} on table {self.table!r}{rows}: "
             f"{self.passed}/{self.evaluated} expectations passed [{self.engine}]"

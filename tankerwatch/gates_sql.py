@@ -19,6 +19,7 @@ import itertools
 import math
 import re
 import tokenize
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tankerwatch.gates import (
     check_entry_shape,
     SAMPLE_SIZE,
+    WHOLE_TABLE,
     ExpectationFailure,
     GateResult,
     SuiteError,
@@ -51,9 +53,18 @@ _MAP_KWARGS = frozenset({"mostly"}) | _CONDITION_KWARGS
 
 
 def validate_table_in_sql(
-    con: duckdb.DuckDBPyConnection, table: str, suite_path: str | Path
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suite_path: str | Path,
+    *,
+    window: tuple[str, dict[str, Any]] | None = None,
 ) -> GateResult:
     """Evaluate the suite at `suite_path` on DuckDB `table` with aggregate queries.
+
+    With `window` (a predicate over the table's columns and its parameters), only the rows it selects
+    are validated, except that uniqueness counts a window value repeated anywhere in the table; a
+    suite with other whole-table expectations (row counts, compound keys) validates the whole table.
+    `result.scope` says which.
 
     Raises SuiteError for a suite this executor cannot evaluate with GX's semantics
     (an unimplemented type, kwarg, row-condition or regex construct, a column type it
@@ -66,7 +77,19 @@ def validate_table_in_sql(
         raise SuiteError(f"{suite_path}: suite is for table {suite_table!r}, not {table!r}")
     checks = [_build_check(path, index, entry) for index, entry in enumerate(spec["expectations"])]
 
-    ctx = _Context(con, quote_identifier(table))
+    relation = quote_identifier(table)
+    if window is None or any(check.needs_whole_table for check in checks):
+        return _evaluate(spec, table, checks, _Context(con, relation), WHOLE_TABLE)
+    predicate, params = window
+    rows_table = quote_identifier(f"__gate_window_{uuid.uuid4().hex}")
+    con.execute(f"create temp table {rows_table} as select * from {relation} where {predicate}", params)
+    try:
+        return _evaluate(spec, table, checks, _Context(con, rows_table, whole=relation), "window")
+    finally:
+        con.execute(f"drop table if exists {rows_table}")
+
+
+def _evaluate(spec: dict, table: str, checks: list[_Check], ctx: _Context, scope: str) -> GateResult:
     prepared = [(check, _prepare(check, ctx)) for check in checks]
     rows, values = _run_aggregates(ctx, prepared)
 
@@ -100,6 +123,7 @@ def validate_table_in_sql(
         stage=spec["meta"].get("stage"),
         rows=rows,
         engine=ENGINE,
+        scope=scope,
     )
 
 
@@ -235,6 +259,8 @@ class _Column:
 class _Context:
     con: Any
     table: str
+    # the whole table when `table` holds a window of its rows (uniqueness looks at both)
+    whole: str | None = None
     _columns: list[_Column] | None = None
     _counter: itertools.count = field(default_factory=itertools.count)
     _order: str | None = None
@@ -353,6 +379,8 @@ def _mostly_success(rows_considered: int, unexpected: int, mostly: float) -> boo
 class _Check:
     kwargs_allowed: frozenset[str] = frozenset()
     kwargs_required: frozenset[str] = frozenset()
+    # True when the verdict depends on rows outside any window of the table
+    needs_whole_table = False
 
     def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
         self.etype = etype
@@ -711,11 +739,20 @@ class _Unique(_ColumnMap):
         return [_count_if(domain), _count_if(_cat(domain, f" AND {column.missing}"))]
 
     def _duplicated(self, ctx: _Context) -> _Sql:
+        """The values repeated in the table; with a window, those of its values repeated in the whole table."""
         column = self._column
+        if ctx.whole is None:
+            return _cat(
+                f"SELECT {column.value} FROM {ctx.table} WHERE ",
+                self._domain,
+                f" AND NOT {column.missing} GROUP BY 1 HAVING count(*) > 1",
+            )
         return _cat(
-            f"SELECT {column.value} FROM {ctx.table} WHERE ",
+            f"SELECT {column.value} FROM {ctx.whole} WHERE ",
             self._domain,
-            f" AND NOT {column.missing} GROUP BY 1 HAVING count(*) > 1",
+            f" AND NOT {column.missing} AND {column.value} IN (SELECT {column.value} FROM {ctx.table} WHERE ",
+            self._domain,
+            f" AND NOT {column.missing}) GROUP BY 1 HAVING count(*) > 1",
         )
 
     def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
@@ -724,12 +761,11 @@ class _Unique(_ColumnMap):
             return None
         column = self._column
         # Series.duplicated(keep=False): every occurrence of a repeated value, first included.
-        counted = _cat(
-            f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {ctx.table} WHERE ",
-            self._domain,
-            f" AND NOT {column.missing} GROUP BY {column.value} HAVING count(*) > 1)",
-        )
         self._unexpected = _cat(f"{column.value} IN (", self._duplicated(ctx), ")")
+        counted = _cat(
+            f"SELECT count(*) FROM {ctx.table} WHERE ", self._domain, f" AND NOT {column.missing} AND (",
+            self._unexpected, ")",
+        )
         return self.outcome(ctx, total, total - nulls, int(ctx.fetchone(counted)[0]))
 
 
@@ -828,6 +864,7 @@ _MULTI_IGNORE = ("all_values_are_missing", "any_value_is_missing", "never")
 
 
 class _CompoundUnique(_Check):
+    needs_whole_table = True
     kwargs_allowed = frozenset({"column_list", "ignore_row_if"}) | _MAP_KWARGS
     kwargs_required = frozenset({"column_list"})
 
@@ -938,6 +975,7 @@ class _ColumnSet(_Check):
 
 
 class _RowCount(_Check):
+    needs_whole_table = True
     kwargs_allowed = frozenset({"min_value", "max_value", "strict_min", "strict_max"}) | _CONDITION_KWARGS
 
     def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:

@@ -12,7 +12,9 @@ named statements (`-- name: ...`):
 
 The model's select takes $rebuild_all and $recompute_from (the earliest time it must read). Which
 snapshots a build saw, and with which fingerprint, is kept in `incremental_snapshots` and
-`incremental_builds`, so a re-run with nothing new costs no more than a few small queries.
+`incremental_builds`, so a re-run with nothing new costs no more than a few small queries. Each build
+also widens `unvalidated_from`, the earliest row rewritten since the model's last passing gate, which is
+what that gate validates (tankerwatch/gate_windows.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ FULL_BUILD = "-infinity"
 
 _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 _PARAMETER = re.compile(r"\$([a-z_]+)")
+_COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ def read_statements(model_name: str) -> dict[str, str]:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[tuple]:
-    """Run one statement with the named parameters it uses (DuckDB refuses unused ones)."""
-    used = {name: params[name] for name in set(_PARAMETER.findall(sql))}
+    """Run one statement with the named parameters it uses (DuckDB refuses unused ones); a header
+    comment may name others (the model's gate window)."""
+    used = {name: params[name] for name in set(_PARAMETER.findall(_COMMENT_LINE.sub("", sql)))}
     return con.execute(sql, used).fetchall()
 
 
@@ -73,24 +77,28 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     _execute(con, statements["resume_table"], {})
     fingerprint = _fingerprint(con, name, select, statements)
     snapshots = {snapshot_id for (snapshot_id,) in fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")}
-    stored = fetch_all(con, "select inputs_fingerprint from incremental_builds where model = ?", [name])
+    stored = fetch_all(
+        con, "select inputs_fingerprint, unvalidated_from::varchar from incremental_builds where model = ?", [name]
+    )
     exists = fetch_all(
         con, "select count(*) from information_schema.tables where table_name = ? and table_type = 'BASE TABLE'", [name]
     )[0][0]
     if not exists or not stored or stored[0][0] != fingerprint:
         _execute(con, f"create or replace table {table} as\n{select}", {"rebuild_all": True, "recompute_from": FULL_BUILD})
         build = IncrementalBuild("full")
-        _record(con, name, build, fingerprint, _snapshot_times(con, statements, snapshots), replace=True)
+        times = _snapshot_times(con, statements, snapshots)
+        _record(con, name, build, fingerprint, times, replace=True, unvalidated_from=FULL_BUILD)
         return build
 
     recorded = dict(fetch_all(con, "select snapshot_id, first_at from incremental_snapshots where model = ?", [name]))
     added = _snapshot_times(con, statements, snapshots - recorded.keys())
     removed = recorded.keys() - snapshots
     times = [at for at in [*added.values(), *(recorded[snapshot_id] for snapshot_id in removed)] if at is not None]
+    unvalidated_from = stored[0][1]
     if not times:
         build = IncrementalBuild("unchanged")
         _forget(con, name, removed)
-        _record(con, name, build, fingerprint, added, replace=False)
+        _record(con, name, build, fingerprint, added, replace=False, unvalidated_from=unvalidated_from)
         return build
 
     window_from = min(times)
@@ -101,8 +109,11 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     _execute(con, statements["delete"], {"window_from": window_from})
     _execute(con, f"insert into {table}\n{select}", {"rebuild_all": False, "recompute_from": recompute_from})
     build = IncrementalBuild("incremental", window_from)
+    unvalidated_from = fetch_all(
+        con, "select least(coalesce(?::timestamptz, 'infinity'), ?::timestamptz)::varchar", [unvalidated_from, recompute_from]
+    )[0][0]
     _forget(con, name, removed)
-    _record(con, name, build, fingerprint, added, replace=False)
+    _record(con, name, build, fingerprint, added, replace=False, unvalidated_from=unvalidated_from)
     return build
 
 
@@ -134,7 +145,13 @@ def _forget(con, name: str, snapshot_ids: set[str]) -> None:
 
 
 def _record(
-    con, name: str, build: IncrementalBuild, fingerprint: str, times: dict[str, datetime | None], replace: bool
+    con,
+    name: str,
+    build: IncrementalBuild,
+    fingerprint: str,
+    times: dict[str, datetime | None],
+    replace: bool,
+    unvalidated_from: str | None,
 ) -> None:
     if replace:
         con.execute("delete from incremental_snapshots where model = ?", [name])
@@ -145,5 +162,6 @@ def _record(
         )
     con.execute("delete from incremental_builds where model = ?", [name])
     con.execute(
-        "insert into incremental_builds values (?, ?, ?, ?, now())", [name, build.mode, fingerprint, build.window_from]
+        "insert into incremental_builds values (?, ?, ?, ?, now(), ?::timestamptz)",
+        [name, build.mode, fingerprint, build.window_from, unvalidated_from],
     )

@@ -49,6 +49,10 @@ class Model:
     columns: dict[str, str] = field(default_factory=dict)
     deps: tuple[str, ...] = ()
     materialized: str = "table"
+    # Which rows its gate validates when not the whole table, and the small tables those rows
+    # also depend on (tankerwatch/gate_windows.py).
+    gate_window: str | None = None
+    gate_inputs: tuple[str, ...] = ()
 
 
 _HEADER_LINE = re.compile(r"^--\s?(.*)$")
@@ -58,11 +62,21 @@ _COLUMN_DOC = re.compile(r"^\s+([a-z_][a-z0-9_]*):\s*(.+)$")
 MATERIALIZATIONS = ("table", "view", "incremental")
 
 
-def _parse_header(sql: str) -> tuple[str, str, dict[str, str], str]:
-    """Read the leading comment block: a description, `grain:`, `materialized:` and `columns:` entries."""
+@dataclass(frozen=True)
+class _Header:
+    description: str
+    grain: str
+    columns: dict[str, str]
+    materialized: str
+    gate_window: str | None
+    gate_inputs: tuple[str, ...]
+
+
+def _parse_header(sql: str) -> _Header:
+    """Read the leading comment block: a description, `grain:`, `materialized:`, `gate window:`,
+    `gate inputs:` and `columns:` entries."""
     description_lines: list[str] = []
-    grain = ""
-    materialized = "table"
+    settings = {"grain": "", "materialized": "table", "gate window": None, "gate inputs": ""}
     columns: dict[str, str] = {}
     in_columns = False
     for line in sql.splitlines():
@@ -70,11 +84,9 @@ def _parse_header(sql: str) -> tuple[str, str, dict[str, str], str]:
         if not match:
             break
         text = match.group(1)
-        if text.startswith("grain:"):
-            grain = text.removeprefix("grain:").strip()
-            in_columns = False
-        elif text.startswith("materialized:"):
-            materialized = text.removeprefix("materialized:").strip()
+        key = next((key for key in settings if text.startswith(f"{key}:")), None)
+        if key is not None:
+            settings[key] = text.removeprefix(f"{key}:").strip()
             in_columns = False
         elif text.startswith("columns:"):
             in_columns = True
@@ -82,7 +94,14 @@ def _parse_header(sql: str) -> tuple[str, str, dict[str, str], str]:
             columns[column.group(1)] = column.group(2).strip()
         elif not in_columns and text.strip():
             description_lines.append(text.strip())
-    return " ".join(description_lines), grain, columns, materialized
+    return _Header(
+        description=" ".join(description_lines),
+        grain=settings["grain"],
+        columns=columns,
+        materialized=settings["materialized"],
+        gate_window=settings["gate window"] or None,
+        gate_inputs=tuple(name.strip() for name in settings["gate inputs"].split(",") if name.strip()),
+    )
 
 
 _CTE_NAME = re.compile(r"^\s*(?:with\s+)?([a-z_][a-z0-9_]*)\s+as\s*\(", re.MULTILINE)
@@ -106,13 +125,19 @@ def discover_models(sql_dir: Path = SQL_DIR) -> dict[str, Model]:
     for name, (layer, path) in files.items():
         identifier(name)
         sql = path.read_text(encoding="utf-8")
-        description, grain, columns, materialized = _parse_header(sql)
-        if not grain:
+        header = _parse_header(sql)
+        if not header.grain:
             raise ValueError(f"{path}: the header must state the model's grain ('-- grain: ...')")
-        if materialized not in MATERIALIZATIONS:
-            raise ValueError(f"{path}: 'materialized: {materialized}' is not one of {MATERIALIZATIONS}")
+        if header.materialized not in MATERIALIZATIONS:
+            raise ValueError(f"{path}: 'materialized: {header.materialized}' is not one of {MATERIALIZATIONS}")
+        unknown_inputs = set(header.gate_inputs) - known
+        if unknown_inputs:
+            raise ValueError(f"{path}: 'gate inputs' names unknown tables {sorted(unknown_inputs)}")
         deps = tuple(dep for dep in _referenced_tables(sql, known) if dep != name)
-        models[name] = Model(name, layer, path, sql, grain, description, columns, deps, materialized)
+        models[name] = Model(
+            name, layer, path, sql, header.grain, header.description, header.columns, deps,
+            header.materialized, header.gate_window, header.gate_inputs,
+        )
     return models
 
 

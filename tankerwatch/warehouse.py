@@ -52,7 +52,10 @@ create table if not exists incremental_builds (
     mode varchar not null,
     inputs_fingerprint varchar not null,
     window_from timestamptz,
-    built_at timestamptz not null
+    built_at timestamptz not null,
+    -- the earliest row any build since the model's last passing gate rewrote: null when
+    -- every row has passed, '-infinity' after a full build (tankerwatch/gate_windows.py)
+    unvalidated_from timestamptz
 )
 """
 
@@ -61,6 +64,16 @@ create table if not exists incremental_snapshots (
     model varchar not null,
     snapshot_id varchar not null,
     first_at timestamptz
+)
+"""
+
+# What the last passing gate of each windowed model saw (tankerwatch/gate_windows.py).
+GATE_WINDOWS_DDL = """
+create table if not exists gate_windows (
+    table_name varchar primary key,
+    inputs_fingerprint varchar not null,
+    validated_snapshots varchar[] not null,
+    validated_at timestamptz not null
 )
 """
 
@@ -112,6 +125,8 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(GATE_RESULTS_DDL)
     con.execute(INCREMENTAL_BUILDS_DDL)
     con.execute(INCREMENTAL_SNAPSHOTS_DDL)
+    con.execute("alter table incremental_builds add column if not exists unvalidated_from timestamptz")
+    con.execute(GATE_WINDOWS_DDL)
 
 
 def fetch_all(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:

@@ -2,55 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import polars as pl
-import pytest
 
 from bench.model_bench import load_raw
-from scenarios.positions import generate_fleet_registry, generate_positions, generate_static
 from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
+from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day  # noqa: F401  (fleet is a fixture)
 
-N_POSITIONS = 400_000  # a year at this rate; the test keeps its first weeks
-N_VESSELS = 8
-SEED = 11
-FIRST_DAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
 COMPARED = ("int_sightings", "int_port_calls", "voyages", "ais_dark_periods")
-
-
-@pytest.fixture(scope="module")
-def fleet():
-    positions = generate_positions(N_POSITIONS, N_VESSELS, seed=SEED)
-    static = generate_static(N_POSITIONS, N_VESSELS, seed=SEED)
-    registry = generate_fleet_registry(N_VESSELS, seed=SEED, n_positions=N_POSITIONS)
-    return positions, static, registry
-
-
-def _of_day(frame: pl.DataFrame, day: int) -> pl.DataFrame:
-    start = FIRST_DAY + timedelta(days=day)
-    return frame.filter((pl.col("received_at") >= start) & (pl.col("received_at") < start + timedelta(days=1)))
-
-
-def _load_day(con, positions: pl.DataFrame, static: pl.DataFrame, day: int, version: str = "a") -> None:
-    """One day of the feed as a day partition's ingest loads it: its rows and snapshot replace the day's."""
-    snapshot_id = f"ais-{day:03d}-{version}"
-    _remove_day(con, day)
-    for table, frame in (("raw_ais_positions", positions), ("raw_ais_static", static)):
-        con.register("day_rows", _of_day(frame, day).with_columns(snapshot_id=pl.lit(snapshot_id)))
-        con.execute(f"insert into {table} by name select * from day_rows")
-        con.unregister("day_rows")
-    con.execute(
-        "insert into raw_source_snapshots values ('ais_nmea', 'ais', 'sightings', 'http://127.0.0.1/ais', ?, ?, 0, now(), '', ?)",
-        [snapshot_id, snapshot_id, (FIRST_DAY + timedelta(days=day)).date()],
-    )
-
-
-def _remove_day(con, day: int) -> None:
-    prefix = f"ais-{day:03d}-%"
-    for table in ("raw_ais_positions", "raw_ais_static", "raw_source_snapshots"):
-        con.execute(f"delete from {table} where snapshot_id like ?", [prefix])
-
 
 def _last_build(con) -> tuple[str, datetime | None]:
     return fetch_all(con, "select mode, window_from from incremental_builds where model = 'int_sightings'")[0]
@@ -74,7 +35,7 @@ def _build_first_days(con, fleet, days: int) -> None:
     positions, static, registry = fleet
     load_raw(con, {"raw_registry_vessels": registry})
     for day in range(days):
-        _load_day(con, positions, static, day)
+        load_day(con, positions, static, day)
     build_all(con)
     assert _last_build(con) == ("full", None)
 
@@ -86,12 +47,12 @@ def test_incremental_builds_equal_full_builds(tmp_path, fleet):
         sightings_before = fetch_all(con, "select count(*) from int_sightings")[0][0]
 
         # the next night: only the new day's window is computed again
-        _load_day(con, positions, static, 20)
+        load_day(con, positions, static, 20)
         build_all(con)
         mode, window_from = _last_build(con)
         assert mode == "incremental"
         assert FIRST_DAY + timedelta(days=20) <= window_from < FIRST_DAY + timedelta(days=21)
-        assert fetch_all(con, "select count(*) from int_sightings")[0][0] == sightings_before + _of_day(positions, 20).height
+        assert fetch_all(con, "select count(*) from int_sightings")[0][0] == sightings_before + of_day(positions, 20).height
         _assert_equals_full_build(con)
 
         # a re-run with nothing new changes nothing
@@ -99,19 +60,19 @@ def test_incremental_builds_equal_full_builds(tmp_path, fleet):
         assert _last_build(con) == ("unchanged", None)
 
         # a corrected day in the middle: a third of its positions gone, the rest moved a minute later
-        corrected = _of_day(positions, 10).filter(pl.col("source_row") % 3 != 0).with_columns(
+        corrected = of_day(positions, 10).filter(pl.col("source_row") % 3 != 0).with_columns(
             received_at=pl.col("received_at") + timedelta(minutes=1)
         )
-        _load_day(con, corrected, static, 10, version="b")
+        load_day(con, corrected, static, 10, version="b")
         build_all(con)
         mode, window_from = _last_build(con)
         assert mode == "incremental" and window_from < FIRST_DAY + timedelta(days=11)
         _assert_equals_full_build(con)
 
         # a day withdrawn, and two days arriving out of order
-        _remove_day(con, 15)
-        _load_day(con, positions, static, 22)
-        _load_day(con, positions, static, 21)
+        remove_day(con, 15)
+        load_day(con, positions, static, 22)
+        load_day(con, positions, static, 21)
         build_all(con)
         mode, window_from = _last_build(con)
         assert mode == "incremental" and window_from < FIRST_DAY + timedelta(days=16)

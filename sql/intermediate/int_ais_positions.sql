@@ -1,6 +1,7 @@
 -- Every usable AIS position, whatever feed format it came in (NMEA, DMA CSV).
 -- grain: one row per usable AIS position message (source_name, snapshot_id, source_row)
 -- materialized: view
+-- gate window: list_contains($unvalidated_snapshots, snapshot_id)
 -- columns:
 --   source_name: sources-file name of the feed
 --   snapshot_id: snapshot the message was read from

@@ -3,9 +3,14 @@
 -- the IMO its MMSI stands for; else the one
 -- hull whose registry name, former name, sanctions name or alias has the same
 -- name key. A sighting that matches no hull, or several, is kept with the reason.
--- A view: its rows are computed once, inside int_sightings.
+-- A view: its rows are computed once, inside int_sightings. Its gate validates
+-- the AIS positions of snapshots loaded since its last passing gate (each depends
+-- only on its own raw row and the MMSI links) and every other row, since an
+-- imagery repeat looks across snapshots.
 -- grain: one row per usable sighting (sighting_id)
 -- materialized: view
+-- gate window: evidence_kind <> 'ais' or list_contains($unvalidated_snapshots, snapshot_id)
+-- gate inputs: int_mmsi_identities, int_vessel_names
 -- columns:
 --   sighting_id: evidence id, '<source_name>:<analyst id>', '<source_name>:<mmsi>@<time>' or '<source_name>:<event id>:start|end'
 --   evidence_kind: imagery, ais or gfw_port_visit

@@ -30,6 +30,7 @@
 -- filled). A full build reads every sighting ($rebuild_all true, no resume rows).
 -- grain: one row per resolved sighting (sighting_id), plus one reject row per further AIS position of a sighting id
 -- materialized: incremental
+-- gate window: observed_at >= cast($unvalidated_from as timestamptz) or observed_at is null
 -- columns:
 --   sighting_id: evidence id
 --   evidence_kind: imagery, ais or gfw_port_visit

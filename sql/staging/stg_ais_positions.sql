@@ -5,6 +5,7 @@
 -- there, where the positions are in vessel and time order anyway.
 -- grain: one row per decoded AIS position message (source_name, snapshot_id, source_row)
 -- materialized: view
+-- gate window: list_contains($unvalidated_snapshots, snapshot_id)
 -- columns:
 --   source_name: sources-file name of the AIS feed
 --   snapshot_id: first 16 hex digits of the landed file's sha256
