@@ -5,8 +5,8 @@ the gates cost what the history costs. A model may therefore declare a window in
 `-- gate window: <predicate>`, a SQL predicate over its own columns that selects the rows to validate,
 with one of two parameters:
 
-- `$unvalidated_snapshots`: the snapshot ids in `raw_source_snapshots` that the model's last passing gate
-  did not see. For models each of whose rows comes from one raw row of one snapshot, and otherwise only
+- `$unvalidated_snapshots`: the ids of the snapshots in `raw_source_snapshots` (by source) that the model's
+  last passing gate did not see. For models each of whose rows comes from one raw row of one snapshot, and otherwise only
   from the small tables named on its `-- gate inputs:` line (the AIS staging and identity views). The
   whole model is validated instead when there is no passing gate to build on, when a snapshot it saw
   has been removed since (rows of other snapshots may then appear, such as a repeat's original), or when
@@ -111,7 +111,9 @@ def _rewritten_window(con, name: str, predicate: str) -> GateWindow:
 
 def _snapshot_window(con, model: Model, predicate: str) -> GateWindow:
     fingerprint = _inputs_fingerprint(con, model)
-    current = tuple(sorted(s for (s,) in fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")))
+    # keyed by source too: identical bytes loaded by two sources share a snapshot id, not their rows
+    loaded = fetch_all(con, "select distinct source_name, snapshot_id from raw_source_snapshots")
+    current = tuple(sorted(f"{source_name}:{snapshot_id}" for source_name, snapshot_id in loaded))
     recorded = fetch_all(
         con, "select inputs_fingerprint, validated_snapshots from gate_windows where table_name = ?", [model.name]
     )
@@ -125,11 +127,12 @@ def _snapshot_window(con, model: Model, predicate: str) -> GateWindow:
     if removed:
         reason = f"{len(removed)} snapshot(s) removed since the last passing gate"
         return GateWindow(f"{WHOLE_TABLE} ({reason})", fingerprint=fingerprint, snapshots=current)
-    unvalidated = sorted(set(current) - validated)
+    unvalidated = set(current) - validated
+    snapshot_ids = sorted({key.rsplit(":", 1)[1] for key in unvalidated})
     return GateWindow(
         f"rows of the {len(unvalidated)} snapshot(s) loaded since the last passing gate",
         predicate,
-        {"unvalidated_snapshots": unvalidated},
+        {"unvalidated_snapshots": snapshot_ids},
         fingerprint=fingerprint,
         snapshots=current,
     )

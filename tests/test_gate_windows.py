@@ -180,3 +180,23 @@ def test_windowed_models_declare_a_window_the_gate_understands(name):
     model = discover_models()[name]
     assert model.gate_window is not None
     assert ("$unvalidated_snapshots" in model.gate_window) != ("$unvalidated_from" in model.gate_window)
+
+
+def test_the_same_bytes_from_another_source_are_validated_again(tmp_path, fleet):  # noqa: F811
+    con_cm, con = _warehouse_with_days(tmp_path, fleet, 2)
+    try:
+        assert _gate(con, "stg_ais_positions").success
+        # a second feed serving the same file: same snapshot id, rows of its own
+        con.execute(
+            "insert into raw_ais_positions by name "
+            "select * replace ('ais_mirror' as source_name) from raw_ais_positions where snapshot_id = 'ais-000-a'"
+        )
+        con.execute(
+            "insert into raw_source_snapshots select * replace ('ais_mirror' as source_name) "
+            "from raw_source_snapshots where snapshot_id = 'ais-000-a'"
+        )
+        mirrored = _gate(con, "stg_ais_positions")
+        assert mirrored.rows == _count(con, "select count(*) from raw_ais_positions where snapshot_id = 'ais-000-a'")
+        assert mirrored.rows > 0
+    finally:
+        con_cm.__exit__(None, None, None)
