@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 
@@ -30,21 +31,20 @@ def _count(con, sql: str, params=None) -> int:
     return fetch_all(con, sql, params)[0][0]
 
 
+@contextmanager
 def _warehouse_with_days(tmp_path, fleet, days: int):  # noqa: F811
     positions, static, registry = fleet
-    con_cm = connect(tmp_path / "w.duckdb")
-    con = con_cm.__enter__()
-    load_raw(con, {"raw_registry_vessels": registry})
-    for day in range(days):
-        load_day(con, positions, static, day)
-    build_all(con)
-    return con_cm, con
+    with connect(tmp_path / "w.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(days):
+            load_day(con, positions, static, day)
+        build_all(con)
+        yield con
 
 
 def test_only_rows_no_passing_gate_has_seen_are_validated(tmp_path, fleet):  # noqa: F811
     positions, static, _ = fleet
-    con_cm, con = _warehouse_with_days(tmp_path, fleet, 4)
-    try:
+    with _warehouse_with_days(tmp_path, fleet, 4) as con:
         first = _gate_all(con)
         for name, result in first.items():
             assert result.success, result.summary()
@@ -79,14 +79,11 @@ def test_only_rows_no_passing_gate_has_seen_are_validated(tmp_path, fleet):  # n
         again = _gate_all(con)
         assert {name: r.rows for name, r in again.items()} == dict.fromkeys(WINDOWED, 0)
         assert all(r.success for r in again.values())
-    finally:
-        con_cm.__exit__(None, None, None)
 
 
 def test_a_failing_window_is_validated_again_until_it_passes(tmp_path, fleet):  # noqa: F811
     positions, static, _ = fleet
-    con_cm, con = _warehouse_with_days(tmp_path, fleet, 3)
-    try:
+    with _warehouse_with_days(tmp_path, fleet, 3) as con:
         assert all(r.success for r in _gate_all(con).values())
         load_day(con, positions, static, 3)
         build_all(con)
@@ -113,14 +110,11 @@ def test_a_failing_window_is_validated_again_until_it_passes(tmp_path, fleet):  
         fixed = _gate(con, "int_sightings")
         assert fixed.success, fixed.summary()
         assert _gate(con, "int_sightings").rows == 0
-    finally:
-        con_cm.__exit__(None, None, None)
 
 
 def test_the_whole_model_is_validated_when_a_window_would_not_be_enough(tmp_path, fleet):  # noqa: F811
     positions, static, registry = fleet
-    con_cm, con = _warehouse_with_days(tmp_path, fleet, 3)
-    try:
+    with _warehouse_with_days(tmp_path, fleet, 3) as con:
         assert all(r.success for r in _gate_all(con).values())
 
         # a day withdrawn: rows of other snapshots may appear (a repeat's original), so all is checked
@@ -146,8 +140,6 @@ def test_the_whole_model_is_validated_when_a_window_would_not_be_enough(tmp_path
         )
         assert changed["int_sightings"].scope == f"{WHOLE_TABLE} (built whole since the last passing gate)"
         assert changed["int_sightings"].rows == _count(con, "select count(*) from int_sightings")
-    finally:
-        con_cm.__exit__(None, None, None)
 
 
 def _suite(tmp_path, expectations: list[dict]):
@@ -183,8 +175,7 @@ def test_windowed_models_declare_a_window_the_gate_understands(name):
 
 
 def test_the_same_bytes_from_another_source_are_validated_again(tmp_path, fleet):  # noqa: F811
-    con_cm, con = _warehouse_with_days(tmp_path, fleet, 2)
-    try:
+    with _warehouse_with_days(tmp_path, fleet, 2) as con:
         assert _gate(con, "stg_ais_positions").success
         # a second feed serving the same file: same snapshot id, rows of its own
         con.execute(
@@ -198,5 +189,3 @@ def test_the_same_bytes_from_another_source_are_validated_again(tmp_path, fleet)
         mirrored = _gate(con, "stg_ais_positions")
         assert mirrored.rows == _count(con, "select count(*) from raw_ais_positions where snapshot_id = 'ais-000-a'")
         assert mirrored.rows > 0
-    finally:
-        con_cm.__exit__(None, None, None)
