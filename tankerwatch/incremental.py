@@ -3,15 +3,19 @@
 A model with `-- materialized: incremental` has a companion file sql/incremental/<model>.sql of
 named statements (`-- name: ...`):
 
-- resume_table:   declares the temp table <model>__resume, which the model's select reads to know where to
-                  resume (empty on a full build); its `resume_at` column is where each resumed part starts;
-- snapshot_times: per snapshot id in $snapshot_ids, the earliest time its rows can affect;
+- snapshot_times: per snapshot id in $snapshot_ids, the earliest time its rows can affect (null for a
+                  snapshot that cannot affect the model);
 - inputs:         a fingerprint of every other input; when it changes, the model is rebuilt whole;
-- resume:         fills the resume table from $window_from;
-- delete:         deletes the stored rows the resume table says will be computed again.
+- delete:         deletes the stored rows that will be computed again;
+- resume_table:   (optional) declares the temp table <model>__resume, which the model's select reads to
+                  know where to resume (empty on a full build); its `resume_at` column is where each
+                  resumed part starts;
+- resume:         (optional) fills the resume table from $window_from.
 
-The model's select takes $rebuild_all and $recompute_from (the earliest time it must read). Which
-snapshots a build saw, and with which fingerprint, is kept in `incremental_snapshots` and
+The resume and delete statements and the model's select may read $changed_snapshots, the snapshots loaded or removed since
+the last build: a model whose rows each come from one snapshot replaces just those snapshots' rows and
+needs no resume table. The select also takes $rebuild_all and $recompute_from (the earliest time it must
+read). Which snapshots a build saw, and with which fingerprint, is kept in `incremental_snapshots` and
 `incremental_builds`, so a re-run with nothing new costs no more than a few small queries. Each build
 also widens `unvalidated_from`, the earliest row rewritten since the model's last passing gate, which is
 what that gate validates (tankerwatch/gate_windows.py).
@@ -31,7 +35,8 @@ from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import MACROS_FILE, fetch_all, identifier
 
 INCREMENTAL_DIR = SQL_DIR / "incremental"
-STATEMENTS = ("resume_table", "snapshot_times", "inputs", "resume", "delete")
+STATEMENTS = ("snapshot_times", "inputs", "delete")
+OPTIONAL_STATEMENTS = ("resume_table", "resume")
 FULL_BUILD = "-infinity"
 
 _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
@@ -50,7 +55,8 @@ def companion_path(model_name: str) -> Path:
 
 
 def read_statements(model_name: str) -> dict[str, str]:
-    """The named statements of the model's companion file; every one of STATEMENTS must be there."""
+    """The named statements of the model's companion file: every one of STATEMENTS, and either both or
+    neither of OPTIONAL_STATEMENTS."""
     path = companion_path(model_name)
     if not path.exists():
         raise ValueError(f"{model_name} is materialized incrementally but {path} does not exist")
@@ -58,6 +64,8 @@ def read_statements(model_name: str) -> dict[str, str]:
     parts = _NAME_LINE.split(text)
     statements = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2])}
     missing = [name for name in STATEMENTS if name not in statements]
+    if len([name for name in OPTIONAL_STATEMENTS if name in statements]) == 1:
+        missing += [name for name in OPTIONAL_STATEMENTS if name not in statements]
     if missing:
         raise ValueError(f"{path}: missing statements {missing} (each begins with a '-- name: <statement>' line)")
     return statements
@@ -74,7 +82,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     """Bring table `name` up to date from its select, inside the caller's transaction."""
     statements = read_statements(name)
     table = identifier(name)
-    _execute(con, statements["resume_table"], {})
+    resumes = "resume_table" in statements
+    if resumes:
+        _execute(con, statements["resume_table"], {})
     fingerprint = _fingerprint(con, name, select, statements)
     snapshots = {snapshot_id for (snapshot_id,) in fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")}
     stored = fetch_all(
@@ -84,7 +94,11 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
         con, "select count(*) from information_schema.tables where table_name = ? and table_type = 'BASE TABLE'", [name]
     )[0][0]
     if not exists or not stored or stored[0][0] != fingerprint:
-        _execute(con, f"create or replace table {table} as\n{select}", {"rebuild_all": True, "recompute_from": FULL_BUILD})
+        _execute(
+            con,
+            f"create or replace table {table} as\n{select}",
+            {"rebuild_all": True, "recompute_from": FULL_BUILD, "changed_snapshots": []},
+        )
         build = IncrementalBuild("full")
         times = _snapshot_times(con, statements, snapshots)
         _record(con, name, build, fingerprint, times, replace=True, unvalidated_from=FULL_BUILD)
@@ -102,12 +116,19 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
         return build
 
     window_from = min(times)
-    _execute(con, statements["resume"], {"window_from": window_from})
-    recompute_from = fetch_all(
-        con, f"select coalesce(min(resume_at), ?)::varchar from {table}__resume", [window_from]
-    )[0][0]
-    _execute(con, statements["delete"], {"window_from": window_from})
-    _execute(con, f"insert into {table}\n{select}", {"rebuild_all": False, "recompute_from": recompute_from})
+    changed = {"window_from": window_from, "changed_snapshots": sorted(added.keys() | removed)}
+    recompute_from = fetch_all(con, "select ?::timestamptz::varchar", [window_from])[0][0]
+    if resumes:
+        _execute(con, statements["resume"], changed)
+        recompute_from = fetch_all(
+            con, f"select coalesce(min(resume_at), ?)::varchar from {table}__resume", [window_from]
+        )[0][0]
+    _execute(con, statements["delete"], changed)
+    _execute(
+        con,
+        f"insert into {table}\n{select}",
+        {"rebuild_all": False, "recompute_from": recompute_from, "changed_snapshots": changed["changed_snapshots"]},
+    )
     build = IncrementalBuild("incremental", window_from)
     unvalidated_from = fetch_all(
         con, "select least(coalesce(?::timestamptz, 'infinity'), ?::timestamptz)::varchar", [unvalidated_from, recompute_from]

@@ -28,12 +28,30 @@ def of_day(frame: pl.DataFrame, day: int) -> pl.DataFrame:
     return frame.filter((pl.col("received_at") >= start) & (pl.col("received_at") < start + timedelta(days=1)))
 
 
+def unusable_messages(day_positions: pl.DataFrame) -> pl.DataFrame:
+    """Messages every real feed has, each rejected with its reason: an MMSI no vessel is linked to, no
+    valid MMSI, no receiver time."""
+    if day_positions.is_empty():
+        return day_positions
+    first = day_positions.head(1)
+    return pl.concat([
+        first.with_columns(mmsi=pl.lit("123456789"), source_row=pl.lit(9_000_001, first["source_row"].dtype)),
+        first.with_columns(mmsi=pl.lit("12345"), source_row=pl.lit(9_000_002, first["source_row"].dtype)),
+        first.with_columns(
+            received_at=pl.lit(None, first["received_at"].dtype), source_row=pl.lit(9_000_003, first["source_row"].dtype)
+        ),
+    ])
+
+
 def load_day(con, positions: pl.DataFrame, static: pl.DataFrame, day: int, version: str = "a") -> None:
-    """One day of the feed as a day partition's ingest loads it: its rows and snapshot replace the day's."""
+    """One day of the feed as a day partition's ingest loads it: its rows and snapshot replace the day's.
+    Each day also carries a few unusable messages (unusable_messages)."""
     snapshot_id = f"ais-{day:03d}-{version}"
     remove_day(con, day)
-    for table, frame in (("raw_ais_positions", positions), ("raw_ais_static", static)):
-        con.register("day_rows", of_day(frame, day).with_columns(snapshot_id=pl.lit(snapshot_id)))
+    day_positions = of_day(positions, day)
+    day_positions = pl.concat([day_positions, unusable_messages(day_positions)])
+    for table, frame in (("raw_ais_positions", day_positions), ("raw_ais_static", of_day(static, day))):
+        con.register("day_rows", frame.with_columns(snapshot_id=pl.lit(snapshot_id)))
         con.execute(f"insert into {table} by name select * from day_rows")
         con.unregister("day_rows")
     con.execute(

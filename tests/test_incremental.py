@@ -11,7 +11,7 @@ from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
 from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day  # noqa: F401  (fleet is a fixture)
 
-COMPARED = ("int_sightings", "int_port_calls", "voyages", "ais_dark_periods")
+COMPARED = ("int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects")
 
 def _last_build(con) -> tuple[str, datetime | None]:
     return fetch_all(con, "select mode, window_from from incremental_builds where model = 'int_sightings'")[0]
@@ -53,6 +53,12 @@ def test_incremental_builds_equal_full_builds(tmp_path, fleet):
         assert mode == "incremental"
         assert FIRST_DAY + timedelta(days=20) <= window_from < FIRST_DAY + timedelta(days=21)
         assert fetch_all(con, "select count(*) from int_sightings")[0][0] == sightings_before + of_day(positions, 20).height
+        # each day's unusable messages: one MMSI no vessel is linked to, one invalid MMSI, one without a time
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_ais_rejects'")[0][0] == "incremental"
+        assert fetch_all(con, "select stage, count(*) from int_ais_rejects group by all order by 1") == [
+            ("identity", 21),
+            ("staging", 42),
+        ]
         _assert_equals_full_build(con)
 
         # a re-run with nothing new changes nothing
@@ -90,4 +96,41 @@ def test_a_changed_registry_rebuilds_everything(tmp_path, fleet):
         build_all(con)
         assert _last_build(con) == ("full", None)
         assert fetch_all(con, "select count(state) from int_sightings")[0][0] != states_before
+        _assert_equals_full_build(con)
+
+
+def _load_dma_snapshot(con, snapshot_id: str) -> None:
+    """A DMA CSV file with one position of a hull no vessel is linked to."""
+    con.execute(
+        "insert into raw_ais_dma (source_name, snapshot_id, source_row, timestamp, type_of_mobile, mmsi, latitude, longitude) "
+        "values ('dma', ?, 2, '02/01/2024 12:00:00', 'Class A', '111111111', '10.5', '20.5')",
+        [snapshot_id],
+    )
+    con.execute(
+        "insert into raw_source_snapshots values ('ais_dma_csv', 'dma', 'sightings', 'http://127.0.0.1/dma', ?, ?, 0, now(), '', null)",
+        [snapshot_id, snapshot_id],
+    )
+
+
+def test_a_dma_row_that_becomes_a_repeat_loses_its_identity_reject(tmp_path, fleet):
+    """A DMA row is usable only as the first read of its MMSI, time and position: a snapshot loaded later
+    (with an id that sorts first) makes an already-built row a repeat, and removing it makes it usable again."""
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        _build_first_days(con, fleet, 3)
+        rejected = "select snapshot_id from int_ais_rejects where stage = 'identity' and record_id like 'dma:%'"
+
+        _load_dma_snapshot(con, "dma-b")
+        build_all(con)
+        assert fetch_all(con, rejected) == [("dma-b",)]
+
+        _load_dma_snapshot(con, "dma-a")
+        build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_ais_rejects'")[0][0] == "incremental"
+        assert fetch_all(con, rejected) == [("dma-a",)]
+        _assert_equals_full_build(con)
+
+        con.execute("delete from raw_ais_dma where snapshot_id = 'dma-a'")
+        con.execute("delete from raw_source_snapshots where snapshot_id = 'dma-a'")
+        build_all(con)
+        assert fetch_all(con, rejected) == [("dma-b",)]
         _assert_equals_full_build(con)

@@ -2,6 +2,8 @@
 -- dropped silently. Parse failures come from the ingest step; the rest from the
 -- checks of the staging models, from identity resolution, and further AIS
 -- positions of one sighting id (feed, MMSI, second) found in the vessels' sequences.
+-- The AIS positions' rejects (NMEA staging checks, identity), which grow with the
+-- history, are built incrementally in int_ais_rejects and read from there.
 -- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
 -- columns:
 --   stage: parse, staging, identity or sequence
@@ -38,9 +40,6 @@ staging_rejects as (
     select 'staging', 'stg_imagery_sightings', source_name, snapshot_id, source_row, sighting_id, reject_reason, to_json(stg_imagery_sightings)::varchar
     from stg_imagery_sightings where reject_reason is not null
     union all
-    select 'staging', 'stg_ais_positions', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_positions)::varchar
-    from stg_ais_positions where reject_reason is not null
-    union all
     select 'staging', 'stg_ais_static', source_name, snapshot_id, source_row, mmsi, reject_reason, to_json(stg_ais_static)::varchar
     from stg_ais_static where reject_reason is not null
     union all
@@ -72,6 +71,12 @@ identity_rejects as (
         to_json(int_sighting_identities)::varchar
     from int_sighting_identities
     where reject_reason is not null
+        and evidence_kind <> 'ais'
+),
+
+ais_position_rejects as (
+    select stage, table_name, source_name, snapshot_id, source_row, record_id, reason, record
+    from int_ais_rejects
 ),
 
 repeated_positions as (
@@ -94,6 +99,8 @@ final as (
     select * from staging_rejects
     union all
     select * from identity_rejects
+    union all
+    select * from ais_position_rejects
     union all
     select * from repeated_positions
 )
