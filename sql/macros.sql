@@ -50,3 +50,10 @@ create or replace macro ais_message_reject_reason(received_at, mmsi) as
 -- (list_distinct does not keep order, and evidence lists read best in order).
 create or replace macro list_distinct_in_order(items) as
     list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);
+
+-- Two sightings of two vessels at sea match within this time of each other
+-- (int_vessel_encounters)...
+create or replace macro encounter_max_time_gap() as interval 6 hours;
+-- ...and a pair's matches form one encounter while each starts within this of the
+-- encounter's latest sighting so far.
+create or replace macro encounter_cluster_gap() as interval 12 hours;

@@ -12,9 +12,11 @@ named statements (`-- name: ...`):
                   resumed part starts;
 - resume:         (optional) fills the resume table from $window_from.
 
-The resume and delete statements and the model's select may read $changed_snapshots, the snapshots loaded or removed since
-the last build: a model whose rows each come from one snapshot replaces just those snapshots' rows and
-needs no resume table. The select also takes $rebuild_all and $recompute_from (the earliest time it must
+A statement whose body is `-- same as <model>` is that model's statement of the same name.
+
+The resume and delete statements and the model's select may read $changed_snapshots, the snapshots
+loaded or removed since the last build: a model whose rows each come from one snapshot replaces just
+those snapshots' rows and needs no resume table. The select also takes $rebuild_all and $recompute_from (the earliest time it must
 read). Which snapshots a build saw, and with which fingerprint, is kept in `incremental_snapshots` and
 `incremental_builds`, so a re-run with nothing new costs no more than a few small queries. Each build
 also widens `unvalidated_from`, the earliest row rewritten since the model's last passing gate, which is
@@ -40,6 +42,7 @@ OPTIONAL_STATEMENTS = ("resume_table", "resume")
 FULL_BUILD = "-infinity"
 
 _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
+_SAME_AS = re.compile(r"^-- same as ([a-z_]+)$")
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
 
@@ -63,6 +66,10 @@ def read_statements(model_name: str) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     parts = _NAME_LINE.split(text)
     statements = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2])}
+    for name, body in statements.items():
+        # `-- same as <model>`: the statement of that name in the other model's companion
+        if (same := _SAME_AS.match(body)) and same.group(1) != model_name:
+            statements[name] = read_statements(same.group(1))[name]
     missing = [name for name in STATEMENTS if name not in statements]
     if len([name for name in OPTIONAL_STATEMENTS if name in statements]) == 1:
         missing += [name for name in OPTIONAL_STATEMENTS if name not in statements]
@@ -85,7 +92,7 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     resumes = "resume_table" in statements
     if resumes:
         _execute(con, statements["resume_table"], {})
-    fingerprint = _fingerprint(con, name, select, statements)
+    fingerprint = _fingerprint(con, select, statements)
     snapshots = {snapshot_id for (snapshot_id,) in fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")}
     stored = fetch_all(
         con, "select inputs_fingerprint, unvalidated_from::varchar from incremental_builds where model = ?", [name]
@@ -138,12 +145,12 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     return build
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, name: str, select: str, statements: dict[str, str]) -> str:
-    """The model's SQL, its companion's, the shared macros, and the fingerprint of its other inputs."""
+def _fingerprint(con: duckdb.DuckDBPyConnection, select: str, statements: dict[str, str]) -> str:
+    """The model's SQL, its companion's statements, the shared macros, and the fingerprint of its other inputs."""
     inputs = _execute(con, statements["inputs"], {})[0][0]
     digest = hashlib.sha256()
-    sql_files = (companion_path(name), MACROS_FILE)
-    for part in (select, *(path.read_text(encoding="utf-8") for path in sql_files), str(inputs)):
+    companion = [f"{name}\n{body}" for name, body in sorted(statements.items())]
+    for part in (select, *companion, MACROS_FILE.read_text(encoding="utf-8"), str(inputs)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()

@@ -11,7 +11,10 @@ from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
 from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day  # noqa: F401  (fleet is a fixture)
 
-COMPARED = ("int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects")
+COMPARED = (
+    "int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects",
+    "int_vessel_encounters", "sts_transfers",
+)
 
 def _last_build(con) -> tuple[str, datetime | None]:
     return fetch_all(con, "select mode, window_from from incremental_builds where model = 'int_sightings'")[0]
@@ -133,4 +136,76 @@ def test_a_dma_row_that_becomes_a_repeat_loses_its_identity_reject(tmp_path, fle
         con.execute("delete from raw_source_snapshots where snapshot_id = 'dma-a'")
         build_all(con)
         assert fetch_all(con, rejected) == [("dma-b",)]
+        _assert_equals_full_build(con)
+
+
+# Four hulls seen only by imagery at sea (no AIS): each pair sighting is two rows 0.2 km apart.
+X, Y, Z, W = "8000006", "8000018", "8000020", "8000032"
+
+
+def _load_imagery_day(con, day: int, rows: list[tuple[str, str, str, float]]) -> None:
+    """One day's imagery log: (imo, time of day, laden state, latitude) per row, all at longitude -150."""
+    snapshot_id = f"img-{day:03d}"
+    values = [
+        [snapshot_id, i, f"S{day:03d}-{i}", f"2024-01-{day + 1:02d}T{at}:00Z", f"IMG-{day:03d}-{i}", str(lat), "-150.0", imo, state]
+        for i, (imo, at, state, lat) in enumerate(rows, start=1)
+    ]
+    con.executemany(
+        "insert into raw_imagery_sightings (source_name, snapshot_id, source_row, sighting_id, observed_at, source, "
+        "image_id, latitude, longitude, imo, laden_state) values ('imagery', ?, ?, ?, ?, 'sat', ?, ?, ?, ?, ?)",
+        values,
+    )
+    con.execute(
+        "insert into raw_source_snapshots values ('imagery_log', 'imagery', 'sightings', 'http://127.0.0.1/log', ?, ?, 0, now(), '', ?)",
+        [snapshot_id, snapshot_id, (FIRST_DAY + timedelta(days=day)).date()],
+    )
+
+
+def _pair(a: str, b: str, at: str, lat: float, state_a: str = "laden", state_b: str = "empty") -> list:
+    return [(a, at, state_a, lat), (b, at, state_b, lat + 0.002)]
+
+
+def _encounters(con) -> list[tuple]:
+    return fetch_all(
+        con,
+        "select imo_a, imo_b, started_at::varchar, ended_at::varchar, matched_pairs, state_after_a.state, "
+        "state_after_b.state from int_vessel_encounters order by started_at",
+    )
+
+
+def test_encounters_built_night_by_night_equal_a_full_build(tmp_path, fleet):
+    """The encounters a night can change: one whose state after is still open, one a new match chains
+    to although it started before the window's reach, and one kept as stored though it overlaps the
+    recomputed span (never computed again as a fragment)."""
+    _, _, registry = fleet
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        # X-Z matched at 10:00 and 21:00 (one encounter, states known); Y-W at 20:00, states unknown
+        _load_imagery_day(con, 2, [*_pair(X, Z, "10:00", 10.0), *_pair(Y, W, "20:00", 11.0, "unknown", "unknown"),
+                                   *_pair(X, Z, "21:00", 10.0)])
+        _load_imagery_day(con, 3, _pair(X, Z, "22:00", 12.0))
+        build_all(con)
+        assert _encounters(con) == [
+            (X, Z, "2024-01-03 10:00:00+00", "2024-01-03 21:00:00+00", 2, "laden", "empty"),
+            (Y, W, "2024-01-03 20:00:00+00", "2024-01-03 20:00:00+00", 1, None, None),
+            (X, Z, "2024-01-04 22:00:00+00", "2024-01-04 22:00:00+00", 1, None, None),  # nothing after it yet
+        ]
+
+        # the next day: Y and W seen again apart (their states after), X-Z again 9 hours on
+        _load_imagery_day(con, 4, [*_pair(X, Z, "07:00", 12.0), (W, "12:00", "laden", 14.0), (Y, "12:00", "empty", 15.0)])
+        build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_vessel_encounters'") == [("incremental",)]
+        assert _encounters(con)[1:] == [
+            (Y, W, "2024-01-03 20:00:00+00", "2024-01-03 20:00:00+00", 1, "empty", "laden"),
+            (X, Z, "2024-01-04 22:00:00+00", "2024-01-05 07:00:00+00", 2, "laden", "empty"),
+        ]
+        _assert_equals_full_build(con)
+
+        # an encounter that started before the next window's reach and ends inside it
+        _load_imagery_day(con, 5, [*_pair(Y, W, "00:00", 13.0), *_pair(Y, W, "10:00", 13.0), *_pair(Y, W, "20:00", 13.0)])
+        build_all(con)
+        _assert_equals_full_build(con)
+        _load_imagery_day(con, 6, _pair(Y, W, "03:00", 13.0))
+        build_all(con)
+        assert _encounters(con)[-1][:5] == (Y, W, "2024-01-06 00:00:00+00", "2024-01-07 03:00:00+00", 4)
         _assert_equals_full_build(con)

@@ -20,7 +20,11 @@
 -- alongside for hours, and a fix every few minutes would only multiply the pairs
 -- to compare. Each vessel's states around its part of the encounter come from
 -- its sequence (int_sightings), for sts_transfers.
+-- Built incrementally (sql/incremental/int_vessel_encounters.sql): a nightly build
+-- computes again only the encounters new sightings can extend or whose state after
+-- is still open, from the earliest of them on ($rebuild_all false, $recompute_from).
 -- grain: one row per encounter (encounter_id): a pair of vessels sighted together at sea, with the pair's matched sightings chained by cluster_gap
+-- materialized: incremental
 -- columns:
 --   encounter_id: '<imo_a>-<imo_b>-<started_at yyyymmddThhmmss>'
 --   imo_a: the pair's lower IMO number
@@ -40,8 +44,8 @@
 with params as (
     select
         1.0 as max_distance_km,
-        interval 6 hours as max_time_gap,
-        interval 12 hours as cluster_gap,
+        encounter_max_time_gap() as max_time_gap,
+        encounter_cluster_gap() as cluster_gap,
         0.1 as grid_deg,
         interval 30 minutes as ais_thinning
 ),
@@ -75,6 +79,11 @@ source as (
     cross join params
     where reject_reason is null
         and port_id is null
+        -- a recomputed encounter's matches, and the earlier matches of its pair it may chain to
+        and (
+            $rebuild_all
+            or observed_at >= cast($recompute_from as timestamptz) - params.cluster_gap - params.max_time_gap
+        )
         and (
             evidence_kind = 'imagery'
             or (
@@ -208,6 +217,8 @@ final as (
     inner join source as last_a on last_a.sighting_id = encounters.sighting_ids_a[-1]
     inner join source as first_b on first_b.sighting_id = encounters.sighting_ids_b[1]
     inner join source as last_b on last_b.sighting_id = encounters.sighting_ids_b[-1]
+    -- an encounter that starts earlier is kept as stored
+    where $rebuild_all or encounters.started_at >= cast($recompute_from as timestamptz)
 )
 
 select * from final
