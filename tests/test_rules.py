@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
+import polars as pl
 import pytest
 from stdnum import imo as stdnum_imo
 
+from bench.model_bench import load_raw
+from scenarios.positions import generate_fleet_registry
+from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
 from tests.scenario import AT_SEA, CHONGJIN, KOZMINO, RAJIN, VLADIVOSTOK, VOSTOCHNY, Scenario
 
@@ -117,6 +121,33 @@ def test_laden_state_from_imagery_and_from_ais_draught_thresholds(tmp_path):
     states = dict(s.query("select sighting_id, state from int_sightings where reject_reason is null").iter_rows())
     assert states == {"imagery:laden": "laden", "imagery:empty": "empty", "imagery:partial-hi": "laden",
                       "imagery:partial-lo": "empty", "imagery:unknown": None}
+
+
+def test_a_vessels_last_draught_report_stays_in_force_for_24_hours(tmp_path):
+    """AIS draught is state evidence for 24 hours after its report, or until the next report: also after
+    the vessel's last report (every night's newest), whatever reports of the same draught came before it."""
+    registry = generate_fleet_registry(1, seed=1, n_positions=1000)
+    [mmsi] = registry["mmsi"].to_list()
+    at = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    [(summer_draught,)] = registry.filter(pl.col("mmsi") == mmsi).select(pl.col("summer_draught_m").cast(pl.Float64)).rows()
+    # laden, then empty reported twice (one run of one draught, the vessel's last)
+    reports = [(at, summer_draught * 0.95), (at + timedelta(hours=2), summer_draught * 0.5), (at + timedelta(hours=4), summer_draught * 0.5)]
+    positions = [at + timedelta(hours=h) for h in (1, 3, 27, 29)]
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        con.executemany(
+            "insert into raw_ais_static (source_name, snapshot_id, source_row, received_at, msg_type, mmsi, draught_m) "
+            "values ('ais', 'd', ?, ?, 5, ?, ?)",
+            [[i, t, mmsi, draught] for i, (t, draught) in enumerate(reports)],
+        )
+        con.executemany(
+            "insert into raw_ais_positions (source_name, snapshot_id, source_row, received_at, msg_type, mmsi, latitude, longitude) "
+            "values ('ais', 'd', ?, ?, 1, ?, 10.0, -150.0)",
+            [[100 + i, t, mmsi] for i, t in enumerate(positions)],
+        )
+        build_all(con)
+        states = fetch_all(con, "select observed_at, state from int_sightings order by observed_at")
+    assert [state for _, state in states] == ["laden", "empty", "empty", None]
 
 
 def test_observed_at_offsets_are_normalised_to_utc_and_missing_offsets_rejected(tmp_path):

@@ -117,7 +117,7 @@ draught_intervals as (
         min(received_at) as valid_from,
         least(
             max(received_at) + any_value(params.max_draught_age),
-            coalesce(arg_max(next_received_at, received_at) - interval 1 microsecond, 'infinity'::timestamptz)
+            coalesce(arg_max_null(next_received_at, received_at) - interval 1 microsecond, 'infinity'::timestamptz)
         ) as valid_until
     from report_runs
     cross join params

@@ -102,7 +102,7 @@ looked_up as (
         unknown_sightings.observed_at,
         unknown_sightings.state,
         max(sightings.sighting_id) as last_id,
-        arg_max(sightings.load_fraction, sightings.sighting_id) as last_load_fraction,
+        arg_max_null(sightings.load_fraction, sightings.sighting_id) as last_load_fraction,
         min(sightings.sighting_id) as first_id
     from unknown_sightings
     inner join int_sightings as sightings
