@@ -13,7 +13,7 @@ from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day 
 
 COMPARED = (
     "int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects",
-    "int_vessel_encounters", "sts_transfers",
+    "int_vessel_encounters", "sts_transfers", "int_ais_gaps",
 )
 
 def _last_build(con) -> tuple[str, datetime | None]:
@@ -208,4 +208,32 @@ def test_encounters_built_night_by_night_equal_a_full_build(tmp_path, fleet):
         _load_imagery_day(con, 6, _pair(Y, W, "03:00", 13.0))
         build_all(con)
         assert _encounters(con)[-1][:5] == (Y, W, "2024-01-06 00:00:00+00", "2024-01-07 03:00:00+00", 4)
+        _assert_equals_full_build(con)
+
+
+def test_an_ais_gap_that_ends_in_the_new_day_equals_a_full_build(tmp_path, fleet):
+    """A vessel silent from the middle of one day into the next: the gap is only known, and its first
+    position only found, once the next day is loaded."""
+    positions, static, registry = fleet
+    dark_from, dark_until = FIRST_DAY + timedelta(days=5, hours=12), FIRST_DAY + timedelta(days=6, hours=6)
+    silent = (pl.col("mmsi") == "445000001") & pl.col("received_at").is_between(dark_from, dark_until, closed="left")
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(6):
+            load_day(con, positions.filter(~silent), static, day)
+        build_all(con)
+        assert fetch_all(con, "select count(*) from int_ais_gaps") == [(0,)]
+
+        load_day(con, positions.filter(~silent), static, 6)
+        build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_ais_gaps'") == [("incremental",)]
+        [(imo, went_dark_at, reappeared_at)] = fetch_all(con, "select imo, went_dark_at, reappeared_at from int_ais_gaps")
+        assert imo == "8000018"
+        assert dark_from - timedelta(hours=1) < went_dark_at < dark_from <= dark_until <= reappeared_at < dark_until + timedelta(hours=1)
+        _assert_equals_full_build(con)
+
+        # the day withdrawn again: the gap is open once more, so it is no gap yet
+        remove_day(con, 6)
+        build_all(con)
+        assert fetch_all(con, "select count(*) from int_ais_gaps") == [(0,)]
         _assert_equals_full_build(con)

@@ -1,14 +1,14 @@
 -- AIS dark periods near the DPRK: a vessel's gap between consecutive AIS
--- positions longer than min_gap (12 hours) where the last position before it
+-- positions longer than 12 hours (int_ais_gaps) where the last position before it
 -- or the first after it lies within max_port_distance_km (100 km) of a DPRK
 -- port (ref_ports, country KP). Tankers delivering to the DPRK are reported
 -- to switch AIS off for the last leg; a gap that starts laden and ends empty is
--- a delivery nobody saw. A hull's positions from every feed and MMSI count (by
--- IMO), so changing MMSI or feed does not open a gap.
--- The states are those of the two bounding positions (AIS draught within 24
--- hours, int_sightings); a position with no recent draught carries none,
--- and then state_changed is null. Imagery of the hull strictly inside the gap
--- is listed: it places the vessel while its transponder was silent.
+-- a delivery nobody saw. The gaps, with their bounding positions and states, come
+-- from int_ais_gaps (a hull's positions from every feed and MMSI count). The states
+-- are those of the two bounding positions (AIS draught within 24 hours); a
+-- position with no recent draught carries none, and then state_changed is null.
+-- Imagery of the hull strictly inside the gap is listed: it places the vessel
+-- while its transponder was silent.
 -- grain: one row per dark period (dark_period_id)
 -- columns:
 --   dark_period_id: '<imo>-<went_dark_at yyyymmddThhmmss>'
@@ -33,62 +33,11 @@
 --   imagery_ids: those imagery sightings, in time order
 --   evidence_ids: the two bounding positions and the imagery sightings during the gap
 with params as (
-    select
-        interval 12 hours as min_gap,
-        100.0 as max_port_distance_km
-),
-
--- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
-consecutive as (
-    select
-        imo,
-        previous_ais_at as went_dark_at,
-        sighting_id as first_position_id,
-        observed_at as reappeared_at,
-        latitude as first_latitude,
-        longitude as first_longitude,
-        state as state_after
-    from int_sightings
-    where evidence_kind = 'ais' and reject_reason is null
-),
-
-gap_ends as (
-    select consecutive.*
-    from consecutive
-    cross join params
-    -- timestamps compared, not intervals: this reads every AIS position
-    where consecutive.went_dark_at < consecutive.reappeared_at - params.min_gap
-),
-
--- the last position before a gap, looked up for the few gaps only
-last_positions as (
-    select
-        gap_ends.imo,
-        gap_ends.went_dark_at,
-        max(positions.sighting_id) as last_position_id,
-        arg_max(positions.latitude, positions.sighting_id) as last_latitude,
-        arg_max(positions.longitude, positions.sighting_id) as last_longitude,
-        arg_max(positions.state, positions.sighting_id) as state_before
-    from gap_ends
-    inner join int_sightings as positions
-        on positions.imo = gap_ends.imo
-        and positions.observed_at = gap_ends.went_dark_at
-        and positions.evidence_kind = 'ais'
-        and positions.reject_reason is null
-    group by gap_ends.imo, gap_ends.went_dark_at
+    select 100.0 as max_port_distance_km
 ),
 
 gaps as (
-    select
-        gap_ends.*,
-        last_positions.last_position_id,
-        last_positions.last_latitude,
-        last_positions.last_longitude,
-        last_positions.state_before
-    from gap_ends
-    inner join last_positions
-        on last_positions.imo = gap_ends.imo
-        and last_positions.went_dark_at = gap_ends.went_dark_at
+    select * from int_ais_gaps
 ),
 
 dprk_ports as (

@@ -1,0 +1,87 @@
+-- Every gap longer than min_gap (12 hours) between a vessel's consecutive AIS
+-- positions, with the positions that bound it and their states; ais_dark_periods
+-- keeps those near the DPRK. A hull's positions from every feed and MMSI count (by
+-- IMO), so changing MMSI or feed does not open a gap. Built incrementally
+-- (sql/incremental/int_ais_gaps.sql): a gap, its bounding positions and their
+-- states are fixed by the positions up to its end, so a nightly build computes
+-- again only the gaps that end from the window on.
+-- grain: one row per AIS gap (imo, went_dark_at)
+-- materialized: incremental
+-- columns:
+--   imo: ship IMO number
+--   went_dark_at: time of the last AIS position before the gap, UTC
+--   reappeared_at: time of the first AIS position after the gap, UTC
+--   last_position_id: evidence id of the last AIS position before the gap (the highest of several at that second)
+--   last_latitude: degrees north of that position
+--   last_longitude: degrees east of that position
+--   state_before: laden, empty or null: that position's state (AIS draught within 24 hours)
+--   first_position_id: evidence id of the first AIS position after the gap
+--   first_latitude: degrees north of that position
+--   first_longitude: degrees east of that position
+--   state_after: laden, empty or null: that position's state
+with params as (
+    select interval 12 hours as min_gap
+),
+
+-- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
+consecutive as (
+    select
+        imo,
+        previous_ais_at as went_dark_at,
+        sighting_id as first_position_id,
+        observed_at as reappeared_at,
+        latitude as first_latitude,
+        longitude as first_longitude,
+        state as state_after
+    from int_sightings
+    where evidence_kind = 'ais'
+        and reject_reason is null
+        and ($rebuild_all or observed_at >= cast($recompute_from as timestamptz))
+),
+
+gap_ends as (
+    select consecutive.*
+    from consecutive
+    cross join params
+    -- timestamps compared, not intervals: this reads every AIS position
+    where consecutive.went_dark_at < consecutive.reappeared_at - params.min_gap
+),
+
+-- the last position before a gap, looked up for the few gaps only
+last_positions as (
+    select
+        gap_ends.imo,
+        gap_ends.went_dark_at,
+        max(positions.sighting_id) as last_position_id,
+        arg_max_null(positions.latitude, positions.sighting_id) as last_latitude,
+        arg_max_null(positions.longitude, positions.sighting_id) as last_longitude,
+        arg_max_null(positions.state, positions.sighting_id) as state_before
+    from gap_ends
+    inner join int_sightings as positions
+        on positions.imo = gap_ends.imo
+        and positions.observed_at = gap_ends.went_dark_at
+        and positions.evidence_kind = 'ais'
+        and positions.reject_reason is null
+    group by gap_ends.imo, gap_ends.went_dark_at
+),
+
+final as (
+    select
+        gap_ends.imo,
+        gap_ends.went_dark_at,
+        gap_ends.reappeared_at,
+        last_positions.last_position_id,
+        last_positions.last_latitude,
+        last_positions.last_longitude,
+        last_positions.state_before,
+        gap_ends.first_position_id,
+        gap_ends.first_latitude,
+        gap_ends.first_longitude,
+        gap_ends.state_after
+    from gap_ends
+    inner join last_positions
+        on last_positions.imo = gap_ends.imo
+        and last_positions.went_dark_at = gap_ends.went_dark_at
+)
+
+select * from final
