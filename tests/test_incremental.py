@@ -237,3 +237,32 @@ def test_an_ais_gap_that_ends_in_the_new_day_equals_a_full_build(tmp_path, fleet
         build_all(con)
         assert fetch_all(con, "select count(*) from int_ais_gaps") == [(0,)]
         _assert_equals_full_build(con)
+
+
+def test_vessels_silent_or_stateless_for_more_than_a_week_resume_from_their_whole_history(tmp_path, fleet):
+    """A vessel's resume point and the row before it are looked for in the week before the window first;
+    a vessel unseen for longer, or seen without a state for longer, is read whole."""
+    positions, static, registry = fleet
+    quiet = pl.col("received_at").is_between(FIRST_DAY + timedelta(days=3), FIRST_DAY + timedelta(days=14))
+    unseen = positions.filter(~((pl.col("mmsi") == "445000001") & quiet))
+    stateless = static.filter(~((pl.col("mmsi") == "445000002") & quiet))
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(14):
+            load_day(con, unseen, stateless, day)
+        build_all(con)
+        assert fetch_all(
+            con,
+            "select count(*) from int_sightings where imo = '8000020' and state is null "
+            "and observed_at between ? and ?",
+            [FIRST_DAY + timedelta(days=5), FIRST_DAY + timedelta(days=13)],
+        )[0][0] > 1000
+
+        load_day(con, unseen, stateless, 14)
+        build_all(con)
+        assert _last_build(con)[0] == "incremental"
+        resumed_between = "select resume_at between ? and ? from int_sightings__resume where imo = ?"
+        day = lambda n: FIRST_DAY + timedelta(days=n)  # noqa: E731
+        assert fetch_all(con, resumed_between, [day(2), day(3), "8000018"]) == [(True,)]  # unseen since day 3
+        assert fetch_all(con, resumed_between, [day(3), day(5), "8000020"]) == [(True,)]  # no state since day 4
+        _assert_equals_full_build(con)

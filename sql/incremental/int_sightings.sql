@@ -64,6 +64,32 @@ with affected as (
     where observed_at >= $window_from::timestamptz
 ),
 
+-- A vessel's last state before the window, and the row before that, almost always lie in
+-- the week before the window: only a vessel for which they do not is read whole.
+recent_rows as (
+    select
+        imo,
+        observed_at,
+        case when state is not null then observed_at else previous_state_at end as state_at,
+        {
+            'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
+            'source': source_name, 'lat': latitude, 'lon': longitude
+        } as sequence_key
+    from int_sightings
+    where imo in (select imo from affected)
+        and observed_at >= $window_from::timestamptz - interval 7 days
+        and observed_at < $window_from::timestamptz
+),
+
+-- no state before the window at all, or a recent row before the last one
+found_recently as (
+    select imo
+    from recent_rows
+    group by imo
+    having arg_max_null(state_at, sequence_key) is null
+        or min(observed_at) < arg_max_null(state_at, sequence_key)
+),
+
 stored as (
     select
         int_sightings.*,
@@ -73,6 +99,10 @@ stored as (
         } as sequence_key
     from int_sightings
     where imo in (select imo from affected)
+        and (
+            observed_at >= $window_from::timestamptz - interval 7 days
+            or imo not in (select imo from found_recently)
+        )
 ),
 
 last_before_window as (
