@@ -33,11 +33,6 @@ with staging_rejects as (
         received_at
     from stg_ais_positions
     where reject_reason is not null
-        and (
-            $rebuild_all
-            or received_at >= cast($recompute_from as timestamptz)
-            or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
-        )
 ),
 
 identity_rejects as (
@@ -54,17 +49,20 @@ identity_rejects as (
     from int_sighting_identities
     where evidence_kind = 'ais'
         and reject_reason is not null
-        and (
-            $rebuild_all
-            or observed_at >= cast($recompute_from as timestamptz)
-            or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
-        )
 ),
 
-final as (
+rejects as (
     select * from staging_rejects
     union all
     select * from identity_rejects
+),
+
+final as (
+    select *
+    from rejects
+    where $rebuild_all
+        or received_at >= cast($recompute_from as timestamptz)
+        or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
 )
 
 select * from final
