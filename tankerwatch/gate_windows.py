@@ -5,12 +5,13 @@ the gates cost what the history costs. A model may therefore declare a window in
 `-- gate window: <predicate>`, a SQL predicate over its own columns that selects the rows to validate,
 with one of two parameters:
 
-- `$unvalidated_snapshots`: the ids of the snapshots in `raw_source_snapshots` (by source) that the model's
-  last passing gate did not see. For models each of whose rows comes from one raw row of one snapshot, and otherwise only
-  from the small tables named on its `-- gate inputs:` line (the AIS staging and identity views). The
-  whole model is validated instead when there is no passing gate to build on, when a snapshot it saw
-  has been removed since (rows of other snapshots may then appear, such as a repeat's original), or when
-  the fingerprint of every SQL file, the macros and the gate inputs' contents changed.
+- `$unvalidated_snapshots`: the ids of the snapshots in `raw_source_snapshots` (by source) that the
+  model's last passing gate did not see. For models each of whose rows comes from one raw row of one
+  snapshot, and otherwise only from the small tables named on its `-- gate inputs:` line (the AIS staging
+  and identity views). The whole model is validated instead when there is no passing gate to build on,
+  when a snapshot it saw has been removed since (rows of other snapshots may then appear, such as a
+  repeat's original), or when the fingerprint of every SQL file, the macros and the gate inputs'
+  contents changed.
 - `$unvalidated_from`: for an incremental model, the earliest row any build rewrote since the model's
   last passing gate (`incremental_builds.unvalidated_from`, kept by tankerwatch/incremental.py); after
   a full build, the whole model.
@@ -117,16 +118,18 @@ def _snapshot_window(con, model: Model, predicate: str) -> GateWindow:
     recorded = fetch_all(
         con, "select inputs_fingerprint, validated_snapshots from gate_windows where table_name = ?", [model.name]
     )
+
+    def whole(reason: str) -> GateWindow:
+        return GateWindow(f"{WHOLE_TABLE} ({reason})", fingerprint=fingerprint, snapshots=current)
+
     if not recorded:
-        return GateWindow(f"{WHOLE_TABLE} (no passing gate to build on)", fingerprint=fingerprint, snapshots=current)
+        return whole("no passing gate to build on")
     validated_fingerprint, validated = recorded[0][0], set(recorded[0][1])
     if validated_fingerprint != fingerprint:
-        reason = "the SQL or the tables named on its 'gate inputs' line changed since the last passing gate"
-        return GateWindow(f"{WHOLE_TABLE} ({reason})", fingerprint=fingerprint, snapshots=current)
+        return whole("the SQL or the tables named on its 'gate inputs' line changed since the last passing gate")
     removed = validated - set(current)
     if removed:
-        reason = f"{len(removed)} snapshot(s) removed since the last passing gate"
-        return GateWindow(f"{WHOLE_TABLE} ({reason})", fingerprint=fingerprint, snapshots=current)
+        return whole(f"{len(removed)} snapshot(s) removed since the last passing gate")
     unvalidated = set(current) - validated
     snapshot_ids = sorted({key.rsplit(":", 1)[1] for key in unvalidated})
     return GateWindow(

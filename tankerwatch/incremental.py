@@ -16,11 +16,11 @@ A statement whose body is `-- same as <model>` is that model's statement of the 
 
 The resume and delete statements and the model's select may read $changed_snapshots, the snapshots
 loaded or removed since the last build: a model whose rows each come from one snapshot replaces just
-those snapshots' rows and needs no resume table. The select also takes $rebuild_all and $recompute_from (the earliest time it must
-read). Which snapshots a build saw, and with which fingerprint, is kept in `incremental_snapshots` and
-`incremental_builds`, so a re-run with nothing new costs no more than a few small queries. Each build
-also widens `unvalidated_from`, the earliest row rewritten since the model's last passing gate, which is
-what that gate validates (tankerwatch/gate_windows.py).
+those snapshots' rows and needs no resume table. The select also takes $rebuild_all and $recompute_from
+(the earliest time it must read). Which snapshots a build saw, and with which fingerprint, is kept in
+`incremental_snapshots` and `incremental_builds`, so a re-run with nothing new costs no more than a few
+small queries. Each build also widens `unvalidated_from`, the earliest row rewritten since the model's
+last passing gate, which is what that gate validates (tankerwatch/gate_windows.py).
 """
 
 from __future__ import annotations
