@@ -1,9 +1,13 @@
 -- Shared SQL functions of tankerwatch's models. Loaded on every warehouse connection.
 
+-- Exactly `digits` ASCII digits. Cheaper than a regular expression, and it runs on every
+-- AIS message.
+create or replace macro is_digits(text, digits) as length(text) = digits and ltrim(text, '0123456789') = '';
+
 -- DOMAIN identity rule: a ship IMO number is 7 digits whose last digit is
 -- (7*d1 + 6*d2 + 5*d3 + 4*d4 + 3*d5 + 2*d6) mod 10. Company IMO numbers fail it.
 create or replace macro is_valid_ship_imo(imo) as coalesce(
-    regexp_full_match(imo, '[0-9]{7}')
+    is_digits(imo, 7)
     and (
         7 * try_cast(substr(imo, 1, 1) as integer)
         + 6 * try_cast(substr(imo, 2, 1) as integer)
@@ -35,6 +39,11 @@ create or replace macro haversine_km(lat1, lon1, lat2, lon2) as
         + cos(radians(lat1)) * cos(radians(lat2)) * pow(sin(radians(lon2 - lon1) / 2), 2)
     ));
 
+-- A UTC time written with a strftime format, whatever the session's time zone. Formatting
+-- a plain timestamp costs a third of formatting a timestamptz, which matters for the ids
+-- of millions of AIS positions.
+create or replace macro utc_strftime(utc_time, format) as strftime(make_timestamp(epoch_us(utc_time)), format);
+
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
 
@@ -42,7 +51,7 @@ create or replace macro clean_text(value) as nullif(trim(value), '');
 create or replace macro ais_message_reject_reason(received_at, mmsi) as
     case
         when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
-        when mmsi is null or not regexp_full_match(mmsi, '[0-9]{9}') or mmsi = '000000000'
+        when mmsi is null or not is_digits(mmsi, 9) or mmsi = '000000000'
             then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
     end;
 

@@ -18,7 +18,7 @@
 --   attribution: attributed, unattributed, or duplicate_in_call
 with steps as (
     select
-        imo || '-' || strftime(observed_at, '%Y%m%dT%H%M%S') as load_event_id,
+        imo || '-' || utc_strftime(observed_at, '%Y%m%dT%H%M%S') as load_event_id,
         imo,
         previous_state_at as last_empty_at,
         sighting_id as first_laden_id,

@@ -50,9 +50,10 @@ with imagery as (
     where reject_reason is null
 ),
 
+-- an AIS position's id is written in `identified`, after resolution
 ais as (
     select
-        source_name || ':' || mmsi || '@' || strftime(received_at, '%Y-%m-%dT%H:%M:%SZ') as sighting_id,
+        null::varchar as sighting_id,
         'ais' as evidence_kind,
         source_name,
         snapshot_id,
@@ -135,7 +136,13 @@ resolved as not materialized (
 
 identified as not materialized (
     select
-        sighting_id,
+        -- written after resolution, so a reader of the rejects alone (int_ais_rejects) formats
+        -- no id for the millions of resolved positions
+        case
+            when evidence_kind = 'ais'
+                then source_name || ':' || reported_mmsi || '@' || utc_strftime(observed_at, '%Y-%m-%dT%H:%M:%SZ')
+            else sighting_id
+        end as sighting_id,
         evidence_kind,
         source_name,
         snapshot_id,

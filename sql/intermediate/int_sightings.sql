@@ -297,10 +297,12 @@ final as (
                 then case
                     when sequenced.previous_row.lat = sequenced.latitude and sequenced.previous_row.lon = sequenced.longitude
                         then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
-                    else 'another AIS position of ' || sequenced.sighting_id || ' in the same second, at '
-                        || sequenced.latitude || ', ' || sequenced.longitude || ' (after one at '
-                        || sequenced.previous_row.lat || ', ' || sequenced.previous_row.lon
-                        || '; the first by position is kept)'
+                    -- format, not ||: DuckDB would cast every row's coordinates to text for these few
+                    else format(
+                        'another AIS position of {} in the same second, at {}, {} (after one at {}, {}; the first by position is kept)',
+                        sequenced.sighting_id, sequenced.latitude, sequenced.longitude,
+                        sequenced.previous_row.lat, sequenced.previous_row.lon
+                    )
                 end
         end as reject_reason
     from sequenced

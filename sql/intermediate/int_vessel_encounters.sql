@@ -181,7 +181,7 @@ grouped as (
 
 encounters as (
     select
-        imo_a || '-' || imo_b || '-' || strftime(min(pair_start), '%Y%m%dT%H%M%S') as encounter_id,
+        imo_a || '-' || imo_b || '-' || utc_strftime(min(pair_start), '%Y%m%dT%H%M%S') as encounter_id,
         imo_a,
         imo_b,
         min(pair_start) as started_at,

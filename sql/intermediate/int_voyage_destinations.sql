@@ -78,7 +78,7 @@ destinations as (
 
 final as (
     select
-        bounded.imo || '-' || strftime(bounded.load_departure_at, '%Y%m%dT%H%M%S') as voyage_id,
+        bounded.imo || '-' || utc_strftime(bounded.load_departure_at, '%Y%m%dT%H%M%S') as voyage_id,
         bounded.imo,
         bounded.load_event_id,
         bounded.load_call_id,

@@ -100,7 +100,7 @@ imagery_in_gap as (
 
 final as (
     select
-        near_dprk.imo || '-' || strftime(near_dprk.went_dark_at, '%Y%m%dT%H%M%S') as dark_period_id,
+        near_dprk.imo || '-' || utc_strftime(near_dprk.went_dark_at, '%Y%m%dT%H%M%S') as dark_period_id,
         near_dprk.imo,
         int_vessels.vessel_name,
         near_dprk.went_dark_at,

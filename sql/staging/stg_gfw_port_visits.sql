@@ -42,7 +42,7 @@ final as (
         snapshot_id,
         source_row,
         event_id,
-        case when regexp_full_match(ssvid, '[0-9]{9}') then ssvid end as mmsi,
+        case when is_digits(ssvid, 9) then ssvid end as mmsi,
         vessel_name,
         started_at,
         ended_at,
@@ -52,7 +52,7 @@ final as (
         confidence,
         case
             when event_id is null then 'port visit has no event id'
-            when not regexp_full_match(coalesce(ssvid, ''), '[0-9]{9}') then 'port visit has no 9-digit ssvid: ' || coalesce(ssvid, '(none)')
+            when not is_digits(coalesce(ssvid, ''), 9) then 'port visit has no 9-digit ssvid: ' || coalesce(ssvid, '(none)')
             when started_at is null or ended_at is null then 'port visit has no start or end time'
             when ended_at < started_at then 'port visit ends before it starts'
             when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180

@@ -30,7 +30,7 @@ final as (
         source.source_row,
         source.gfw_vessel_id,
         source.info_kind,
-        case when regexp_full_match(clean_text(source.ssvid), '[0-9]{9}') then clean_text(source.ssvid) end as mmsi,
+        case when is_digits(clean_text(source.ssvid), 9) then clean_text(source.ssvid) end as mmsi,
         case when is_valid_ship_imo(clean_imo(source.imo)) then clean_imo(source.imo) end as imo,
         upper(clean_text(source.shipname)) as ship_name,
         clean_text(source.callsign) as call_sign,
@@ -38,7 +38,7 @@ final as (
         try_cast(source.transmission_from as timestamptz) as transmission_from,
         try_cast(source.transmission_to as timestamptz) as transmission_to,
         case
-            when not regexp_full_match(coalesce(clean_text(source.ssvid), ''), '[0-9]{9}') and not is_valid_ship_imo(clean_imo(source.imo))
+            when not is_digits(coalesce(clean_text(source.ssvid), ''), 9) and not is_valid_ship_imo(clean_imo(source.imo))
                 then 'GFW record has neither a 9-digit MMSI nor a valid ship IMO'
         end as reject_reason
     from source

@@ -70,7 +70,7 @@ checked as (
             when longitude is null or longitude not between -180 and 180 then 'longitude is not a number in -180..180: ' || coalesce(longitude_text, '(empty)')
             when imo_as_listed is not null and not is_valid_ship_imo(imo_as_listed)
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
-            when mmsi is not null and not regexp_full_match(mmsi, '[0-9]{9}') then 'MMSI is not 9 digits: ' || mmsi
+            when mmsi is not null and not is_digits(mmsi, 9) then 'MMSI is not 9 digits: ' || mmsi
             when laden_state is null or laden_state not in ('empty', 'partial', 'laden', 'unknown')
                 then 'laden_state is not one of empty, partial, laden, unknown: ' || coalesce(laden_state, '(empty)')
             when load_fraction_text is not null and (load_fraction is null or load_fraction not between 0 and 1)

@@ -32,7 +32,7 @@ renamed as (
             coalesce(names[2:], []) || coalesce(aliases, []) || coalesce(previous_names, []),
             lambda n: upper(trim(n))
         )) as other_names,
-        list_filter(coalesce(mmsis, []), lambda m: regexp_full_match(trim(m), '[0-9]{9}'))[1] as mmsi,
+        list_filter(coalesce(mmsis, []), lambda m: is_digits(trim(m), 9))[1] as mmsi,
         upper(trim(flags[1])) as flag_iso2,
         vessel_types[1] as vessel_type,
         try_cast(replace(deadweight_tonnage[1], ',', '') as double) as dwt,

@@ -96,7 +96,7 @@ final as (
             when not is_valid_ship_imo(imo_as_listed)
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
             when vessel_name is null then 'registry row has no vessel name'
-            when mmsi is not null and not regexp_full_match(mmsi, '[0-9]{9}') then 'MMSI is not 9 digits: ' || mmsi
+            when mmsi is not null and not is_digits(mmsi, 9) then 'MMSI is not 9 digits: ' || mmsi
             when flag_as_listed is not null and flag_iso2 is null then 'unknown flag state: ' || flag_as_listed
             when dwt_text is not null and (dwt is null or dwt <= 0) then 'dwt is not a positive number: ' || dwt_text
             when gross_tonnage_text is not null and (gross_tonnage is null or gross_tonnage <= 0)
