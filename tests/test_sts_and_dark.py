@@ -383,3 +383,26 @@ def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_p
     assert "the first by position is kept" in rejected[ais_id(mmsi, h(0))]
     published_rejects = s.query("select record_id, reason from rejects where stage = 'sequence'").to_dicts()
     assert {r["record_id"]: r["reason"] for r in published_rejects} == rejected
+
+
+def test_a_port_call_counts_its_sightings_and_not_its_reject_rows(tmp_path):
+    mmsi = 445000010
+    log = AisLog()
+    log.static(mmsi, h(-1), GIVER, "AT BERTH", LADEN_DRAUGHT)
+    log.position(mmsi, h(0), VOSTOCHNY)
+    log.position(mmsi, h(1), VOSTOCHNY).position(mmsi, h(1), VOSTOCHNY)  # an exact repeat
+    log.position(mmsi, h(2), offset(VOSTOCHNY, north_km=0.5)).position(mmsi, h(2), VOSTOCHNY)  # one second, two places
+    log.position(mmsi, h(3), VOSTOCHNY)
+    log.position(mmsi, h(4), AT_SEA)
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(GIVER, "AT BERTH", mmsi=str(mmsi), summer_draught_m="6.0")
+    s.source("ais", "ais_nmea", "ais.nmea", log.text())
+    s.build()
+    assert_gates_pass(s)
+
+    assert s.query("select count(*) as n from int_sightings where reject_reason is not null").item() == 2
+    [call] = s.query("select port_id, arrival_at, departure_at, sightings, evidence_ids from port_calls").to_dicts()
+    assert call["port_id"] == "vostochny"
+    assert (call["arrival_at"], call["departure_at"]) == (h(0), h(3))
+    assert call["sightings"] == 4  # h0, h1, h2, h3: the repeat and the second position of h2 are rejects
+    assert call["evidence_ids"] == [ais_id(mmsi, h(0)), ais_id(mmsi, h(3))]

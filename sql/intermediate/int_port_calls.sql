@@ -13,19 +13,28 @@
 --   port_role: load_terminal, discharge_port or other
 --   arrival_at: first sighting of the call, UTC
 --   departure_at: last sighting of the call, UTC
---   sightings: number of sightings in the call
+--   sightings: number of sightings in the call (reject rows, such as a repeated AIS position, not counted)
 --   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
 -- a repeated AIS position (a reject row beside its original) may carry its original's
 -- bound: the two are one sighting here
 with bounds as (
     select
-        sighting_id, imo, port_id, port_role, observed_at, sighting_number,
+        sighting_id, imo, port_id, port_role, observed_at,
+        min(sighting_number) as first_number,
+        max(sighting_number) as last_number,
         bool_or(starts_call) as starts_call,
         bool_or(ends_call) as ends_call
     from int_sightings
     where port_id is not null
         and (starts_call or ends_call or evidence_kind = 'imagery')
-    group by sighting_id, imo, port_id, port_role, observed_at, sighting_number
+    group by sighting_id, imo, port_id, port_role, observed_at
+),
+
+-- int_sightings numbers every row of a vessel's sequence, its reject rows too
+rejected_rows as (
+    select imo, sighting_number
+    from int_sightings
+    where reject_reason is not null
 ),
 
 numbered as (
@@ -37,18 +46,42 @@ numbered as (
     from bounds
 ),
 
-final as (
+calls as (
     select
-        imo || '-' || port_id || '-' || strftime(min(observed_at), '%Y%m%dT%H%M%S') as port_call_id,
+        imo || '-' || port_id || '-' || utc_strftime(min(observed_at), '%Y%m%dT%H%M%S') as port_call_id,
         imo,
         port_id,
         any_value(port_role) as port_role,
         min(observed_at) as arrival_at,
         max(observed_at) as departure_at,
-        max(sighting_number) - min(sighting_number) + 1 as sightings,
+        min(first_number) as first_number,
+        max(last_number) as last_number,
         list(sighting_id order by observed_at, sighting_id) as evidence_ids
     from numbered
     group by imo, call_number, port_id
+),
+
+rejects_in_calls as (
+    select calls.port_call_id, count(*) as rejected
+    from calls
+    inner join rejected_rows
+        on rejected_rows.imo = calls.imo
+        and rejected_rows.sighting_number between calls.first_number and calls.last_number
+    group by calls.port_call_id
+),
+
+final as (
+    select
+        calls.port_call_id,
+        calls.imo,
+        calls.port_id,
+        calls.port_role,
+        calls.arrival_at,
+        calls.departure_at,
+        calls.last_number - calls.first_number + 1 - coalesce(rejects_in_calls.rejected, 0) as sightings,
+        calls.evidence_ids
+    from calls
+    left join rejects_in_calls on rejects_in_calls.port_call_id = calls.port_call_id
 )
 
 select * from final

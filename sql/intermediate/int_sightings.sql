@@ -47,7 +47,7 @@
 --   port_id: port the sighting is at; null at sea
 --   port_role: load_terminal, discharge_port or other
 --   distance_km: distance to that port's reference point
---   sighting_number: the sighting's place in the vessel's sequence, from 1 (a repeat shares its original's)
+--   sighting_number: the row's place in the vessel's sequence, from 1 (reject rows are numbered too)
 --   starts_call: true when the sighting is at a port and begins a port call
 --   ends_call: true when the sighting is at a port and ends a port call
 --   previous_state_at: time of the vessel's last state-carrying sighting before this one, UTC
@@ -235,7 +235,7 @@ sequenced as (
             lag({'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude}) over by_vessel,
             resume_context.previous_row
         ) as previous_row,
-        dense_rank() over by_vessel + coalesce(resume_context.sighting_number, 0) as sighting_number,
+        row_number() over by_vessel + coalesce(resume_context.sighting_number, 0) as sighting_number,
         coalesce(
             lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel,
             resume_context.previous_sighting
