@@ -4,8 +4,8 @@
 -- latest such call when there are several). A load with no terminal call in
 -- that bracket is unattributed: reported, never counted. A terminal call holds
 -- at most one load; a second transition in the same call (noise) is reported as
--- a duplicate. The vessel's previous state-carrying sighting is read off its
--- sequence in int_sightings.
+-- a duplicate. The transitions are read off the vessel's changes of state
+-- (int_state_changes).
 -- grain: one row per empty -> laden transition (load_event_id)
 -- columns:
 --   load_event_id: '<imo>-<first laden time yyyymmddThhmmss>'
@@ -16,35 +16,16 @@
 --   first_laden_at: its time, UTC
 --   load_call_id: the load-terminal call the load belongs to; null when unattributed
 --   attribution: attributed, unattributed, or duplicate_in_call
-with steps as (
+with transitions as (
     select
-        imo || '-' || utc_strftime(observed_at, '%Y%m%dT%H%M%S') as load_event_id,
+        imo || '-' || utc_strftime(first_after_at, '%Y%m%dT%H%M%S') as load_event_id,
         imo,
-        previous_state_at as last_empty_at,
-        sighting_id as first_laden_id,
-        observed_at as first_laden_at
-    from int_sightings
-    where reject_reason is null and previous_state = 'empty' and state = 'laden'
-),
-
--- the last empty sighting's id: the vessel's empty sighting at that time that precedes the
--- first laden one in the sequence (the highest id of those, as the sequence orders them)
-transitions as (
-    select
-        steps.load_event_id,
-        steps.imo,
-        max(empties.sighting_id) as last_empty_id,
-        steps.last_empty_at,
-        steps.first_laden_id,
-        steps.first_laden_at
-    from steps
-    inner join int_sightings as empties
-        on empties.imo = steps.imo
-        and empties.observed_at = steps.last_empty_at
-        and empties.state = 'empty'
-        and empties.reject_reason is null
-        and (empties.observed_at < steps.first_laden_at or empties.sighting_id < steps.first_laden_id)
-    group by steps.load_event_id, steps.imo, steps.last_empty_at, steps.first_laden_id, steps.first_laden_at
+        last_before_id as last_empty_id,
+        last_before_at as last_empty_at,
+        first_after_id as first_laden_id,
+        first_after_at as first_laden_at
+    from int_state_changes
+    where state_before = 'empty' and state_after = 'laden'
 ),
 
 attributed as (

@@ -12,7 +12,7 @@
 -- rules that walk it: where a port call starts and ends (DOMAIN port-call rule:
 -- consecutive sightings at one port, none elsewhere in between, no gap over 5
 -- days; int_port_calls), the vessel's previous and next state-carrying sighting
--- (int_load_events, int_voyage_destinations, sts_transfers) and its previous AIS
+-- (int_state_changes, sts_transfers) and its previous AIS
 -- position (ais_dark_periods).
 -- A second AIS position of one MMSI in the same second from one feed (an exact
 -- repeat, or the same second heard at two positions) is kept as a reject, so a

@@ -35,11 +35,11 @@ with loads as (
     where int_load_events.attribution = 'attributed'
 ),
 
--- the first empty sighting after a load is the first laden -> empty step after it
+-- the first empty sighting after a load is the first laden -> empty change after it
 unloads as (
-    select imo, sighting_id, observed_at
-    from int_sightings
-    where reject_reason is null and previous_state = 'laden' and state = 'empty'
+    select imo, first_after_id as sighting_id, first_after_at as observed_at
+    from int_state_changes
+    where state_before = 'laden' and state_after = 'empty'
 ),
 
 first_empty_after as (
