@@ -266,3 +266,42 @@ def test_vessels_silent_or_stateless_for_more_than_a_week_resume_from_their_whol
         assert fetch_all(con, resumed_between, [day(2), day(3), "8000018"]) == [(True,)]  # unseen since day 3
         assert fetch_all(con, resumed_between, [day(3), day(5), "8000020"]) == [(True,)]  # no state since day 4
         _assert_equals_full_build(con)
+
+
+def _state_changes(con) -> list[tuple]:
+    return fetch_all(
+        con,
+        "select imo, state_before, state_after, last_before_id, first_after_id from int_state_changes "
+        "order by first_after_at",
+    )
+
+
+def test_a_change_of_state_across_the_window_equals_a_full_build(tmp_path, fleet):
+    """A vessel last seen empty one night and first seen laden the next: the change belongs to the new day
+    and cites the old day's sighting; an earlier change keeps its row."""
+    _, _, registry = fleet
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        _load_imagery_day(con, 2, [(X, "06:00", "laden", 10.0), (X, "12:00", "empty", 10.0), (X, "23:00", "empty", 10.0)])
+        build_all(con)
+        assert _state_changes(con) == [(X, "laden", "empty", "imagery:S002-1", "imagery:S002-2")]
+
+        _load_imagery_day(con, 3, [(X, "05:00", "laden", 10.0)])
+        build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_state_changes'") == [("incremental",)]
+        assert _state_changes(con) == [
+            (X, "laden", "empty", "imagery:S002-1", "imagery:S002-2"),
+            (X, "empty", "laden", "imagery:S002-3", "imagery:S003-1"),
+        ]
+        assert fetch_all(con, "select last_empty_id, first_laden_id from int_load_events") == [
+            ("imagery:S002-3", "imagery:S003-1"),
+        ]
+        _assert_equals_full_build(con)
+
+        # the new day withdrawn: its change goes with it
+        remove_imagery_day = "delete from {} where snapshot_id = 'img-003'"
+        for table in ("raw_imagery_sightings", "raw_source_snapshots"):
+            con.execute(remove_imagery_day.format(table))
+        build_all(con)
+        assert _state_changes(con) == [(X, "laden", "empty", "imagery:S002-1", "imagery:S002-2")]
+        _assert_equals_full_build(con)
