@@ -90,19 +90,25 @@ found_recently as (
         or min(observed_at) < arg_max_null(state_at, sequence_key)
 ),
 
+-- the week before the window of every affected vessel, and the older rows of those not
+-- found recently: two scans, so that the time filter reaches the table scan (an `or`
+-- of the two would read every column of every stored row)
 stored as (
     select
-        int_sightings.*,
+        stored_rows.*,
         {
             'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
             'source': source_name, 'lat': latitude, 'lon': longitude
         } as sequence_key
-    from int_sightings
-    where imo in (select imo from affected)
-        and (
-            observed_at >= $window_from::timestamptz - interval 7 days
-            or imo not in (select imo from found_recently)
-        )
+    from (
+        select * from int_sightings
+        where imo in (select imo from affected)
+            and observed_at >= $window_from::timestamptz - interval 7 days
+        union all
+        select * from int_sightings
+        where imo in (select imo from affected where imo not in (select imo from found_recently))
+            and observed_at < $window_from::timestamptz - interval 7 days
+    ) as stored_rows
 ),
 
 last_before_window as (
