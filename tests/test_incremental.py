@@ -14,6 +14,7 @@ from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day 
 COMPARED = (
     "int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects",
     "int_vessel_encounters", "sts_transfers", "int_ais_gaps", "int_state_changes", "int_load_events",
+    "stg_ais_static", "int_ais_static_reports",
 )
 
 def _last_build(con) -> tuple[str, datetime | None]:

@@ -1,5 +1,8 @@
 -- Every usable AIS static report (IMO, name, draught a ship gives for its MMSI), whatever the feed format.
+-- Each row comes from one message of one snapshot, so a build replaces the rows of the
+-- snapshots loaded or removed since the last one (sql/incremental/int_ais_static_reports.sql).
 -- grain: one row per usable AIS static report (source_name, snapshot_id, source_row)
+-- materialized: incremental
 -- columns:
 --   source_name: sources-file name of the feed
 --   snapshot_id: snapshot the report was read from
@@ -22,9 +25,12 @@ dma as (
 ),
 
 final as (
-    select * from nmea
-    union all
-    select * from dma
+    select * from (
+        select * from nmea
+        union all
+        select * from dma
+    )
+    where $rebuild_all or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
 )
 
 select * from final

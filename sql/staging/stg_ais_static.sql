@@ -1,5 +1,8 @@
 -- AIS static and voyage data: the IMO, name and draught a ship reports for its MMSI.
+-- Each row is one raw message checked on its own, so a build replaces the rows of the
+-- snapshots loaded or removed since the last one (sql/incremental/stg_ais_static.sql).
 -- grain: one row per decoded AIS static message (source_name, snapshot_id, source_row)
+-- materialized: incremental
 -- columns:
 --   source_name: sources-file name of the AIS feed
 --   snapshot_id: first 16 hex digits of the landed file's sha256
@@ -17,6 +20,7 @@
 --   reject_reason: why the message cannot be used; null when usable
 with source as (
     select * from raw_ais_static
+    where $rebuild_all or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
 ),
 
 final as (
