@@ -406,3 +406,25 @@ def test_a_port_call_counts_its_sightings_and_not_its_reject_rows(tmp_path):
     assert (call["arrival_at"], call["departure_at"]) == (h(0), h(3))
     assert call["sightings"] == 4  # h0, h1, h2, h3: the repeat and the second position of h2 are rejects
     assert call["evidence_ids"] == [ais_id(mmsi, h(0)), ais_id(mmsi, h(3))]
+
+
+def test_a_second_position_at_another_port_makes_no_port_call(tmp_path):
+    mmsi = 445000011
+    nakhodka = (42.8000, 132.8833)  # north of Vostochny: the second position of the second, so the reject
+    log = AisLog()
+    log.static(mmsi, h(-1), GIVER, "TWIN PORT", LADEN_DRAUGHT)
+    for hour in (0, 1, 2, 3):
+        log.position(mmsi, h(hour), VOSTOCHNY)
+    log.position(mmsi, h(2), nakhodka)
+    log.position(mmsi, h(4), AT_SEA)
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(GIVER, "TWIN PORT", mmsi=str(mmsi), summer_draught_m="6.0")
+    s.source("ais", "ais_nmea", "ais.nmea", log.text())
+    s.build()
+    assert_gates_pass(s)
+
+    [(port_id, reason)] = s.query("select port_id, reject_reason from int_sightings where reject_reason is not null").rows()
+    assert port_id == "nakhodka" and reason.startswith("another AIS position of")
+    calls = s.query("select port_id, sightings from port_calls order by arrival_at").rows()
+    assert {port for port, _ in calls} == {"vostochny"}
+    assert sum(sightings for _, sightings in calls) == 4

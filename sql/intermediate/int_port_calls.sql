@@ -28,6 +28,8 @@ with bounds as (
     where port_id is not null
         and (starts_call or ends_call or evidence_kind = 'imagery')
     group by sighting_id, imo, port_id, port_role, observed_at
+    -- a bound only reject rows carry (another position of a sighting id, at another port) bounds no call
+    having bool_or(reject_reason is null)
 ),
 
 -- int_sightings numbers every row of a vessel's sequence, its reject rows too
