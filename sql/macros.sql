@@ -60,6 +60,11 @@ create or replace macro ais_message_reject_reason(received_at, mmsi) as
 create or replace macro list_distinct_in_order(items) as
     list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);
 
+-- DOMAIN port-call rule: a gap over this between a vessel's consecutive sightings at
+-- one port ends the call (int_sightings; and how far before the window a nightly build
+-- of int_port_calls looks).
+create or replace macro port_call_max_gap() as interval 5 days;
+
 -- Two sightings of two vessels at sea match within this time of each other
 -- (int_vessel_encounters)...
 create or replace macro encounter_max_time_gap() as interval 6 hours;

@@ -144,11 +144,12 @@ def test_a_dma_row_that_becomes_a_repeat_loses_its_identity_reject(tmp_path, fle
 X, Y, Z, W = "8000006", "8000018", "8000020", "8000032"
 
 
-def _load_imagery_day(con, day: int, rows: list[tuple[str, str, str, float]]) -> None:
-    """One day's imagery log: (imo, time of day, laden state, latitude) per row, all at longitude -150."""
+def _load_imagery_day(con, day: int, rows: list[tuple[str, str, str, float]], longitude: float = -150.0) -> None:
+    """One day's imagery log: (imo, time of day, laden state, latitude) per row, all at one longitude (by
+    default -150, far from every port)."""
     snapshot_id = f"img-{day:03d}"
     values = [
-        [snapshot_id, i, f"S{day:03d}-{i}", f"2024-01-{day + 1:02d}T{at}:00Z", f"IMG-{day:03d}-{i}", str(lat), "-150.0", imo, state]
+        [snapshot_id, i, f"S{day:03d}-{i}", f"2024-01-{day + 1:02d}T{at}:00Z", f"IMG-{day:03d}-{i}", str(lat), str(longitude), imo, state]
         for i, (imo, at, state, lat) in enumerate(rows, start=1)
     ]
     con.executemany(
@@ -305,4 +306,21 @@ def test_a_change_of_state_across_the_window_equals_a_full_build(tmp_path, fleet
             con.execute(remove_imagery_day.format(table))
         build_all(con)
         assert _state_changes(con) == [(X, "laden", "empty", "imagery:S002-1", "imagery:S002-2")]
+        _assert_equals_full_build(con)
+
+
+def test_a_port_call_longer_than_the_gap_is_extended_night_by_night(tmp_path, fleet):
+    """A hull imaged at Vostochny every day for a week: one call, arrived more than 5 days before the latest
+    window, extended each night rather than kept as stored or split."""
+    _, _, registry = fleet
+    vostochny = (42.7510, 133.0800)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(8):
+            _load_imagery_day(con, day, [(X, "12:00", "laden", vostochny[0])], longitude=vostochny[1])
+            build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_port_calls'") == [("incremental",)]
+        assert fetch_all(
+            con, "select port_id, arrival_at::varchar, departure_at::varchar, sightings from int_port_calls where imo = ?", [X]
+        ) == [("vostochny", "2024-01-01 12:00:00+00", "2024-01-08 12:00:00+00", 8)]
         _assert_equals_full_build(con)

@@ -5,7 +5,11 @@
 -- holds thousands of fixes, and the two that bound it prove the call. Where a
 -- call starts and ends is read off the vessel's sequence in int_sightings
 -- (starts_call, ends_call), so only those sightings and imagery are read here.
+-- Built incrementally (sql/incremental/int_port_calls.sql): a call ending more than 5
+-- days before the window cannot change, so a nightly build computes again only the
+-- calls from the earliest arrival among the others.
 -- grain: one row per port call (port_call_id)
+-- materialized: incremental
 -- columns:
 --   port_call_id: '<imo>-<port_id>-<arrival yyyymmddThhmmss>'
 --   imo: ship IMO number
@@ -27,6 +31,7 @@ with bounds as (
     from int_sightings
     where port_id is not null
         and (starts_call or ends_call or evidence_kind = 'imagery')
+        and ($rebuild_all or observed_at >= cast($recompute_from as timestamptz))
     group by sighting_id, imo, port_id, port_role, observed_at
     -- a bound only reject rows carry (another position of a sighting id, at another port) bounds no call
     having bool_or(reject_reason is null)
@@ -48,6 +53,12 @@ numbered as (
     from bounds
 ),
 
+-- the bounds of the calls to compute: a recomputed span can begin with the end of a call
+-- that started before it (kept as stored), which is not a call of its own
+started as (
+    select * from numbered where call_number > 0
+),
+
 calls as (
     select
         imo || '-' || port_id || '-' || utc_strftime(min(observed_at), '%Y%m%dT%H%M%S') as port_call_id,
@@ -59,7 +70,7 @@ calls as (
         min(first_number) as first_number,
         max(last_number) as last_number,
         list(sighting_id order by observed_at, sighting_id) as evidence_ids
-    from numbered
+    from started
     group by imo, call_number, port_id
 ),
 

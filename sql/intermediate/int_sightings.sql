@@ -58,7 +58,7 @@
 --   reject_reason: why the row is not a sighting (a further AIS position of its sighting id); null when usable
 with params as (
     select
-        interval 5 days as max_call_gap,
+        port_call_max_gap() as max_call_gap,
         interval 24 hours as max_draught_age,
         0.8 as laden_draught_ratio,
         0.6 as empty_draught_ratio,
