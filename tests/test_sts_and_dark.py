@@ -356,6 +356,16 @@ def test_ais_dark_periods_near_dprk_ports(tmp_path):
     assert_gates_pass(s)
 
 
+def one_ais_vessel(tmp_path, mmsi: int, name: str, log: AisLog) -> Scenario:
+    """GIVER, linked to `mmsi`, with `log` as its only feed; built, its gates passed."""
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(GIVER, name, mmsi=str(mmsi), summer_draught_m="6.0")
+    s.source("ais", "ais_nmea", "ais.nmea", log.text())
+    s.build()
+    assert_gates_pass(s)
+    return s
+
+
 def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_position_stays(tmp_path):
     mmsi = 445000009
     twin = offset(OPEN_SEA, north_km=2.0)  # one second, two places: a second receiver's garbled copy, or a spoof
@@ -364,11 +374,7 @@ def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_p
     log.position(mmsi, h(0), twin).position(mmsi, h(0), OPEN_SEA)
     log.position(mmsi, h(1), OPEN_SEA).position(mmsi, h(1), OPEN_SEA)  # an exact repeat
     log.position(mmsi, h(2), OPEN_SEA)
-    s = Scenario(tmp_path, with_sanctions=False)
-    s.vessel(GIVER, "TWIN FIX", mmsi=str(mmsi), summer_draught_m="6.0")
-    s.source("ais", "ais_nmea", "ais.nmea", log.text())
-    s.build()
-    assert_gates_pass(s)
+    s = one_ais_vessel(tmp_path, mmsi, "TWIN FIX", log)
 
     rows = s.query(
         "select sighting_id, latitude, reject_reason from int_sightings where evidence_kind = 'ais' "
@@ -394,11 +400,7 @@ def test_a_port_call_counts_its_sightings_and_not_its_reject_rows(tmp_path):
     log.position(mmsi, h(2), offset(VOSTOCHNY, north_km=0.5)).position(mmsi, h(2), VOSTOCHNY)  # one second, two places
     log.position(mmsi, h(3), VOSTOCHNY)
     log.position(mmsi, h(4), AT_SEA)
-    s = Scenario(tmp_path, with_sanctions=False)
-    s.vessel(GIVER, "AT BERTH", mmsi=str(mmsi), summer_draught_m="6.0")
-    s.source("ais", "ais_nmea", "ais.nmea", log.text())
-    s.build()
-    assert_gates_pass(s)
+    s = one_ais_vessel(tmp_path, mmsi, "AT BERTH", log)
 
     assert s.query("select count(*) as n from int_sightings where reject_reason is not null").item() == 2
     [call] = s.query("select port_id, arrival_at, departure_at, sightings, evidence_ids from port_calls").to_dicts()
@@ -417,11 +419,7 @@ def test_a_second_position_at_another_port_makes_no_port_call(tmp_path):
         log.position(mmsi, h(hour), VOSTOCHNY)
     log.position(mmsi, h(2), nakhodka)
     log.position(mmsi, h(4), AT_SEA)
-    s = Scenario(tmp_path, with_sanctions=False)
-    s.vessel(GIVER, "TWIN PORT", mmsi=str(mmsi), summer_draught_m="6.0")
-    s.source("ais", "ais_nmea", "ais.nmea", log.text())
-    s.build()
-    assert_gates_pass(s)
+    s = one_ais_vessel(tmp_path, mmsi, "TWIN PORT", log)
 
     [(port_id, reason)] = s.query("select port_id, reject_reason from int_sightings where reject_reason is not null").rows()
     assert port_id == "nakhodka" and reason.startswith("another AIS position of")
