@@ -382,9 +382,17 @@ def test_generated_positions_and_static_reports_give_the_models_voyages(tmp_path
     warehouse = tmp_path / "bench.duckdb"
     build_warehouse(warehouse, [], tmp_path / "landing")
     with connect(warehouse) as con:
-        for frame, table in ((positions, "raw_ais_positions"), (static, "raw_ais_static"), (registry, "raw_registry_vessels")):
+        for frame, table, kind in (
+            (positions, "raw_ais_positions", "ais"), (static, "raw_ais_static", "ais"), (registry, "raw_registry_vessels", "registry")
+        ):
             con.register("frame", frame.to_arrow())
             con.execute(f"insert into {table} select * from frame")
+            # as ingest does: the snapshot recorded with its rows, which is what incremental builds look for
+            con.execute(
+                "insert into raw_source_snapshots select distinct ?, source_name, 'generated', 'scenarios.positions', "
+                "snapshot_id, snapshot_id, 0, now(), '', null from frame",
+                [kind],
+            )
             con.unregister("frame")
         build_all(con)
         voyages = fetch_frame(con, "select imo, destination_status from voyages").to_dicts()
