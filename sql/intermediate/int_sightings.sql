@@ -70,8 +70,7 @@ sightings as (
     select
         identities.sighting_id, identities.evidence_kind, identities.source_name, identities.imo,
         identities.reported_mmsi, identities.observed_at, identities.latitude, identities.longitude,
-        identities.laden_state, identities.load_fraction,
-        resume.context as resume_context
+        identities.laden_state, identities.load_fraction
     from int_sighting_identities as identities
     left join int_sightings__resume as resume on resume.imo = identities.imo
     where identities.reject_reason is null
@@ -225,36 +224,49 @@ with_states as (
     left join int_vessels on int_vessels.imo = located.imo
 ),
 
-sequenced as (
+windowed as (
     select
         *,
         -- an AIS sighting id is feed, MMSI and second; the window orders by it, so a
         -- further position of one id directly follows the first
-        -- a resumed vessel's first rows take what lies before them from the resume context
-        coalesce(
-            lag({'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude}) over by_vessel,
-            resume_context.previous_row
-        ) as previous_row,
-        row_number() over by_vessel + coalesce(resume_context.sighting_number, 0) as sighting_number,
-        coalesce(
-            lag({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel,
-            resume_context.previous_sighting
-        ) as previous_sighting,
+        lag({
+            'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude,
+            'port_id': nearest_port.port_id, 'at': observed_at
+        }) over by_vessel as previous_row,
+        row_number() over by_vessel as vessel_row_number,
         lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
         -- times and states only: a model that cites a neighbour looks it up by vessel,
         -- time and state for its few rows, instead of every row carrying its id and position
-        coalesce(
-            lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls) over by_vessel,
-            resume_context.previous_state_sighting
-        ) as previous_state_sighting,
+        lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls) over by_vessel
+            as previous_state_sighting,
         lead(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
             over by_vessel as next_state_sighting,
-        coalesce(
-            lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel,
-            resume_context.previous_ais_at
-        ) as previous_ais_at
+        lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as previous_ais_at
     from with_states
     window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
+),
+
+-- What lies before each row, as plain columns. A lag is null only on a vessel's first
+-- row (an ignore-nulls lag also when no earlier row qualifies); there a resumed vessel
+-- takes it from its resume context, joined after the sort so the sort does not carry it.
+-- Fields, not structs, are chosen: choosing between structs copies them for every row.
+sequenced as (
+    select
+        windowed.* exclude (vessel_row_number, previous_row, previous_state_sighting, previous_ais_at),
+        windowed.vessel_row_number = 1 as first_in_window,
+        windowed.vessel_row_number + coalesce(resume.context.sighting_number, 0) as sighting_number,
+        if(first_in_window, resume.context.previous_row.kind, windowed.previous_row.kind) as previous_kind,
+        if(first_in_window, resume.context.previous_row.id, windowed.previous_row.id) as previous_id,
+        if(first_in_window, resume.context.previous_row.lat, windowed.previous_row.lat) as previous_latitude,
+        if(first_in_window, resume.context.previous_row.lon, windowed.previous_row.lon) as previous_longitude,
+        if(first_in_window, resume.context.previous_sighting.port_id, windowed.previous_row.port_id) as previous_port_id,
+        if(first_in_window, resume.context.previous_sighting.at, windowed.previous_row.at) as previous_at,
+        -- a state-carrying sighting always has a time and a state, so the fields coalesce alone
+        coalesce(windowed.previous_state_sighting.at, resume.context.previous_state_sighting.at) as previous_state_at,
+        coalesce(windowed.previous_state_sighting.state, resume.context.previous_state_sighting.state) as previous_state,
+        coalesce(windowed.previous_ais_at, resume.context.previous_ais_at) as previous_ais_at
+    from windowed
+    left join int_sightings__resume as resume on resume.imo = windowed.imo
 ),
 
 final as (
@@ -276,32 +288,32 @@ final as (
         sequenced.nearest_port.distance_km as distance_km,
         sequenced.sighting_number,
         sequenced.nearest_port is not null and (
-            sequenced.previous_sighting is null
-            or sequenced.previous_sighting.port_id is distinct from sequenced.nearest_port.port_id
-            or sequenced.previous_sighting.at < sequenced.observed_at - params.max_call_gap
+            sequenced.previous_at is null
+            or sequenced.previous_port_id is distinct from sequenced.nearest_port.port_id
+            or sequenced.previous_at < sequenced.observed_at - params.max_call_gap
         ) as starts_call,
         sequenced.nearest_port is not null and (
             sequenced.next_sighting is null
             or sequenced.next_sighting.port_id is distinct from sequenced.nearest_port.port_id
             or sequenced.next_sighting.at > sequenced.observed_at + params.max_call_gap
         ) as ends_call,
-        sequenced.previous_state_sighting.at as previous_state_at,
-        sequenced.previous_state_sighting.state as previous_state,
+        sequenced.previous_state_at,
+        sequenced.previous_state,
         sequenced.next_state_sighting.at as next_state_at,
         sequenced.next_state_sighting.state as next_state,
         sequenced.previous_ais_at,
         case
             when sequenced.evidence_kind = 'ais'
-                and sequenced.previous_row.kind = 'ais'
-                and sequenced.previous_row.id = sequenced.sighting_id
+                and sequenced.previous_kind = 'ais'
+                and sequenced.previous_id = sequenced.sighting_id
                 then case
-                    when sequenced.previous_row.lat = sequenced.latitude and sequenced.previous_row.lon = sequenced.longitude
+                    when sequenced.previous_latitude = sequenced.latitude and sequenced.previous_longitude = sequenced.longitude
                         then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
                     -- format, not ||: DuckDB would cast every row's coordinates to text for these few
                     else format(
                         'another AIS position of {} in the same second, at {}, {} (after one at {}, {}; the first by position is kept)',
                         sequenced.sighting_id, sequenced.latitude, sequenced.longitude,
-                        sequenced.previous_row.lat, sequenced.previous_row.lon
+                        sequenced.previous_latitude, sequenced.previous_longitude
                     )
                 end
         end as reject_reason
