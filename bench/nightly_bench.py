@@ -68,6 +68,7 @@ def _night(work: str, day_start, day_end, queue) -> None:
     """The nightly run itself, in a fresh process as a scheduled run starts: load the day, models, gates."""
     import polars as pl
 
+    import tankerwatch.gate_windows  # noqa: F401  (loaded before the clock, as a run loads its code location)
     from bench.model_bench import gate_models
     from tankerwatch.models import build_all
     from tankerwatch.warehouse import connect
