@@ -71,3 +71,10 @@ create or replace macro encounter_max_time_gap() as interval 6 hours;
 -- ...and a pair's matches form one encounter while each starts within this of the
 -- encounter's latest sighting so far.
 create or replace macro encounter_cluster_gap() as interval 12 hours;
+
+-- A silence between a vessel's consecutive AIS positions longer than this is a gap
+-- (int_ais_gaps; ais_dark_periods keeps those near the DPRK). A macro rather than a
+-- params CTE: a filter on a cross-joined params column over every AIS position plans
+-- as a nested-loop join, and its misjudged size made DuckDB build its hash table from
+-- all the positions instead of the gaps (1.6 s against 0.7 s at 10M positions).
+create or replace macro ais_dark_min_gap() as interval 12 hours;

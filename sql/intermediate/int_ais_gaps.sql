@@ -1,4 +1,4 @@
--- Every gap longer than min_gap (12 hours) between a vessel's consecutive AIS
+-- Every gap longer than ais_dark_min_gap() (12 hours) between a vessel's consecutive AIS
 -- positions, with the positions that bound it and their states; ais_dark_periods
 -- keeps those near the DPRK. A hull's positions from every feed and MMSI count (by
 -- IMO), so changing MMSI or feed does not open a gap. Built incrementally
@@ -19,12 +19,8 @@
 --   first_latitude: degrees north of that position
 --   first_longitude: degrees east of that position
 --   state_after: laden, empty or null: that position's state
-with params as (
-    select interval 12 hours as min_gap
-),
-
--- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
-consecutive as (
+with consecutive as (
+    -- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
     select
         imo,
         previous_ais_at as went_dark_at,
@@ -42,9 +38,8 @@ consecutive as (
 gap_ends as (
     select consecutive.*
     from consecutive
-    cross join params
     -- timestamps compared, not intervals: this reads every AIS position
-    where consecutive.went_dark_at < consecutive.reappeared_at - params.min_gap
+    where consecutive.went_dark_at < consecutive.reappeared_at - ais_dark_min_gap()
 ),
 
 -- the last position before a gap, looked up for the few gaps only
