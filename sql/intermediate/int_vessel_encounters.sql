@@ -9,8 +9,10 @@
 -- so sightings are put in buckets first: time bins as wide as max_time_gap and
 -- a grid of grid_deg (0.1 degree) cells, longitude wrapping at 180. Two
 -- sightings that can match always sit in the same or neighbouring bin and
--- cells, so each is compared only with those 27 buckets' sightings, then the
--- exact distance and time are checked. That holds while a cell is at least
+-- cells, so each is compared only with the sightings of the three bins of its
+-- own cell, and of a neighbouring cell only when it lies within max_distance_km
+-- of their border (about one sighting in three), then the exact distance and
+-- time are checked. That holds while a cell is at least
 -- max_distance_km wide: 0.1 degree of longitude is still 1 km at 84.8 degrees
 -- latitude, so meetings nearer the poles may be missed, and raising
 -- max_distance_km needs grid_deg >= max_distance_km / 10.
@@ -103,22 +105,35 @@ bucketed as (
         floor(epoch(source.observed_at) / epoch(params.max_time_gap))::bigint as time_bin,
         floor((source.latitude + 90) / params.grid_deg)::bigint as lat_cell,
         floor((source.longitude + 180) / params.grid_deg)::bigint % round(360 / params.grid_deg)::bigint as lon_cell,
-        round(360 / params.grid_deg)::bigint as lon_cells
+        round(360 / params.grid_deg)::bigint as lon_cells,
+        params.max_distance_km / 111.0 as latitude_reach,
+        params.max_distance_km / (111.0 * greatest(
+            cos(radians(least(abs(source.latitude) + params.max_distance_km / 111.0, 90))), 0.01
+        )) as longitude_reach
     from source
     cross join params
 ),
 
 -- each sighting once per neighbouring bucket, so that an equality join finds every candidate
+-- The buckets a match of this sighting can lie in: the neighbouring time bins, and its
+-- own grid cell plus a neighbouring cell only where max_distance_km reaches across the
+-- border (most sightings lie well inside one cell). The reach in longitude is taken at
+-- the higher of the two sightings' latitudes.
 neighbour_keys as (
     select
         bucketed.*,
         bucketed.time_bin + time_step as key_time_bin,
         bucketed.lat_cell + lat_step as key_lat_cell,
         (bucketed.lon_cell + lon_step + bucketed.lon_cells) % bucketed.lon_cells as key_lon_cell
-    from bucketed,
+    from bucketed
+    cross join params,
         unnest([-1, 0, 1]) as time_steps(time_step),
         unnest([-1, 0, 1]) as lat_steps(lat_step),
         unnest([-1, 0, 1]) as lon_steps(lon_step)
+    where floor((bucketed.latitude + 90 + lat_step * bucketed.latitude_reach) / params.grid_deg)
+            = floor((bucketed.latitude + 90) / params.grid_deg) + lat_step
+        and floor((bucketed.longitude + 180 + lon_step * bucketed.longitude_reach) / params.grid_deg)
+            = floor((bucketed.longitude + 180) / params.grid_deg) + lon_step
 ),
 
 candidates as (
