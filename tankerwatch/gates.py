@@ -89,7 +89,7 @@ class GateResult:
     stage: str | None = None
     rows: int | None = None
     # Which executor produced the result: "great_expectations" (GX on a pandas frame) or
-    # "duckdb_sql" (tankerwatch.gates_sql, for tables too large to pull into pandas).
+    # "duckdb_sql" (tankerwatch.gates_sql, on a warehouse table).
     engine: str = "great_expectations"
     # Which rows were validated: the whole table, or a window of the rows no passing gate has
     # seen yet (tankerwatch/gate_windows.py); `rows` counts the rows validated.
