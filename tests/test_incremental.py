@@ -324,3 +324,40 @@ def test_a_port_call_longer_than_the_gap_is_extended_night_by_night(tmp_path, fl
             con, "select port_id, arrival_at::varchar, departure_at::varchar, sightings from int_port_calls where imo = ?", [X]
         ) == [("vostochny", "2024-01-01 12:00:00+00", "2024-01-08 12:00:00+00", 8)]
         _assert_equals_full_build(con)
+
+
+def test_a_reject_before_the_recomputed_span_still_lets_the_arrival_after_it_start_the_call(tmp_path, fleet):
+    """One second heard at sea (kept) and in Vostochny (the reject), then a real arrival an hour later and a
+    two-day stay. The next night recomputes the stay from its arrival, just after the reject: the reject's
+    run must still be read, or the arrival would start no call."""
+    positions, static, registry = fleet
+    template = positions.head(1)
+    vostochny, at_sea = (42.7510, 133.0800), (41.5000, 131.5000)
+    start = FIRST_DAY + timedelta(hours=10)
+    fixes = [(start, at_sea), (start, vostochny)]
+    fixes += [(start + timedelta(hours=1 + k), vostochny) for k in range(48)]
+    fixes += [(FIRST_DAY + timedelta(days=3), at_sea), (FIRST_DAY + timedelta(days=6, hours=1), at_sea)]
+    crafted = pl.concat([
+        template.with_columns(
+            received_at=pl.lit(at, template["received_at"].dtype),
+            latitude=pl.lit(latitude),
+            longitude=pl.lit(longitude),
+            source_row=pl.lit(row, template["source_row"].dtype),
+        )
+        for row, (at, (latitude, longitude)) in enumerate(fixes)
+    ])
+    imo = registry.filter(pl.col("mmsi") == template["mmsi"][0])["imo"][0]
+    expected = [("vostochny", "2024-01-01 11:00:00+00", "2024-01-03 10:00:00+00", 48)]
+    calls = "select port_id, arrival_at::varchar, departure_at::varchar, sightings from int_port_calls where imo = ?"
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(6):
+            load_day(con, crafted, static.head(0), day)
+        build_all(con)
+        assert fetch_all(con, calls, [imo]) == expected
+
+        load_day(con, crafted, static.head(0), 6)
+        build_all(con)
+        assert fetch_all(con, "select mode from incremental_builds where model = 'int_port_calls'") == [("incremental",)]
+        assert fetch_all(con, calls, [imo]) == expected
+        _assert_equals_full_build(con)

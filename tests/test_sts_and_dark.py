@@ -423,6 +423,42 @@ def test_a_second_position_at_another_port_makes_no_port_call(tmp_path):
 
     [(port_id, reason)] = s.query("select port_id, reject_reason from int_sightings where reject_reason is not null").rows()
     assert port_id == "nakhodka" and reason.startswith("another AIS position of")
-    calls = s.query("select port_id, sightings from port_calls order by arrival_at").rows()
-    assert {port for port, _ in calls} == {"vostochny"}
-    assert sum(sightings for _, sightings in calls) == 4
+    # one call: the twin neither ends the stay before it nor starts another after it
+    calls = s.query("select port_id, arrival_at, departure_at, sightings, evidence_ids from port_calls").rows()
+    assert calls == [("vostochny", h(0), h(3), 4, [ais_id(mmsi, h(0)), ais_id(mmsi, h(3))])]
+
+
+def test_two_further_positions_of_one_second_at_sea_do_not_split_a_call(tmp_path):
+    mmsi = 445000012
+    log = AisLog()
+    log.static(mmsi, h(-1), GIVER, "TWO TWINS", LADEN_DRAUGHT)
+    log.position(mmsi, h(0), VOSTOCHNY).position(mmsi, h(1), VOSTOCHNY)
+    # two garbled copies of the h1 position out at sea, east of it: the berth is first by position
+    log.position(mmsi, h(1), offset(VOSTOCHNY, east_km=20.0)).position(mmsi, h(1), offset(VOSTOCHNY, east_km=25.0))
+    log.position(mmsi, h(2), VOSTOCHNY)
+    log.position(mmsi, h(3), AT_SEA)
+    s = one_ais_vessel(tmp_path, mmsi, "TWO TWINS", log)
+
+    rejects = s.query("select port_id from int_sightings where reject_reason is not null").rows()
+    assert rejects == [(None,), (None,)]
+    calls = s.query("select port_id, arrival_at, departure_at, sightings from port_calls").rows()
+    assert calls == [("vostochny", h(0), h(2), 3)]
+
+
+def test_a_garbled_position_in_port_beside_one_at_sea_neither_joins_two_calls_nor_hides_an_arrival(tmp_path):
+    # the same second heard at sea (kept: first by position) and in Vostochny (the reject); the vessel
+    # really arrives an hour later, after a day away from its earlier call there
+    mmsi = 445000013
+    log = AisLog()
+    log.static(mmsi, h(-1), GIVER, "BACK AGAIN", LADEN_DRAUGHT)
+    log.position(mmsi, h(0), VOSTOCHNY).position(mmsi, h(1), VOSTOCHNY)
+    log.position(mmsi, h(2), AT_SEA).position(mmsi, h(10), AT_SEA)
+    log.position(mmsi, h(20), VOSTOCHNY).position(mmsi, h(20), AT_SEA)
+    log.position(mmsi, h(21), VOSTOCHNY).position(mmsi, h(22), VOSTOCHNY)
+    log.position(mmsi, h(23), AT_SEA)
+    s = one_ais_vessel(tmp_path, mmsi, "BACK AGAIN", log)
+
+    [(port_id, latitude)] = s.query("select port_id, latitude from int_sightings where reject_reason is not null").rows()
+    assert port_id == "vostochny" and latitude == pytest.approx(VOSTOCHNY[0], abs=1e-4)
+    calls = s.query("select port_id, arrival_at, departure_at, sightings from port_calls order by arrival_at").rows()
+    assert calls == [("vostochny", h(0), h(1), 2), ("vostochny", h(21), h(22), 2)]

@@ -4,7 +4,9 @@
 -- sighting of it plus its first and last sighting of any kind: an AIS-tracked stay
 -- holds thousands of fixes, and the two that bound it prove the call. Where a
 -- call starts and ends is read off the vessel's sequence in int_sightings
--- (starts_call, ends_call), so only those sightings and imagery are read here.
+-- (starts_call, ends_call), so only those sightings and imagery are read here,
+-- and the sightings either side of a run of reject rows, whose bounds are judged
+-- again without the rejects.
 -- Built incrementally (sql/incremental/int_port_calls.sql): a call ending more than 5
 -- days before the window cannot change, so a nightly build computes again only the
 -- calls from the earliest arrival among the others.
@@ -19,29 +21,122 @@
 --   departure_at: last sighting of the call, UTC
 --   sightings: number of sightings in the call (reject rows, such as a repeated AIS position, not counted)
 --   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
+-- the sequence's bounds, as int_sightings computed them from each row's neighbours
+with sequence_bounds as (
+    select
+        sighting_id, evidence_kind, imo, port_id, port_role, observed_at, sighting_number,
+        starts_call, ends_call, reject_reason
+    from int_sightings
+    where port_id is not null
+        and (starts_call or ends_call or evidence_kind = 'imagery')
+        and ($rebuild_all or observed_at >= cast($recompute_from as timestamptz))
+),
+
+-- int_sightings numbers every row of a vessel's sequence, its reject rows too
+rejected_rows as (
+    select imo, sighting_id, sighting_number, observed_at
+    from int_sightings
+    where reject_reason is not null
+),
+
+-- A reject row (a further AIS position of one second) sits right after its sighting's
+-- kept row, so int_sightings computed the bounds either side of it against the reject:
+-- a second position at sea or at another port would end the call before it and start
+-- another after it, or, when the kept position lies at sea and the reject in a port,
+-- start none at the real arrival. The rule counts sightings only, so the bounds of the
+-- rows either side of each run of rejects are computed again here, against each other.
+-- A run further than the port-call gap before a recomputed row cannot change it.
+reject_runs as (
+    select
+        imo,
+        min(sighting_number) - 1 as kept_number,
+        max(sighting_number) + 1 as next_number
+    from rejected_rows
+    where $rebuild_all or observed_at >= cast($recompute_from as timestamptz) - port_call_max_gap()
+    group by imo, sighting_id
+),
+
+run_sides as (
+    select sightings.*
+    from int_sightings as sightings
+    semi join (
+        select imo, kept_number as sighting_number from reject_runs
+        union
+        select imo, next_number from reject_runs
+    ) as sides
+        on sides.imo = sightings.imo and sides.sighting_number = sightings.sighting_number
+),
+
+-- each side's bound recomputed against the other side
+recomputed_sides as (
+    select
+        kept.imo,
+        kept.sighting_number,
+        null::boolean as starts_call,
+        kept.port_id is not null and (
+            next.sighting_number is null
+            or next.port_id is distinct from kept.port_id
+            or next.observed_at > kept.observed_at + port_call_max_gap()
+        ) as ends_call
+    from reject_runs as runs
+    inner join run_sides as kept on kept.imo = runs.imo and kept.sighting_number = runs.kept_number
+    left join run_sides as next on next.imo = runs.imo and next.sighting_number = runs.next_number
+    union all
+    select
+        next.imo,
+        next.sighting_number,
+        next.port_id is not null and (
+            kept.port_id is distinct from next.port_id
+            or kept.observed_at < next.observed_at - port_call_max_gap()
+        ) as starts_call,
+        null::boolean as ends_call
+    from reject_runs as runs
+    inner join run_sides as kept on kept.imo = runs.imo and kept.sighting_number = runs.kept_number
+    inner join run_sides as next on next.imo = runs.imo and next.sighting_number = runs.next_number
+),
+
+-- a row may be both a run's next row and the next run's kept row: it takes both
+recomputed_rows as (
+    select imo, sighting_number, any_value(starts_call) as starts_call, any_value(ends_call) as ends_call
+    from recomputed_sides
+    group by imo, sighting_number
+),
+
+corrected_bounds as (
+    select
+        run_sides.sighting_id, run_sides.evidence_kind, run_sides.imo, run_sides.port_id, run_sides.port_role,
+        run_sides.observed_at, run_sides.sighting_number,
+        coalesce(recomputed_rows.starts_call, run_sides.starts_call) as starts_call,
+        coalesce(recomputed_rows.ends_call, run_sides.ends_call) as ends_call,
+        run_sides.reject_reason
+    from run_sides
+    inner join recomputed_rows
+        on recomputed_rows.imo = run_sides.imo and recomputed_rows.sighting_number = run_sides.sighting_number
+    where run_sides.port_id is not null
+        and ($rebuild_all or run_sides.observed_at >= cast($recompute_from as timestamptz))
+),
+
 -- a repeated AIS position (a reject row beside its original) may carry its original's
 -- bound: the two are one sighting here
-with bounds as (
+bounds as (
     select
         sighting_id, imo, port_id, port_role, observed_at,
         min(sighting_number) as first_number,
         max(sighting_number) as last_number,
         bool_or(starts_call) as starts_call,
         bool_or(ends_call) as ends_call
-    from int_sightings
-    where port_id is not null
-        and (starts_call or ends_call or evidence_kind = 'imagery')
-        and ($rebuild_all or observed_at >= cast($recompute_from as timestamptz))
+    from (
+        select * from sequence_bounds
+        anti join corrected_bounds
+            on corrected_bounds.imo = sequence_bounds.imo
+            and corrected_bounds.sighting_number = sequence_bounds.sighting_number
+        union all
+        select * from corrected_bounds
+        where starts_call or ends_call or evidence_kind = 'imagery'
+    ) as all_bounds
     group by sighting_id, imo, port_id, port_role, observed_at
     -- a bound only reject rows carry (another position of a sighting id, at another port) bounds no call
     having bool_or(reject_reason is null)
-),
-
--- int_sightings numbers every row of a vessel's sequence, its reject rows too
-rejected_rows as (
-    select imo, sighting_number
-    from int_sightings
-    where reject_reason is not null
 ),
 
 numbered as (

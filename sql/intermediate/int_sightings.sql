@@ -48,8 +48,8 @@
 --   port_role: load_terminal, discharge_port or other
 --   distance_km: distance to that port's reference point
 --   sighting_number: the row's place in the vessel's sequence, from 1 (reject rows are numbered too)
---   starts_call: true when the sighting is at a port and begins a port call
---   ends_call: true when the sighting is at a port and ends a port call
+--   starts_call: true when the sighting is at a port and begins a port call, judged against the row before it (int_port_calls judges again beside a reject row)
+--   ends_call: true when the sighting is at a port and ends a port call, judged against the row after it (likewise)
 --   previous_state_at: time of the vessel's last state-carrying sighting before this one, UTC
 --   previous_state: its state
 --   next_state_at: time of the vessel's first state-carrying sighting after this one, UTC
