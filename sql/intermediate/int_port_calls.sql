@@ -130,7 +130,7 @@ bounds as (
         anti join corrected_bounds
             on corrected_bounds.imo = sequence_bounds.imo
             and corrected_bounds.sighting_number = sequence_bounds.sighting_number
-        union all
+        union all by name
         select * from corrected_bounds
         where starts_call or ends_call or evidence_kind = 'imagery'
     ) as all_bounds
