@@ -67,32 +67,44 @@ run_sides as (
         on sides.imo = sightings.imo and sides.sighting_number = sightings.sighting_number
 ),
 
--- each side's bound recomputed against the other side
-recomputed_sides as (
+-- each run with the sightings either side of it; a run may end a vessel's sequence
+run_pairs as (
     select
-        kept.imo,
-        kept.sighting_number,
-        null::boolean as starts_call,
-        kept.port_id is not null and (
-            next.sighting_number is null
-            or next.port_id is distinct from kept.port_id
-            or next.observed_at > kept.observed_at + port_call_max_gap()
-        ) as ends_call
+        runs.imo,
+        kept.sighting_number as kept_number,
+        kept.port_id as kept_port_id,
+        kept.observed_at as kept_at,
+        next.sighting_number as next_number,
+        next.port_id as next_port_id,
+        next.observed_at as next_at
     from reject_runs as runs
     inner join run_sides as kept on kept.imo = runs.imo and kept.sighting_number = runs.kept_number
     left join run_sides as next on next.imo = runs.imo and next.sighting_number = runs.next_number
+),
+
+-- each side's bound recomputed against the other side
+recomputed_sides as (
+    select
+        imo,
+        kept_number as sighting_number,
+        null::boolean as starts_call,
+        kept_port_id is not null and (
+            next_number is null
+            or next_port_id is distinct from kept_port_id
+            or next_at > kept_at + port_call_max_gap()
+        ) as ends_call
+    from run_pairs
     union all
     select
-        next.imo,
-        next.sighting_number,
-        next.port_id is not null and (
-            kept.port_id is distinct from next.port_id
-            or kept.observed_at < next.observed_at - port_call_max_gap()
+        imo,
+        next_number as sighting_number,
+        next_port_id is not null and (
+            kept_port_id is distinct from next_port_id
+            or kept_at < next_at - port_call_max_gap()
         ) as starts_call,
         null::boolean as ends_call
-    from reject_runs as runs
-    inner join run_sides as kept on kept.imo = runs.imo and kept.sighting_number = runs.kept_number
-    inner join run_sides as next on next.imo = runs.imo and next.sighting_number = runs.next_number
+    from run_pairs
+    where next_number is not null
 ),
 
 -- a row may be both a run's next row and the next run's kept row: it takes both
