@@ -114,11 +114,10 @@ bucketed as (
     cross join params
 ),
 
--- each sighting once per neighbouring bucket, so that an equality join finds every candidate
--- The buckets a match of this sighting can lie in: the neighbouring time bins, and its
--- own grid cell plus a neighbouring cell only where max_distance_km reaches across the
--- border (most sightings lie well inside one cell). The reach in longitude is taken at
--- the higher of the two sightings' latitudes.
+-- each sighting once per bucket a match of it can lie in, so that an equality join finds
+-- every candidate: the neighbouring time bins, and its own grid cell plus a neighbouring
+-- cell only where max_distance_km reaches across the border (most sightings lie well
+-- inside one cell); the reach in longitude is taken at the higher of the two latitudes
 neighbour_keys as (
     select
         bucketed.*,
