@@ -33,7 +33,6 @@ def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
 
     started = time.perf_counter()
     rows = n_positions
-    gx_gate_seconds = None
     with connect(warehouse) as con:
         if stage == "load":
             _load(con, n_positions)
@@ -49,16 +48,11 @@ def _stage(stage: str, warehouse: str, n_positions: int, queue) -> None:
             counts = build_all(con)
             rows = sum(count or 0 for count in counts.values())
         elif stage == "gates":
-            by_engine: dict[str, float] = {}
-            rows = gate_models(con, by_engine)
-            gx_gate_seconds = by_engine.get("great_expectations", 0.0)
+            rows = gate_models(con)
         voyages = fetch_all(con, "select count(*) from voyages")[0][0] if stage in ("models", "gates") else None
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({
-        "stage": stage, "seconds": seconds, "rows": rows, "peak_rss_mb": peak_mb, "voyages": voyages,
-        "gx_gate_seconds": gx_gate_seconds,
-    })
+    queue.put({"stage": stage, "seconds": seconds, "rows": rows, "peak_rss_mb": peak_mb, "voyages": voyages})
 
 
 def _load(con, n_positions: int) -> None:
@@ -87,23 +81,18 @@ def load_raw(con, generated: dict) -> None:
     load_references(con)
 
 
-def gate_models(con, seconds_by_engine: dict[str, float] | None = None) -> int:
-    """Validate every model with its suite as its blocking check does (tankerwatch.gate_windows: the engine
-    its size picks, and only the rows no passing gate has seen for the models that declare a window);
-    returns the rows validated, and adds each gate's seconds to `seconds_by_engine` under the engine that
-    ran it (GX's start-up lands on the first GX gate)."""
+def gate_models(con) -> int:
+    """Validate every model with its suite as its blocking check does (tankerwatch.gate_windows: in SQL,
+    and only the rows no passing gate has seen for the models that declare a window); returns the rows
+    validated."""
     from tankerwatch.gate_windows import validate_gate
     from tankerwatch.models import discover_models
     from tankerwatch.settings import EXPECTATIONS_DIR
 
-    rows = 0
-    for name, model in discover_models().items():
-        started = time.perf_counter()
-        result = validate_gate(con, name, EXPECTATIONS_DIR / f"{name}.json", model)
-        rows += result.rows or 0
-        if seconds_by_engine is not None:
-            seconds_by_engine[result.engine] = seconds_by_engine.get(result.engine, 0.0) + time.perf_counter() - started
-    return rows
+    return sum(
+        validate_gate(con, name, EXPECTATIONS_DIR / f"{name}.json", model).rows or 0
+        for name, model in discover_models().items()
+    )
 
 
 def run_stage(stage: str, warehouse: Path, n_positions: int) -> dict:
@@ -122,9 +111,7 @@ def main() -> None:
         floor, models, gates = results["floor"]["seconds"], results["models"]["seconds"], results["gates"]["seconds"]
         notes = {
             "models": f"{models / floor:.1f}x floor (target <= 3x); {results['models']['voyages']:,} voyages",
-            "gates": f"{gates / models:.2f} of models (target <= 0.5)" + (
-                f"; GX {results['gates']['gx_gate_seconds']:.1f} s of it" if results["gates"]["gx_gate_seconds"] else ""
-            ),
+            "gates": f"{gates / models:.2f} of models (target <= 0.5)",
         }
         for stage, r in results.items():
             rate = n_positions / r["seconds"]
