@@ -78,3 +78,37 @@ create or replace macro encounter_cluster_gap() as interval 12 hours;
 -- as a nested-loop join, and its misjudged size made DuckDB build its hash table from
 -- all the positions instead of the gaps (1.6 s against 0.7 s at 10M positions).
 create or replace macro ais_dark_min_gap() as interval 12 hours;
+
+-- int_vessel_encounters compares a vessel's first AIS fix in each slot of this length,
+-- not every fix: a transfer keeps two hulls alongside for hours.
+create or replace macro encounter_ais_slot() as interval 30 minutes;
+
+-- True for an AIS position that is its vessel's first in its encounter_ais_slot():
+-- its AIS position before (previous_ais_at) lies in an earlier slot, or there is none.
+create or replace macro is_first_ais_fix_of_slot(previous_ais_at, observed_at) as
+    previous_ais_at is null
+    or floor(epoch(previous_ais_at) / epoch(encounter_ais_slot())) < floor(epoch(observed_at) / epoch(encounter_ais_slot()));
+
+-- A nightly build of int_sightings (sql/incremental/int_sightings.sql) can resume a vessel
+-- from a stored row that is the first row of its second and is stored for a reason only
+-- it and the rows before it decide (int_sightings' `stored`): the new build stores it again.
+create or replace macro is_sighting_resume_point(
+    evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
+) as
+    (previous_at is null or previous_at < observed_at) and (
+        evidence_kind <> 'ais'
+        or starts_call
+        or (state is not null and previous_state is distinct from state)
+        or (port_id is null and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
+        or previous_ais_at < observed_at - ais_dark_min_gap()
+    );
+
+-- ...and the resume point lies at or before this, read from the vessel's last stored row
+-- before the window: that row, the last state-carrying sighting and the last AIS position
+-- at or before it (those two lie after it only when they are later still).
+create or replace macro sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as
+    least(
+        observed_at,
+        case when state is not null then observed_at else previous_state_at end,
+        case when evidence_kind = 'ais' then observed_at else previous_ais_at end
+    );

@@ -4,11 +4,15 @@
 --
 -- The window starts at the earliest sighting time of any snapshot loaded or removed
 -- since the last build ($window_from). A vessel with sightings from the window on,
--- new or stored, is resumed from its last stored state-carrying sighting before the
--- window: the rows before that point keep every column, because their forward-looking
--- columns (next state, end of call) point at that sighting or before it. Its rows from
--- the resume point on are deleted and computed again, with the stored row just before
--- the point as context (previous sighting, state and AIS position, sighting number).
+-- new or stored, is resumed from a stored row (its resume point) at or before its last
+-- stored row, last state-carrying sighting and last AIS position before the window.
+-- The rows before that point keep every column and stay stored or not as they were,
+-- because what they read forward (next state, next AIS position, end of call, the row
+-- after) lies at that point or before it. The point is the first row of its second,
+-- stored for a reason that only it and the rows before it decide, so the new build
+-- stores it again (`is_sighting_resume_point` in sql/macros.sql). Its rows from the
+-- point on are deleted and computed again, with what the point knew of the rows before
+-- it (the row before, the last state and AIS position, its sighting number) as context.
 -- A change to anything else int_sightings reads (MMSI links, vessel names and
 -- draughts, ports, the SQL) rebuilds everything: that is the `inputs` fingerprint.
 
@@ -19,7 +23,6 @@ create or replace temp table int_sightings__resume (
     resume_at timestamptz,
     context struct(
         sighting_number bigint,
-        previous_row struct(kind varchar, id varchar, lat double, lon double),
         previous_sighting struct(port_id varchar, "at" timestamptz),
         previous_state_sighting struct("at" timestamptz, state varchar),
         previous_ais_at timestamptz
@@ -64,13 +67,16 @@ with affected as (
     where observed_at >= $window_from::timestamptz
 ),
 
--- A vessel's last state before the window, and the row before that, almost always lie in
--- the week before the window: only a vessel for which they do not is read whole.
+-- A vessel's resume point almost always lies in the week before the window: only a
+-- vessel for which it does not is read whole.
 recent_rows as (
     select
         imo,
         observed_at,
-        case when state is not null then observed_at else previous_state_at end as state_at,
+        is_sighting_resume_point(
+            evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
+        ) as is_resume_point,
+        sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as resume_by,
         {
             'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
             'source': source_name, 'lat': latitude, 'lon': longitude
@@ -81,13 +87,13 @@ recent_rows as (
         and observed_at < $window_from::timestamptz
 ),
 
--- no state before the window at all, or a recent row before the last one
 found_recently as (
-    select imo
+    select distinct recent_rows.imo
     from recent_rows
-    group by imo
-    having arg_max_null(state_at, sequence_key) is null
-        or min(observed_at) < arg_max_null(state_at, sequence_key)
+    inner join (
+        select imo, arg_max(resume_by, sequence_key) as resume_by from recent_rows group by imo
+    ) as bounds on bounds.imo = recent_rows.imo
+    where recent_rows.is_resume_point and recent_rows.observed_at <= bounds.resume_by
 ),
 
 -- the week before the window of every affected vessel, and the older rows of those not
@@ -96,6 +102,10 @@ found_recently as (
 stored as (
     select
         stored_rows.*,
+        is_sighting_resume_point(
+            evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
+        ) as is_resume_point,
+        sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as resume_by,
         {
             'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
             'source': source_name, 'lat': latitude, 'lon': longitude
@@ -104,6 +114,7 @@ stored as (
         select * from int_sightings
         where imo in (select imo from affected)
             and observed_at >= $window_from::timestamptz - interval 7 days
+            and observed_at < $window_from::timestamptz
         union all
         select * from int_sightings
         where imo in (select imo from affected where imo not in (select imo from found_recently))
@@ -111,50 +122,33 @@ stored as (
     ) as stored_rows
 ),
 
-last_before_window as (
-    select
-        imo,
-        arg_max_null(
-            case when state is not null then observed_at else previous_state_at end,
-            sequence_key
-        ) as last_state_at
-    from stored
-    where observed_at < $window_from::timestamptz
-    group by imo
-),
-
 resume_points as (
-    select
-        affected.imo,
-        coalesce(last_before_window.last_state_at, '-infinity'::timestamptz) as resume_at
-    from affected
-    left join last_before_window on last_before_window.imo = affected.imo
-),
-
-last_before_resume as (
-    select stored.imo, arg_max(stored, stored.sequence_key) as last_row
+    select stored.imo, arg_max(stored, stored.sequence_key) as point
     from stored
-    inner join resume_points on resume_points.imo = stored.imo
-    where stored.observed_at < resume_points.resume_at
+    inner join (
+        select imo, arg_max(resume_by, sequence_key) as resume_by from stored group by imo
+    ) as bounds on bounds.imo = stored.imo
+    where stored.is_resume_point and stored.observed_at <= bounds.resume_by
     group by stored.imo
 ),
 
+-- a vessel with no resume point is computed again from its first sighting
 final as (
     select
-        resume_points.imo,
-        resume_points.resume_at,
-        case when last_before_resume.last_row is not null then {
-            'sighting_number': last_row.sighting_number,
-            'previous_row': {'kind': last_row.evidence_kind, 'id': last_row.sighting_id, 'lat': last_row.latitude, 'lon': last_row.longitude},
-            'previous_sighting': {'port_id': last_row.port_id, 'at': last_row.observed_at},
-            'previous_state_sighting': case
-                when last_row.state is not null then {'at': last_row.observed_at, 'state': last_row.state}
-                when last_row.previous_state_at is not null then {'at': last_row.previous_state_at, 'state': last_row.previous_state}
+        affected.imo,
+        coalesce(resume_points.point.observed_at, '-infinity'::timestamptz) as resume_at,
+        case when resume_points.point is not null then {
+            'sighting_number': point.sighting_number - 1,
+            'previous_sighting': case
+                when point.previous_at is not null then {'port_id': point.previous_port_id, 'at': point.previous_at}
             end,
-            'previous_ais_at': case when last_row.evidence_kind = 'ais' then last_row.observed_at else last_row.previous_ais_at end
+            'previous_state_sighting': case
+                when point.previous_state_at is not null then {'at': point.previous_state_at, 'state': point.previous_state}
+            end,
+            'previous_ais_at': point.previous_ais_at
         } end as context
-    from resume_points
-    left join last_before_resume on last_before_resume.imo = resume_points.imo
+    from affected
+    left join resume_points on resume_points.imo = affected.imo
 )
 
 select * from final;

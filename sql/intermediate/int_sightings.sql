@@ -1,5 +1,5 @@
--- Every resolved sighting with what the voyage rules read of it, computed in one
--- pass over what may be tens of millions of AIS positions.
+-- The resolved sightings the voyage rules read, with what they read of them, computed
+-- in one pass over every sighting: what may be tens of millions of AIS positions.
 -- DOMAIN laden-state rule. Imagery: laden and empty as logged; partial is laden
 -- when load_fraction >= 0.5, else empty; unknown carries no state. AIS positions
 -- and GFW port-visit ends: the latest draught the ship reported (AIS type 5) for
@@ -19,16 +19,23 @@
 -- sighting id names one position: the first by latitude and longitude stays. An
 -- exact repeat sits beside its original with the same time, port and state, so it
 -- moves nothing.
+-- Not every AIS position is stored: most are one more fix in a port or at sea that no
+-- rule cites. The sequence is computed over all of them, and a row is stored when a
+-- rule downstream reads it (`stored` lists each rule and its reader): imagery and
+-- port visits, call bounds, the bounds of each run of one state, AIS positions either
+-- side of a gap, a vessel's first AIS fix at sea in each half hour, reject rows and
+-- their neighbours, and the vessel's last row. Sighting numbers count every sighting.
 -- At scale the cost is in passes over the positions: this model sorts them once
 -- (by vessel and time); the draught in force comes from a hash join against
 -- draught intervals (runs of one reported draught) and the port from a join against
 -- the grid cells near ports, so neither needs a sort of its own.
 -- Built incrementally (sql/incremental/int_sightings.sql): after new days of
 -- sightings, only each affected vessel's rows from its resume point on (its last
--- state-carrying sighting before the new days) are computed again, with the stored
--- row before that point as context ($rebuild_all false, int_sightings__resume
--- filled). A full build reads every sighting ($rebuild_all true, no resume rows).
--- grain: one row per resolved sighting (sighting_id), plus one reject row per further AIS position of a sighting id
+-- state-carrying sighting before the new days, or a stored row before it) are
+-- computed again, with what that row knew of the rows before it as context
+-- ($rebuild_all false, int_sightings__resume filled). A full build reads every
+-- sighting ($rebuild_all true, no resume rows).
+-- grain: one row per resolved sighting a rule reads (sighting_id; see `stored`), plus one reject row per further AIS position of a sighting id
 -- materialized: incremental
 -- gate window: observed_at >= cast($unvalidated_from as timestamptz) or observed_at is null
 -- columns:
@@ -47,9 +54,11 @@
 --   port_id: port the sighting is at; null at sea
 --   port_role: load_terminal, discharge_port or other
 --   distance_km: distance to that port's reference point
---   sighting_number: the row's place in the vessel's sequence, from 1 (reject rows are numbered too)
+--   sighting_number: the row's place in the vessel's sequence of every sighting, stored or not, from 1 (reject rows are numbered too)
 --   starts_call: true when the sighting is at a port and begins a port call, judged against the row before it (int_port_calls judges again beside a reject row)
 --   ends_call: true when the sighting is at a port and ends a port call, judged against the row after it (likewise)
+--   previous_at: time of the vessel's row before this one (stored or not), UTC
+--   previous_port_id: that row's port; null at sea
 --   previous_state_at: time of the vessel's last state-carrying sighting before this one, UTC
 --   previous_state: its state
 --   next_state_at: time of the vessel's first state-carrying sighting after this one, UTC
@@ -141,7 +150,6 @@ port_cells as (
         lon_cell,
         list({
             'port_id': port_id,
-            'port_role': role,
             'latitude': latitude,
             'longitude': longitude,
             'radius_km': radius_km
@@ -189,11 +197,9 @@ located as (
         distance_2 <= cell_candidates.port_2.radius_km as within_2,
         -- the nearest port within its radius; at equal distance the lower port id (port_1)
         case
-            when within_1 and (not coalesce(within_2, false) or distance_1 <= distance_2)
-                then {'port_id': cell_candidates.port_1.port_id, 'port_role': cell_candidates.port_1.port_role, 'distance_km': distance_1}
-            when within_2
-                then {'port_id': cell_candidates.port_2.port_id, 'port_role': cell_candidates.port_2.port_role, 'distance_km': distance_2}
-        end as nearest_port
+            when within_1 and (not coalesce(within_2, false) or distance_1 <= distance_2) then cell_candidates.port_1.port_id
+            when within_2 then cell_candidates.port_2.port_id
+        end as port_id
     from sightings
     cross join params
     left join draught_hours
@@ -205,9 +211,16 @@ located as (
         and cell_candidates.lon_cell = floor(sightings.longitude / params.port_cell_deg)::bigint
 ),
 
+-- Only what the sequence reads, or cannot be computed again for the stored rows, goes
+-- through the sort: every column it carries is copied for every sighting. The port's
+-- role and distance and the draught ratio are added to the stored rows (`final`).
 with_states as (
     select
-        located.* exclude (distance_1, distance_2, within_1, within_2),
+        located.sighting_id, located.evidence_kind, located.source_name, located.imo, located.observed_at,
+        located.latitude, located.longitude, located.laden_state, located.load_fraction, located.draught_m,
+        located.port_id,
+        -- kept 8 bytes wide for the neighbour comparisons of `stored`
+        case when located.evidence_kind = 'ais' then hash(located.sighting_id) end as id_hash,
         located.draught_m / int_vessels.summer_draught_m as draught_ratio,
         case
             when located.evidence_kind = 'imagery' then
@@ -230,19 +243,26 @@ windowed as (
         -- an AIS sighting id is feed, MMSI and second; the window orders by it, so a
         -- further position of one id directly follows the first
         lag({
-            'kind': evidence_kind, 'id': sighting_id, 'lat': latitude, 'lon': longitude,
-            'port_id': nearest_port.port_id, 'at': observed_at
+            'kind': evidence_kind, 'id': sighting_id, 'id_hash': id_hash, 'lat': latitude, 'lon': longitude,
+            'port_id': port_id, 'at': observed_at, 'state': state
         }) over by_vessel as previous_row,
         row_number() over by_vessel as vessel_row_number,
-        lead({'port_id': nearest_port.port_id, 'at': observed_at}) over by_vessel as next_sighting,
+        lead({
+            'id_hash': id_hash, 'port_id': port_id, 'at': observed_at, 'state': state
+        }) over by_vessel as next_row,
         -- times and states only: a model that cites a neighbour looks it up by vessel,
         -- time and state for its few rows, instead of every row carrying its id and position
         lag(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls) over by_vessel
             as previous_state_sighting,
         lead(case when state is not null then {'at': observed_at, 'state': state} end ignore nulls)
             over by_vessel as next_state_sighting,
-        lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as previous_ais_at
-    from with_states
+        lag(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as previous_ais_at,
+        -- for which rows are stored (see `stored`): the AIS position after this one, and
+        -- the row and the AIS position two before it
+        lead(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as next_ais_at,
+        lag(id_hash, 2) over by_vessel as second_previous_id_hash,
+        lag(case when evidence_kind = 'ais' then observed_at end, 2 ignore nulls) over by_vessel as second_previous_ais_at
+    from (select * exclude (draught_ratio) from with_states) as with_states
     window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
 ),
 
@@ -250,75 +270,135 @@ windowed as (
 -- row (an ignore-nulls lag also when no earlier row qualifies); there a resumed vessel
 -- takes it from its resume context, joined after the sort so the sort does not carry it.
 -- Fields, not structs, are chosen: choosing between structs copies them for every row.
+-- A resumed vessel's first row is the first of its second, so it is no further
+-- position of the row before it: that row's id and position are not needed.
 sequenced as (
     select
-        windowed.* exclude (vessel_row_number, previous_row, previous_state_sighting, previous_ais_at),
+        windowed.* exclude (vessel_row_number, previous_state_sighting, previous_ais_at, second_previous_ais_at),
         windowed.vessel_row_number = 1 as first_in_window,
         windowed.vessel_row_number + coalesce(resume.context.sighting_number, 0) as sighting_number,
-        if(first_in_window, resume.context.previous_row.kind, windowed.previous_row.kind) as previous_kind,
-        if(first_in_window, resume.context.previous_row.id, windowed.previous_row.id) as previous_id,
-        if(first_in_window, resume.context.previous_row.lat, windowed.previous_row.lat) as previous_latitude,
-        if(first_in_window, resume.context.previous_row.lon, windowed.previous_row.lon) as previous_longitude,
         if(first_in_window, resume.context.previous_sighting.port_id, windowed.previous_row.port_id) as previous_port_id,
         if(first_in_window, resume.context.previous_sighting.at, windowed.previous_row.at) as previous_at,
         -- a state-carrying sighting always has a time and a state, so the fields coalesce alone
         coalesce(windowed.previous_state_sighting.at, resume.context.previous_state_sighting.at) as previous_state_at,
         coalesce(windowed.previous_state_sighting.state, resume.context.previous_state_sighting.state) as previous_state,
-        coalesce(windowed.previous_ais_at, resume.context.previous_ais_at) as previous_ais_at
+        coalesce(windowed.previous_ais_at, resume.context.previous_ais_at) as previous_ais_at,
+        -- the AIS position before the row before, when that row is an AIS position
+        coalesce(windowed.second_previous_ais_at, resume.context.previous_ais_at) as second_previous_ais_at
     from windowed
     left join int_sightings__resume as resume on resume.imo = windowed.imo
 ),
 
-final as (
+judged as (
     select
-        sequenced.sighting_id,
-        sequenced.evidence_kind,
-        sequenced.source_name,
-        sequenced.imo,
-        sequenced.observed_at,
-        sequenced.latitude,
-        sequenced.longitude,
-        sequenced.laden_state,
-        sequenced.load_fraction,
-        sequenced.draught_m,
-        sequenced.draught_ratio,
-        sequenced.state,
-        sequenced.nearest_port.port_id as port_id,
-        sequenced.nearest_port.port_role as port_role,
-        sequenced.nearest_port.distance_km as distance_km,
-        sequenced.sighting_number,
-        sequenced.nearest_port is not null and (
+        sequenced.*,
+        sequenced.port_id is not null and (
             sequenced.previous_at is null
-            or sequenced.previous_port_id is distinct from sequenced.nearest_port.port_id
+            or sequenced.previous_port_id is distinct from sequenced.port_id
             or sequenced.previous_at < sequenced.observed_at - params.max_call_gap
         ) as starts_call,
-        sequenced.nearest_port is not null and (
-            sequenced.next_sighting is null
-            or sequenced.next_sighting.port_id is distinct from sequenced.nearest_port.port_id
-            or sequenced.next_sighting.at > sequenced.observed_at + params.max_call_gap
+        sequenced.port_id is not null and (
+            sequenced.next_row is null
+            or sequenced.next_row.port_id is distinct from sequenced.port_id
+            or sequenced.next_row.at > sequenced.observed_at + params.max_call_gap
         ) as ends_call,
-        sequenced.previous_state_at,
-        sequenced.previous_state,
-        sequenced.next_state_sighting.at as next_state_at,
-        sequenced.next_state_sighting.state as next_state,
-        sequenced.previous_ais_at,
+        sequenced.evidence_kind = 'ais'
+            and sequenced.previous_row.kind = 'ais'
+            and sequenced.previous_row.id = sequenced.sighting_id as is_further_position,
+        -- the row before is itself a further position of the row before it
+        sequenced.previous_row.kind = 'ais'
+            and sequenced.previous_row.id_hash = sequenced.second_previous_id_hash as follows_further_position,
+        sequenced.next_row.id_hash = sequenced.id_hash as has_further_position,
+        -- the row before is a sighting int_vessel_encounters compares (imagery at sea, or an
+        -- AIS position at sea that is its vessel's first in its slot)
+        sequenced.previous_row.port_id is null and not coalesce(follows_further_position, false) and (
+            sequenced.previous_row.kind = 'imagery'
+            or (
+                sequenced.previous_row.kind = 'ais'
+                and is_first_ais_fix_of_slot(sequenced.second_previous_ais_at, sequenced.previous_row.at)
+            )
+        ) as follows_encounter_sighting
+    from sequenced
+    cross join params
+),
+
+-- Which rows are stored: a row per AIS position would be most of the cost of the model
+-- (tens of millions of rows, written once each), while the models downstream read only
+-- the rows below. Each rule names its reader; a rule of those models that reads another
+-- row of a vessel's sequence needs it added here. Every sighting is still numbered
+-- (sighting_number), and the vessel's last row is kept, so vessels counts them all.
+stored as (
+    select *
+    from judged
+    where
+        -- imagery and GFW port visits: few, and read by several rules
+        evidence_kind <> 'ais'
+        -- rejects (rejects), and the rows either side of a run of them (int_port_calls)
+        or is_further_position
+        or has_further_position
+        or follows_further_position
+        -- where port calls start and end (int_port_calls)
+        or starts_call
+        or ends_call
+        -- the first and last sighting of each run of one state (int_state_changes), the
+        -- state-carrying sightings either side of a run without state, and the sighting
+        -- after a compared one (int_vessel_encounters cites them through sts_transfers)
+        or (state is not null and (previous_state is distinct from state or next_state_sighting.state is distinct from state))
+        or (state is not null and previous_row is not null and previous_row.state is null)
+        or (state is not null and next_row is not null and next_row.state is null)
+        or follows_encounter_sighting
+        -- AIS positions at sea, a vessel's first in each slot (int_vessel_encounters)
+        or (port_id is null and evidence_kind = 'ais' and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
+        -- the AIS positions either side of a gap (int_ais_gaps)
+        or (evidence_kind = 'ais' and previous_ais_at < observed_at - ais_dark_min_gap())
+        or (evidence_kind = 'ais' and next_ais_at > observed_at + ais_dark_min_gap())
+        -- the vessel's last row: its sighting number counts its sightings (vessels)
+        or next_row is null
+),
+
+final as (
+    select
+        stored.sighting_id,
+        stored.evidence_kind,
+        stored.source_name,
+        stored.imo,
+        stored.observed_at,
+        stored.latitude,
+        stored.longitude,
+        stored.laden_state,
+        stored.load_fraction,
+        stored.draught_m,
+        stored.draught_m / int_vessels.summer_draught_m as draught_ratio,
+        stored.state,
+        stored.port_id,
+        ref_ports.role as port_role,
+        haversine_km(stored.latitude, stored.longitude, ref_ports.latitude, ref_ports.longitude) as distance_km,
+        stored.sighting_number,
+        stored.starts_call,
+        stored.ends_call,
+        stored.previous_at,
+        stored.previous_port_id,
+        stored.previous_state_at,
+        stored.previous_state,
+        stored.next_state_sighting.at as next_state_at,
+        stored.next_state_sighting.state as next_state,
+        stored.previous_ais_at,
         case
-            when sequenced.evidence_kind = 'ais'
-                and sequenced.previous_kind = 'ais'
-                and sequenced.previous_id = sequenced.sighting_id
+            when stored.is_further_position
                 then case
-                    when sequenced.previous_latitude = sequenced.latitude and sequenced.previous_longitude = sequenced.longitude
-                        then 'repeat of AIS position ' || sequenced.sighting_id || ' (same feed, MMSI, time and position)'
+                    when stored.previous_row.lat = stored.latitude and stored.previous_row.lon = stored.longitude
+                        then 'repeat of AIS position ' || stored.sighting_id || ' (same feed, MMSI, time and position)'
                     -- format, not ||: DuckDB would cast every row's coordinates to text for these few
                     else format(
                         'another AIS position of {} in the same second, at {}, {} (after one at {}, {}; the first by position is kept)',
-                        sequenced.sighting_id, sequenced.latitude, sequenced.longitude,
-                        sequenced.previous_latitude, sequenced.previous_longitude
+                        stored.sighting_id, stored.latitude, stored.longitude,
+                        stored.previous_row.lat, stored.previous_row.lon
                     )
                 end
         end as reject_reason
-    from sequenced
-    cross join params
+    from stored
+    left join int_vessels on int_vessels.imo = stored.imo
+    left join ref_ports on ref_ports.port_id = stored.port_id
 )
 
 select * from final

@@ -17,8 +17,8 @@
 -- latitude, so meetings nearer the poles may be missed, and raising
 -- max_distance_km needs grid_deg >= max_distance_km / 10.
 -- GFW port-visit ends are not sightings at sea and are left out. AIS positions
--- are thinned to a vessel's first fix in each ais_thinning (30 minute) slot (its
--- AIS position before lies in an earlier slot): a transfer keeps two hulls
+-- are thinned to a vessel's first fix in each encounter_ais_slot() (30 minute) slot
+-- (its AIS position before lies in an earlier slot): a transfer keeps two hulls
 -- alongside for hours, and a fix every few minutes would only multiply the pairs
 -- to compare. Each vessel's states around its part of the encounter come from
 -- its sequence (int_sightings), for sts_transfers.
@@ -48,8 +48,7 @@ with params as (
         1.0 as max_distance_km,
         encounter_max_time_gap() as max_time_gap,
         encounter_cluster_gap() as cluster_gap,
-        0.1 as grid_deg,
-        interval 30 minutes as ais_thinning
+        0.1 as grid_deg
 ),
 
 source as (
@@ -88,14 +87,7 @@ source as (
         )
         and (
             evidence_kind = 'imagery'
-            or (
-                evidence_kind = 'ais'
-                and (
-                    previous_ais_at is null
-                    or floor(epoch(previous_ais_at) / epoch(params.ais_thinning))
-                        < floor(epoch(observed_at) / epoch(params.ais_thinning))
-                )
-            )
+            or (evidence_kind = 'ais' and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
         )
 ),
 

@@ -29,8 +29,10 @@ with names as (
     group by int_vessel_names.imo
 ),
 
+-- int_sightings stores the rows rules read, not every sighting, but numbers them all
+-- (reject rows too) and stores each vessel's last row and every reject row
 sighting_counts as (
-    select imo, count(*) as sightings from int_sightings where reject_reason is null group by imo
+    select imo, max(sighting_number) - count(reject_reason) as sightings from int_sightings group by imo
 ),
 
 voyage_counts as (
