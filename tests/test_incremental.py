@@ -282,6 +282,23 @@ def _state_changes(con) -> list[tuple]:
     )
 
 
+def test_a_vessel_resumes_from_the_first_row_of_a_second(tmp_path, fleet):
+    """Two images of one vessel in the same second: the nightly build resumes from the first of them (what the
+    second knew of the row before it is the first itself, not what lies before the second)."""
+    _, _, registry = fleet
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        _load_imagery_day(con, 2, [(X, "06:00", "laden", 10.0), (X, "12:00", "laden", 10.0), (X, "12:00", "laden", 10.01)])
+        build_all(con)
+        _load_imagery_day(con, 3, [(X, "05:00", "empty", 10.0)])
+        build_all(con)
+        assert _last_build(con)[0] == "incremental"
+        assert fetch_all(con, "select resume_at, context.sighting_number from int_sightings__resume where imo = ?", [X]) == [
+            (datetime(2024, 1, 3, 12, tzinfo=FIRST_DAY.tzinfo), 1),
+        ]
+        _assert_equals_full_build(con)
+
+
 def test_a_change_of_state_across_the_window_equals_a_full_build(tmp_path, fleet):
     """A vessel last seen empty one night and first seen laden the next: the change belongs to the new day
     and cites the old day's sighting; an earlier change keeps its row."""
