@@ -90,8 +90,10 @@ create or replace macro is_first_ais_fix_of_slot(previous_ais_at, observed_at) a
     or floor(epoch(previous_ais_at) / epoch(encounter_ais_slot())) < floor(epoch(observed_at) / epoch(encounter_ais_slot()));
 
 -- A nightly build of int_sightings (sql/incremental/int_sightings.sql) can resume a vessel
--- from a stored row that is the first row of its second and is stored for a reason only
--- it and the rows before it decide (int_sightings' `stored`): the new build stores it again.
+-- from a stored row that is the first row of its second and is stored for a reason its
+-- resume context decides again (the times, port and state before it: int_sightings'
+-- `stored`), not for what the context does not carry (the row before is a reject, has
+-- no state, or is compared for encounters): the new build then stores it again.
 create or replace macro is_sighting_resume_point(
     evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
 ) as

@@ -9,8 +9,8 @@
 -- The rows before that point keep every column and stay stored or not as they were,
 -- because what they read forward (next state, next AIS position, end of call, the row
 -- after) lies at that point or before it. The point is the first row of its second,
--- stored for a reason that only it and the rows before it decide, so the new build
--- stores it again (`is_sighting_resume_point` in sql/macros.sql). Its rows from the
+-- stored for a reason its context decides again, so the new build stores it again
+-- (`is_sighting_resume_point` in sql/macros.sql). Its rows from the
 -- point on are deleted and computed again, with what the point knew of the rows before
 -- it (the row before, the last state and AIS position, its sighting number) as context.
 -- A change to anything else int_sightings reads (MMSI links, vessel names and

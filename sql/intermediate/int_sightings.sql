@@ -219,7 +219,8 @@ with_states as (
         located.sighting_id, located.evidence_kind, located.source_name, located.imo, located.observed_at,
         located.latitude, located.longitude, located.laden_state, located.load_fraction, located.draught_m,
         located.port_id,
-        -- kept 8 bytes wide for the neighbour comparisons of `stored`
+        -- the id, 8 bytes wide, for the neighbour comparisons of `stored` (a collision
+        -- could only store one more row; whether a row is a reject compares the ids)
         case when located.evidence_kind = 'ais' then hash(located.sighting_id) end as id_hash,
         located.draught_m / int_vessels.summer_draught_m as draught_ratio,
         case
