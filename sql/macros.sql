@@ -83,11 +83,21 @@ create or replace macro ais_dark_min_gap() as interval 12 hours;
 -- not every fix: a transfer keeps two hulls alongside for hours.
 create or replace macro encounter_ais_slot() as interval 30 minutes;
 
--- True for an AIS position that is its vessel's first in its encounter_ais_slot():
--- its AIS position before (previous_ais_at) lies in an earlier slot, or there is none.
-create or replace macro is_first_ais_fix_of_slot(previous_ais_at, observed_at) as
-    previous_ais_at is null
-    or floor(epoch(previous_ais_at) / epoch(encounter_ais_slot())) < floor(epoch(observed_at) / epoch(encounter_ais_slot()));
+-- True for a sighting int_vessel_encounters compares: at sea (no port), and imagery, or an
+-- AIS position that is its vessel's first in its encounter_ais_slot() (its AIS position
+-- before, previous_ais_at, lies in an earlier slot, or there is none). int_sightings
+-- stores these and the row after each.
+create or replace macro is_encounter_sighting(evidence_kind, port_id, previous_ais_at, observed_at) as
+    port_id is null and (
+        evidence_kind = 'imagery'
+        or (
+            evidence_kind = 'ais' and (
+                previous_ais_at is null
+                or floor(epoch(previous_ais_at) / epoch(encounter_ais_slot()))
+                    < floor(epoch(observed_at) / epoch(encounter_ais_slot()))
+            )
+        )
+    );
 
 -- A nightly build of int_sightings (sql/incremental/int_sightings.sql) can resume a vessel
 -- from a stored row that is the first row of its second and is stored for a reason its
@@ -101,7 +111,7 @@ create or replace macro is_sighting_resume_point(
         evidence_kind <> 'ais'
         or starts_call
         or (state is not null and previous_state is distinct from state)
-        or (port_id is null and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
+        or is_encounter_sighting(evidence_kind, port_id, previous_ais_at, observed_at)
         or previous_ais_at < observed_at - ais_dark_min_gap()
     );
 

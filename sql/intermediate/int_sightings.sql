@@ -312,12 +312,9 @@ judged as (
         sequenced.next_row.id_hash = sequenced.id_hash as has_further_position,
         -- the row before is a sighting int_vessel_encounters compares (imagery at sea, or an
         -- AIS position at sea that is its vessel's first in its slot)
-        sequenced.previous_row.port_id is null and not coalesce(follows_further_position, false) and (
-            sequenced.previous_row.kind = 'imagery'
-            or (
-                sequenced.previous_row.kind = 'ais'
-                and is_first_ais_fix_of_slot(sequenced.second_previous_ais_at, sequenced.previous_row.at)
-            )
+        not coalesce(follows_further_position, false) and is_encounter_sighting(
+            sequenced.previous_row.kind, sequenced.previous_row.port_id, sequenced.second_previous_ais_at,
+            sequenced.previous_row.at
         ) as follows_encounter_sighting
     from sequenced
     cross join params
@@ -348,8 +345,9 @@ stored as (
         or (state is not null and previous_row is not null and previous_row.state is null)
         or (state is not null and next_row is not null and next_row.state is null)
         or follows_encounter_sighting
-        -- AIS positions at sea, a vessel's first in each slot (int_vessel_encounters)
-        or (port_id is null and evidence_kind = 'ais' and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
+        -- the sightings int_vessel_encounters compares: at sea, a vessel's first AIS fix in
+        -- each slot (imagery is stored above)
+        or is_encounter_sighting(evidence_kind, port_id, previous_ais_at, observed_at)
         -- the AIS positions either side of a gap (int_ais_gaps)
         or (evidence_kind = 'ais' and previous_ais_at < observed_at - ais_dark_min_gap())
         or (evidence_kind = 'ais' and next_ais_at > observed_at + ais_dark_min_gap())

@@ -79,15 +79,11 @@ source as (
     from int_sightings
     cross join params
     where reject_reason is null
-        and port_id is null
+        and is_encounter_sighting(evidence_kind, port_id, previous_ais_at, observed_at)
         -- a recomputed encounter's matches, and the earlier matches of its pair it may chain to
         and (
             $rebuild_all
             or observed_at >= cast($recompute_from as timestamptz) - params.cluster_gap - params.max_time_gap
-        )
-        and (
-            evidence_kind = 'imagery'
-            or (evidence_kind = 'ais' and is_first_ais_fix_of_slot(previous_ais_at, observed_at))
         )
 ),
 
