@@ -44,6 +44,24 @@ create or replace macro haversine_km(lat1, lon1, lat2, lon2) as
 -- of millions of AIS positions.
 create or replace macro utc_strftime(utc_time, format) as strftime(make_timestamp(epoch_us(utc_time)), format);
 
+-- A time's whole seconds since 1970: the second an AIS sighting id names.
+create or replace macro utc_second(utc_time) as epoch_us(utc_time) // 1000000;
+
+-- An AIS position's sighting id: its feed, MMSI and second, '<source_name>:<mmsi>@<time>'.
+-- One id names one position: a further position in the same second is a reject.
+create or replace macro ais_sighting_id(source_name, mmsi, observed_at) as
+    source_name || ':' || mmsi || '@' || utc_strftime(observed_at, '%Y-%m-%dT%H:%M:%SZ');
+
+-- Orders a vessel's sightings at the same time: a hash of what names the sighting (for an
+-- AIS position its feed, MMSI and second; else its sighting id). Arbitrary but fixed, and
+-- a number, so sorting tens of millions of positions compares no strings; the further
+-- positions of one AIS id share it, so they sort together (then by position).
+create or replace macro sighting_tiebreak(evidence_kind, source_name, mmsi, observed_at, sighting_id) as
+    case
+        when evidence_kind = 'ais' then hash(source_name, mmsi, utc_second(observed_at))
+        else hash(sighting_id)
+    end;
+
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
 

@@ -391,6 +391,38 @@ def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_p
     assert {r["record_id"]: r["reason"] for r in published_rejects} == rejected
 
 
+def test_two_feeds_hearing_one_second_are_two_sightings_and_a_twin_of_one_is_still_its_reject(tmp_path):
+    # sightings at one time are ordered by a hash of what names them, not by id: the twin of
+    # one feed's position must still meet its original, whichever feed's position sorts first
+    mmsi = 445000014
+    twin = offset(OPEN_SEA, north_km=2.0)
+    own, relay = AisLog(), AisLog()
+    own.static(mmsi, h(-1), GIVER, "TWO EARS", LADEN_DRAUGHT)
+    for second in range(5):
+        at = h(0) + timedelta(seconds=second)
+        own.position(mmsi, at, twin).position(mmsi, at, OPEN_SEA)
+        relay.position(mmsi, at, offset(OPEN_SEA, north_km=1.0))
+    own.position(mmsi, h(1), OPEN_SEA)
+    s = Scenario(tmp_path, with_sanctions=False)
+    s.vessel(GIVER, "TWO EARS", mmsi=str(mmsi), summer_draught_m="6.0")
+    s.source("ais", "ais_nmea", "ais.nmea", own.text())
+    s.source("relay", "ais_nmea", "relay.nmea", relay.text())
+    s.build()
+    assert_gates_pass(s)
+
+    rejects = s.query(
+        "select sighting_id, latitude from int_sightings where reject_reason is not null order by sighting_id"
+    ).rows()
+    seconds = [h(0) + timedelta(seconds=second) for second in range(5)]
+    assert [r[0] for r in rejects] == [ais_id(mmsi, at) for at in seconds]
+    assert all(r[1] == pytest.approx(twin[0], abs=1e-4) for r in rejects)
+    # each feed's position of each second is a sighting of its own: 5 + 5 + the last, beside 5 rejects
+    [(sightings,)] = s.query("select sightings from vessels where imo = ?", [GIVER]).rows()
+    assert sightings == 11
+    relay_ids = s.query("select sighting_id from int_sightings where source_name = 'relay' order by 1").rows()
+    assert relay_ids and all(r[0].startswith(f"relay:{mmsi}@") for r in relay_ids)
+
+
 def test_a_port_call_counts_its_sightings_and_not_its_reject_rows(tmp_path):
     mmsi = 445000010
     log = AisLog()

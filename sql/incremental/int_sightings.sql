@@ -77,10 +77,7 @@ recent_rows as (
             evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
         ) as is_resume_point,
         sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as resume_by,
-        {
-            'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
-            'source': source_name, 'lat': latitude, 'lon': longitude
-        } as sequence_key
+        sighting_number
     from int_sightings
     where imo in (select imo from affected)
         and observed_at >= $window_from::timestamptz - interval 7 days
@@ -91,7 +88,7 @@ found_recently as (
     select distinct recent_rows.imo
     from recent_rows
     inner join (
-        select imo, arg_max(resume_by, sequence_key) as resume_by from recent_rows group by imo
+        select imo, arg_max(resume_by, sighting_number) as resume_by from recent_rows group by imo
     ) as bounds on bounds.imo = recent_rows.imo
     where recent_rows.is_resume_point and recent_rows.observed_at <= bounds.resume_by
 ),
@@ -105,11 +102,7 @@ stored as (
         is_sighting_resume_point(
             evidence_kind, observed_at, previous_at, starts_call, state, previous_state, port_id, previous_ais_at
         ) as is_resume_point,
-        sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as resume_by,
-        {
-            'at': observed_at, 'id': sighting_id, 'kind': evidence_kind,
-            'source': source_name, 'lat': latitude, 'lon': longitude
-        } as sequence_key
+        sighting_resume_by(evidence_kind, observed_at, state, previous_state_at, previous_ais_at) as resume_by
     from (
         select * from int_sightings
         where imo in (select imo from affected)
@@ -123,10 +116,10 @@ stored as (
 ),
 
 resume_points as (
-    select stored.imo, arg_max(stored, stored.sequence_key) as point
+    select stored.imo, arg_max(stored, stored.sighting_number) as point
     from stored
     inner join (
-        select imo, arg_max(resume_by, sequence_key) as resume_by from stored group by imo
+        select imo, arg_max(resume_by, sighting_number) as resume_by from stored group by imo
     ) as bounds on bounds.imo = stored.imo
     where stored.is_resume_point and stored.observed_at <= bounds.resume_by
     group by stored.imo

@@ -155,7 +155,7 @@ numbered as (
     select
         *,
         sum(case when starts_call then 1 else 0 end) over (
-            partition by imo order by observed_at, sighting_id rows unbounded preceding
+            partition by imo order by first_number rows unbounded preceding
         ) as call_number
     from bounds
 ),

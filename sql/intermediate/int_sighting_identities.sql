@@ -140,7 +140,7 @@ identified as not materialized (
         -- no id for the millions of resolved positions
         case
             when evidence_kind = 'ais'
-                then source_name || ':' || reported_mmsi || '@' || utc_strftime(observed_at, '%Y-%m-%dT%H:%M:%SZ')
+                then ais_sighting_id(source_name, reported_mmsi, observed_at)
             else sighting_id
         end as sighting_id,
         evidence_kind,

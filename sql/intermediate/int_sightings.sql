@@ -8,7 +8,8 @@
 -- DOMAIN port rule: a sighting within a port's radius is at that port; where
 -- radii overlap, the nearest port wins. Sightings elsewhere keep a null port:
 -- they still end a port call.
--- The vessel's sequence (time, then sighting id) is read here once, for the
+-- The vessel's sequence (time, then `sighting_tiebreak`: a hash of what names the
+-- sighting, a number, so the sort compares no strings) is read here once, for the
 -- rules that walk it: where a port call starts and ends (DOMAIN port-call rule:
 -- consecutive sightings at one port, none elsewhere in between, no gap over 5
 -- days; int_port_calls), the vessel's previous and next state-carrying sighting
@@ -16,7 +17,9 @@
 -- position (ais_dark_periods).
 -- A second AIS position of one MMSI in the same second from one feed (an exact
 -- repeat, or the same second heard at two positions) is kept as a reject, so a
--- sighting id names one position: the first by latitude and longitude stays. An
+-- sighting id names one position: the first by latitude and longitude stays. The
+-- positions of one id share a tiebreak, so they sort together; a different id of the
+-- same vessel and second with an equal 64-bit hash would be taken for one of them. An
 -- exact repeat sits beside its original with the same time, port and state, so it
 -- moves nothing.
 -- Not every AIS position is stored: most are one more fix in a port or at sea that no
@@ -80,7 +83,17 @@ sightings as (
         identities.sighting_id, identities.evidence_kind, identities.source_name, identities.imo,
         identities.reported_mmsi, identities.observed_at, identities.latitude, identities.longitude,
         identities.laden_state, identities.load_fraction
-    from int_sighting_identities as identities
+    from (
+        -- An AIS position's id is written for the stored rows only (`final`): formatting
+        -- it for every position would cost more than the rest of reading them. Read
+        -- apart, the AIS positions leave the identities' id column unread.
+        select * replace (null::varchar as sighting_id)
+        from int_sighting_identities
+        where evidence_kind = 'ais'
+        union all
+        select * from int_sighting_identities
+        where evidence_kind <> 'ais'
+    ) as identities
     left join int_sightings__resume as resume on resume.imo = identities.imo
     where identities.reject_reason is null
         and identities.observed_at >= $recompute_from::timestamptz
@@ -213,15 +226,19 @@ located as (
 
 -- Only what the sequence reads, or cannot be computed again for the stored rows, goes
 -- through the sort: every column it carries is copied for every sighting. The port's
--- role and distance and the draught ratio are added to the stored rows (`final`).
+-- role and distance, the draught ratio, an imagery row's logged state and fraction and
+-- an AIS position's id are added to the stored rows (`final`).
 with_states as (
     select
-        located.sighting_id, located.evidence_kind, located.source_name, located.imo, located.observed_at,
-        located.latitude, located.longitude, located.laden_state, located.load_fraction, located.draught_m,
-        located.port_id,
-        -- the id, 8 bytes wide, for the neighbour comparisons of `stored` (a collision
-        -- could only store one more row; whether a row is a reject compares the ids)
-        case when located.evidence_kind = 'ais' then hash(located.sighting_id) end as id_hash,
+        -- the sighting id, or an AIS position's MMSI: its id is written from it for the stored rows
+        coalesce(located.sighting_id, located.reported_mmsi) as sighting_key,
+        located.evidence_kind, located.source_name, located.imo, located.observed_at, located.latitude,
+        located.longitude, located.draught_m, located.port_id,
+        -- orders sightings at one time, and stands for the id in the neighbour comparisons
+        -- of `stored` and of a reject (with its second)
+        sighting_tiebreak(
+            located.evidence_kind, located.source_name, located.reported_mmsi, located.observed_at, located.sighting_id
+        ) as tiebreak,
         located.draught_m / int_vessels.summer_draught_m as draught_ratio,
         case
             when located.evidence_kind = 'imagery' then
@@ -241,15 +258,15 @@ with_states as (
 windowed as (
     select
         *,
-        -- an AIS sighting id is feed, MMSI and second; the window orders by it, so a
-        -- further position of one id directly follows the first
+        -- an AIS sighting id is feed, MMSI and second; the window orders by its tiebreak, so
+        -- a further position of one id directly follows the first
         lag({
-            'kind': evidence_kind, 'id': sighting_id, 'id_hash': id_hash, 'lat': latitude, 'lon': longitude,
-            'port_id': port_id, 'at': observed_at, 'state': state
+            'kind': evidence_kind, 'tiebreak': tiebreak,
+            'lat': latitude, 'lon': longitude, 'port_id': port_id, 'at': observed_at, 'state': state
         }) over by_vessel as previous_row,
         row_number() over by_vessel as vessel_row_number,
         lead({
-            'id_hash': id_hash, 'port_id': port_id, 'at': observed_at, 'state': state
+            'tiebreak': tiebreak, 'port_id': port_id, 'at': observed_at, 'state': state
         }) over by_vessel as next_row,
         -- times and states only: a model that cites a neighbour looks it up by vessel,
         -- time and state for its few rows, instead of every row carrying its id and position
@@ -261,10 +278,10 @@ windowed as (
         -- for which rows are stored (see `stored`): the AIS position after this one, and
         -- the row and the AIS position two before it
         lead(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as next_ais_at,
-        lag(id_hash, 2) over by_vessel as second_previous_id_hash,
+        lag(tiebreak, 2) over by_vessel as second_previous_tiebreak,
         lag(case when evidence_kind = 'ais' then observed_at end, 2 ignore nulls) over by_vessel as second_previous_ais_at
     from (select * exclude (draught_ratio) from with_states) as with_states
-    window by_vessel as (partition by imo order by observed_at, sighting_id, evidence_kind, source_name, latitude, longitude)
+    window by_vessel as (partition by imo order by observed_at, tiebreak, latitude, longitude)
 ),
 
 -- What lies before each row, as plain columns. A lag is null only on a vessel's first
@@ -305,11 +322,13 @@ judged as (
         ) as ends_call,
         sequenced.evidence_kind = 'ais'
             and sequenced.previous_row.kind = 'ais'
-            and sequenced.previous_row.id = sequenced.sighting_id as is_further_position,
+            and sequenced.previous_row.tiebreak = sequenced.tiebreak
+            and utc_second(sequenced.previous_row.at) = utc_second(sequenced.observed_at)
+            as is_further_position,
         -- the row before is itself a further position of the row before it
         sequenced.previous_row.kind = 'ais'
-            and sequenced.previous_row.id_hash = sequenced.second_previous_id_hash as follows_further_position,
-        sequenced.next_row.id_hash = sequenced.id_hash as has_further_position,
+            and sequenced.previous_row.tiebreak = sequenced.second_previous_tiebreak as follows_further_position,
+        sequenced.evidence_kind = 'ais' and sequenced.next_row.tiebreak = sequenced.tiebreak as has_further_position,
         -- the row before is a sighting int_vessel_encounters compares (imagery at sea, or an
         -- AIS position at sea that is its vessel's first in its slot)
         not coalesce(follows_further_position, false) and is_encounter_sighting(
@@ -364,8 +383,8 @@ final as (
         stored.observed_at,
         stored.latitude,
         stored.longitude,
-        stored.laden_state,
-        stored.load_fraction,
+        imagery.laden_state,
+        imagery.load_fraction,
         stored.draught_m,
         stored.draught_m / int_vessels.summer_draught_m as draught_ratio,
         stored.state,
@@ -395,7 +414,19 @@ final as (
                     )
                 end
         end as reject_reason
-    from stored
+    from (
+        select
+            *,
+            case
+                when evidence_kind = 'ais' then ais_sighting_id(source_name, sighting_key, observed_at)
+                else sighting_key
+            end as sighting_id
+        from stored
+    ) as stored
+    left join (
+        select sighting_id, laden_state, load_fraction from int_sighting_identities
+        where evidence_kind = 'imagery' and reject_reason is null
+    ) as imagery on imagery.sighting_id = stored.sighting_id
     left join int_vessels on int_vessels.imo = stored.imo
     left join ref_ports on ref_ports.port_id = stored.port_id
 )
