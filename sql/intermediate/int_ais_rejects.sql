@@ -20,6 +20,9 @@
 --   reason: why the message was rejected
 --   record: the message as JSON, as the rejecting model saw it
 --   received_at: receiver time, UTC; null when the message had none
+-- Each read filters by time itself, where the filter reaches the table scans: a nightly
+-- build reads the feed's new days, not its history ($recompute_from is -infinity in a
+-- full build). Applied to their union, it stayed above the identity view's projection.
 with staging_rejects as (
     select
         'staging' as stage,
@@ -33,6 +36,11 @@ with staging_rejects as (
         received_at
     from stg_ais_positions
     where reject_reason is not null
+        and (
+            received_at >= cast($recompute_from as timestamptz)
+            -- a message without a receiver time is in no window: its snapshot brings it
+            or (received_at is null and ($rebuild_all or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)))
+        )
 ),
 
 identity_rejects as (
@@ -49,20 +57,13 @@ identity_rejects as (
     from int_sighting_identities
     where evidence_kind = 'ais'
         and reject_reason is not null
-),
-
-rejects as (
-    select * from staging_rejects
-    union all
-    select * from identity_rejects
+        and observed_at >= cast($recompute_from as timestamptz)
 ),
 
 final as (
-    select *
-    from rejects
-    where $rebuild_all
-        or received_at >= cast($recompute_from as timestamptz)
-        or list_contains(cast($changed_snapshots as varchar[]), snapshot_id)
+    select * from staging_rejects
+    union all
+    select * from identity_rejects
 )
 
 select * from final
