@@ -10,6 +10,7 @@ from bench.model_bench import load_raw
 from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
 from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day  # noqa: F401  (fleet is a fixture)
+from tests.table_diff import row_differences
 
 COMPARED = (
     "int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects",
@@ -31,9 +32,7 @@ def _assert_equals_full_build(con) -> None:
     build_all(con)
     assert _last_build(con)[0] == "full"
     for table in COMPARED:
-        only_kept = fetch_all(con, f"select count(*) from (select * from kept_{table} except all select * from {table})")
-        only_full = fetch_all(con, f"select count(*) from (select * from {table} except all select * from kept_{table})")
-        assert (only_kept[0][0], only_full[0][0]) == (0, 0), f"{table}: incremental and full builds differ"
+        assert row_differences(con, f"kept_{table}", table) == (0, 0), f"{table}: incremental and full builds differ"
 
 
 def _build_first_days(con, fleet, days: int) -> None:

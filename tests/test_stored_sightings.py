@@ -16,6 +16,7 @@ from tankerwatch.pipeline import build_warehouse
 from tankerwatch.sources import load_sources
 from tankerwatch.warehouse import connect, fetch_all
 from tests.scenario import Scenario
+from tests.table_diff import row_differences
 from tests.test_sts_and_dark import GIVER, LADEN_DRAUGHT, OPEN_SEA, RECEIVER, AisLog, h
 
 UNSTORED_CITATIONS = """
@@ -45,12 +46,6 @@ def _storing_every_row(tmp_path: Path) -> dict:
     assert text.count(STORED_FILTER) == 1
     model.write_text(text.replace(STORED_FILTER, STORED_FILTER + "        true or\n"), encoding="utf-8")
     return discover_models(sql_dir)
-
-
-def _row_differences(con, left: str, right: str) -> tuple[int, int]:
-    [(only_left,)] = fetch_all(con, f"select count(*) from (select * from {left} except all select * from {right})")
-    [(only_right,)] = fetch_all(con, f"select count(*) from (select * from {right} except all select * from {left})")
-    return only_left, only_right
 
 
 def _scenario(tmp_path: Path, seed: int) -> Path:
@@ -114,9 +109,9 @@ def test_models_read_the_same_from_the_stored_rows_as_from_every_row(tmp_path, m
         [(every_row,)] = fetch_all(con, "select count(*) from int_sightings")
         assert stored < every_row, "the scenario must have rows no rule reads"
         # each stored row is the row computed with every row stored, column for column
-        assert _row_differences(con, "kept_int_sightings", "int_sightings")[0] == 0
+        assert row_differences(con, "kept_int_sightings", "int_sightings")[0] == 0
         for name in tables:
-            assert _row_differences(con, f"kept_{name}", name) == (0, 0), f"{name} differs"
+            assert row_differences(con, f"kept_{name}", name) == (0, 0), f"{name} differs"
         # the comparison reaches the rules that cite a neighbour's row
         # and in the stored rows alone, every neighbour an encounter cites by time and state is found, as
         # sts_transfers looks it up
