@@ -62,6 +62,13 @@ create or replace macro sighting_tiebreak(evidence_kind, source_name, mmsi, obse
         else hash(sighting_id)
     end;
 
+-- A table's rows, counted and hashed ('<rows>:<hash>', order-free): what a build read from
+-- it, for the fingerprints that decide whether an incremental build or a gate window must
+-- start again.
+create or replace macro table_fingerprint(table_name) as (
+    select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from query_table(table_name) as t
+);
+
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tankerwatch.gates import WHOLE_TABLE, GateResult, validate_table_auto
 from tankerwatch.settings import SQL_DIR
-from tankerwatch.warehouse import MACROS_FILE, fetch_all, identifier
+from tankerwatch.warehouse import MACROS_FILE, fetch_all
 
 if TYPE_CHECKING:
     import duckdb
@@ -149,11 +149,8 @@ def _inputs_fingerprint(con, model: Model) -> str:
         digest.update(path.relative_to(SQL_DIR.parent).as_posix().encode())
         digest.update(path.read_bytes())
     for name in model.gate_inputs:
-        table = identifier(name)
-        [(rows, content)] = fetch_all(
-            con, f"select count(*), coalesce(bit_xor(hash(to_json(t))), 0) from {table} as t"
-        )
-        digest.update(f"{name}:{rows}:{content}".encode())
+        [(content,)] = fetch_all(con, "select table_fingerprint(?)", [name])
+        digest.update(f"{name}:{content}".encode())
     return digest.hexdigest()
 
 

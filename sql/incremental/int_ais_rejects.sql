@@ -20,8 +20,8 @@ group by snapshot_id;
 
 -- name: inputs
 select concat_ws(' | ',
-    (select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from int_mmsi_identities as t),
-    (select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from int_vessel_names as t)
+    table_fingerprint('int_mmsi_identities'),
+    table_fingerprint('int_vessel_names')
 ) as fingerprint;
 
 -- name: delete

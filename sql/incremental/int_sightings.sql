@@ -51,10 +51,10 @@ group by snapshot_id;
 -- name: inputs
 -- Fingerprint of everything else int_sightings reads: any change rebuilds all.
 select concat_ws(' | ',
-    (select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from int_mmsi_identities as t),
-    (select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from int_vessel_names as t),
+    table_fingerprint('int_mmsi_identities'),
+    table_fingerprint('int_vessel_names'),
     (select count(*) || ':' || coalesce(bit_xor(hash(imo, summer_draught_m)), 0) from int_vessels),
-    (select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from ref_ports as t)
+    table_fingerprint('ref_ports')
 ) as fingerprint;
 
 -- name: resume
