@@ -69,6 +69,11 @@ create or replace macro table_fingerprint(table_name) as (
     select count(*) || ':' || coalesce(bit_xor(hash(to_json(t))), 0) from query_table(table_name) as t
 );
 
+-- The first time recorded for a snapshot whose messages all lack a receiver time: later
+-- than any window, so the snapshot still counts as loaded (its rows come by snapshot id)
+-- without moving the window back.
+create or replace macro undated_snapshot_at() as '9999-12-31 00:00:00+00'::timestamptz;
+
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
 

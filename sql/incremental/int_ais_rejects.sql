@@ -9,7 +9,7 @@
 -- name: snapshot_times
 -- Per AIS snapshot, its earliest receiver time. A snapshot whose messages all lack
 -- one still has rejects, but moves no time window: its time is the far future.
-select snapshot_id, coalesce(min(received_at), '9999-12-31 00:00:00+00'::timestamptz) as first_at
+select snapshot_id, coalesce(min(received_at), undated_snapshot_at()) as first_at
 from (
     select snapshot_id, received_at from stg_ais_positions
     union all

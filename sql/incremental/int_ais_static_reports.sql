@@ -7,7 +7,7 @@
 -- name: snapshot_times
 -- Any time marks a snapshot as one to replace; one without receiver times is replaced
 -- too, with the far future as its time.
-select snapshot_id, coalesce(min(received_at), '9999-12-31 00:00:00+00'::timestamptz) as first_at
+select snapshot_id, coalesce(min(received_at), undated_snapshot_at()) as first_at
 from (
     select snapshot_id, received_at from stg_ais_static
     union all
