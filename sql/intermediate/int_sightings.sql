@@ -202,10 +202,14 @@ located as (
     select
         sightings.*,
         draught_hours.draught_m,
-        haversine_km(sightings.latitude, sightings.longitude, cell_candidates.port_1.latitude, cell_candidates.port_1.longitude)
-            as distance_1,
-        haversine_km(sightings.latitude, sightings.longitude, cell_candidates.port_2.latitude, cell_candidates.port_2.longitude)
-            as distance_2,
+        -- measured only where the cell has a candidate: a position out at sea has none, and
+        -- the trigonometry over every position costs more than the join
+        case when cell_candidates.port_1 is not null then haversine_km(
+            sightings.latitude, sightings.longitude, cell_candidates.port_1.latitude, cell_candidates.port_1.longitude
+        ) end as distance_1,
+        case when cell_candidates.port_2 is not null then haversine_km(
+            sightings.latitude, sightings.longitude, cell_candidates.port_2.latitude, cell_candidates.port_2.longitude
+        ) end as distance_2,
         distance_1 <= cell_candidates.port_1.radius_km as within_1,
         distance_2 <= cell_candidates.port_2.radius_km as within_2,
         -- the nearest port within its radius; at equal distance the lower port id (port_1)
