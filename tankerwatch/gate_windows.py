@@ -10,8 +10,8 @@ with one of two parameters:
   snapshot, and otherwise only from the small tables named on its `-- gate inputs:` line (the AIS staging
   and identity views). The whole model is validated instead when there is no passing gate to build on,
   when a snapshot it saw has been removed since (rows of other snapshots may then appear, such as a
-  repeat's original), or when the fingerprint of every SQL file, the macros and the gate inputs'
-  contents changed.
+  repeat's original), or when the fingerprint of every SQL file, the macros, the gate inputs'
+  contents and the DuckDB version (its functions compute the rows too) changed.
 - `$unvalidated_from`: for an incremental model, the earliest row any build rewrote since the model's
   last passing gate (`incremental_builds.unvalidated_from`, kept by tankerwatch/incremental.py); after
   a full build, the whole model.
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from tankerwatch.gates import WHOLE_TABLE, GateResult, validate_table_auto
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import MACROS_FILE, fetch_all
 
 if TYPE_CHECKING:
-    import duckdb
-
     from tankerwatch.models import Model
 
 _SNAPSHOTS = "$unvalidated_snapshots"
@@ -126,7 +126,9 @@ def _snapshot_window(con, model: Model, predicate: str) -> GateWindow:
         return whole("no passing gate to build on")
     validated_fingerprint, validated = recorded[0][0], set(recorded[0][1])
     if validated_fingerprint != fingerprint:
-        return whole("the SQL or the tables named on its 'gate inputs' line changed since the last passing gate")
+        return whole(
+            "the SQL, the DuckDB version or the tables named on its 'gate inputs' line changed since the last passing gate"
+        )
     removed = validated - set(current)
     if removed:
         return whole(f"{len(removed)} snapshot(s) removed since the last passing gate")
@@ -142,9 +144,10 @@ def _snapshot_window(con, model: Model, predicate: str) -> GateWindow:
 
 
 def _inputs_fingerprint(con, model: Model) -> str:
-    """Every SQL file and the macros (any of them may change how a row is computed), and the contents of
-    the tables on the model's 'gate inputs' line."""
+    """Every SQL file, the macros and the DuckDB version (any of them may change how a row is computed), and
+    the contents of the tables on the model's 'gate inputs' line."""
     digest = hashlib.sha256()
+    digest.update(f"duckdb {duckdb.__version__}".encode())
     for path in [*sorted(SQL_DIR.rglob("*.sql")), MACROS_FILE]:
         digest.update(path.relative_to(SQL_DIR.parent).as_posix().encode())
         digest.update(path.read_bytes())

@@ -146,11 +146,13 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, select: str, statements: dict[str, str]) -> str:
-    """The model's SQL, its companion's statements, the shared macros, and the fingerprint of its other inputs."""
+    """The model's SQL, its companion's statements, the shared macros, the fingerprint of its other inputs, and
+    the DuckDB version: its functions decide rows too (`hash()` orders a vessel's sightings at one instant), so
+    an upgrade rebuilds whole rather than mixing two versions' rows."""
     inputs = _execute(con, statements["inputs"], {})[0][0]
     digest = hashlib.sha256()
     companion = [f"{name}\n{body}" for name, body in sorted(statements.items())]
-    for part in (select, *companion, MACROS_FILE.read_text(encoding="utf-8"), str(inputs)):
+    for part in (select, *companion, MACROS_FILE.read_text(encoding="utf-8"), str(inputs), duckdb.__version__):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()

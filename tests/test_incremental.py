@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import duckdb
 import polars as pl
 
 from bench.model_bench import load_raw
@@ -102,6 +103,18 @@ def test_a_changed_registry_rebuilds_everything(tmp_path, fleet):
         assert _last_build(con) == ("full", None)
         assert fetch_all(con, "select count(state) from int_sightings")[0][0] != states_before
         _assert_equals_full_build(con)
+
+
+def test_a_new_duckdb_version_rebuilds_everything(tmp_path, fleet, monkeypatch):
+    # its functions decide rows (hash() orders sightings at one instant): no night mixes two versions' rows
+    positions, static, _ = fleet
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        _build_first_days(con, fleet, 3)
+        monkeypatch.setattr(duckdb, "__version__", f"{duckdb.__version__}.next")
+        load_day(con, positions, static, 3)
+        build_all(con)
+        assert _last_build(con) == ("full", None)
+        assert fetch_all(con, "select distinct mode from incremental_builds") == [("full",)]
 
 
 def _load_dma_snapshot(con, snapshot_id: str) -> None:
