@@ -293,7 +293,7 @@ windowed as (
 -- takes it from its resume context, joined after the sort so the sort does not carry it.
 -- Fields, not structs, are chosen: choosing between structs copies them for every row.
 -- A resumed vessel's first row is the first of its second, so it is no further
--- position of the row before it: that row's id and position are not needed.
+-- position of the row before it: that row's tiebreak and position are not needed.
 sequenced as (
     select
         windowed.* exclude (vessel_row_number, previous_state_sighting, previous_ais_at, second_previous_ais_at),
