@@ -15,7 +15,18 @@ Contract shared by every parser:
   number the row came from, so an analyst can find it in the landed file.
 * A record that cannot be parsed at all goes to ``sink.reject(line, raw, reason)``;
   it is never silently dropped. Records skipped on purpose (e.g. AIS message types
-  tankerwatch does not use) are counted with ``sink.count(name)``.
+  tankerwatch does not use) are counted with ``sink.skip(name)``; other counters
+  (lines, sentences) with ``sink.count(name)``.
+* Every record read is counted with ``sink.record()`` where the parser reads it,
+  apart from the rows it writes, so that read = rows + rejects + skipped (+ merged)
+  can be checked per snapshot. What a record is, per kind: a non-blank CSV record
+  after the header (registry, imagery, DMA, UK list; the UK list's 'Report Date'
+  line is not one), a non-blank line (OFAC, OpenSanctions and GFW JSON lines), a
+  non-blank, non-comment line (NMEA: the earlier sentences of a multi-sentence
+  message are ``sink.merge``d into its last one), an element inside a section of
+  the UN list.
+* A file cut short (its last record incomplete) or holding undecodable text raises
+  ``ParseError`` naming the line: fewer rows must never pass for the whole file.
 * A file whose structure is wrong (missing column, not the expected format)
   raises ``tankerwatch.errors.ParseError`` with a message naming the problem.
 
@@ -45,6 +56,9 @@ class ParseResult:
     tables: dict[str, pl.DataFrame]
     rejects: list[Reject] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    records_read: int | None = None
+    skipped: dict[str, int] = field(default_factory=dict)
+    records_merged: int = 0
 
 
 # Columns of every raw table, in order. All parsers must produce exactly these.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers.csv_table import csv_records, field_count_reason, looks_like_html
+from tankerwatch.parsers.csv_table import CsvRecords, field_count_reason, looks_like_html
 from tankerwatch.parsers.sink import TableSink
 
 TABLE = "raw_ais_dma"
@@ -51,13 +51,15 @@ def parse_ais_dma_csv(path: Path, sink: TableSink) -> None:
     header: list[str] | None = None
     positions: dict[str, int] = {}
 
-    for first_line, raw, record in csv_records(path):
+    records = CsvRecords(path)
+    for first_line, raw, record in records:
         if header is None:
             if looks_like_html(raw):
                 raise ParseError(f"{path}: looks like an HTML page, not a DMA AIS CSV")
             header = [_normalise(cell) for cell in record]
             positions = _header_positions(path, header)
             continue
+        sink.record()
         if len(record) != len(header):
             sink.reject(first_line, raw, field_count_reason(first_line, len(record), len(header)))
             continue
@@ -65,6 +67,7 @@ def parse_ais_dma_csv(path: Path, sink: TableSink) -> None:
 
     if header is None:
         raise ParseError(f"{path}: file is empty (no header row)")
+    records.check_complete(len(header))
 
 
 def _normalise(name: str) -> str:

@@ -69,14 +69,18 @@ class _Counters:
         self.messages = 0  # complete AIS messages (after reassembly)
         self.other_nmea_sentences = 0  # valid NMEA but not AIVDM/AIVDO ($GPGGA, $PGHP, !AIABK, ...)
         self.ignored_types: Counter[int] = Counter()  # AIS type -> count, types we do not need
+        self.merged = 0  # earlier sentences of multi-sentence messages, accounted by the message's last line
         self.positions = 0
         self.static = 0
 
-    def report(self, sink: TableSink) -> None:
-        for name in ("lines", "blank_or_comment_lines", "sentences", "messages", "other_nmea_sentences"):
+    def report(self, sink: TableSink, records: int) -> None:
+        for name in ("lines", "blank_or_comment_lines", "sentences", "messages"):
             sink.count(name, getattr(self, name))
+        sink.record(records)
+        sink.skip("other_nmea_sentences", self.other_nmea_sentences)
         for msg_type, count in sorted(self.ignored_types.items()):
-            sink.count(f"ignored_type:{msg_type}", count)
+            sink.skip(f"ignored_type:{msg_type}", count)
+        sink.merge(self.merged)
 
 
 class _BadLine(Exception):
@@ -163,6 +167,13 @@ def parse_ais_nmea(path: Path, sink: TableSink) -> None:
                 received_at, sentence = _split_tag_block(line)
                 envelope = _parse_envelope(sentence)
             except _BadLine as exc:
+                if not raw.endswith((b"\n", b"\r")):
+                    # Only the file's last line can lack a line end; cut inside its sentence, it is the
+                    # sign of a truncated download, not of one bad record.
+                    raise ParseError(
+                        f"{path}: the last line ({line_no}) has no line end and is not a whole sentence "
+                        f"({str(exc).rstrip('.')}): the file looks truncated"
+                    ) from None
                 rejects.add(line_no, line, str(exc))
                 continue
             if envelope is None:
@@ -220,7 +231,7 @@ def parse_ais_nmea(path: Path, sink: TableSink) -> None:
     if nmea_lines == 0:
         raise ParseError(f"{path}: not an NMEA log (no line starts with '!' or '\\')")
 
-    stats.report(sink)
+    stats.report(sink, meaningful_lines)
     log.info(
         "%s: %d lines, %d AIS messages, %d positions, %d static rows, ignored types %s",
         path,
@@ -352,6 +363,7 @@ class _Output:
         """Decode one complete message and append its rows (or a reject)."""
         last = parts[-1]
         row = last.line_no
+        self.stats.merged += len(parts) - 1
         received_at = next((p.received_at for p in parts if p.received_at is not None), None)
         # The column is a UTC datetime; microseconds since the epoch convert per batch, not per row.
         received_us = None if received_at is None else received_at * 1_000_000

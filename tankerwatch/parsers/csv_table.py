@@ -27,6 +27,7 @@ class _LineTap:
         self._handle = handle
         self.line_no = 0  # physical lines handed out so far
         self.taken: list[str] = []
+        self.ends_with_newline = True
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -36,6 +37,7 @@ class _LineTap:
         if not raw:
             raise StopIteration
         self.line_no += 1
+        self.ends_with_newline = raw.endswith((b"\n", b"\r"))
         if self.line_no == 1 and raw.startswith(_BOM):
             raw = raw[len(_BOM):]
         try:
@@ -44,7 +46,7 @@ class _LineTap:
             # A wrong encoding affects the whole file, not one record: fail loudly
             # so the source is fixed rather than rejecting row after row.
             raise ParseError(
-                f"{self._path}: line {self.line_no} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                f"{self._path}: line {self.line_no} is not valid UTF-8 ({exc.reason} at byte {exc.start} of the line)"
             ) from None
         self.taken.append(line)
         return line
@@ -57,24 +59,65 @@ class _LineTap:
         return first, raw
 
 
-def csv_records(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+class CsvRecords:
     """``(first physical line, raw text, fields)`` of each non-blank record of a UTF-8 CSV file.
 
     A UTF-8 BOM is dropped. Invalid UTF-8 or broken CSV syntax raises ParseError:
     both spoil the rest of the file, not one record. csv's field size limit
-    (128 KiB) also caps what an unclosed quote can pull into memory.
+    (128 KiB) also caps what an unclosed quote can pull into memory. Once iterated,
+    ``last`` holds the last record and ``ends_with_newline`` says whether the file's
+    last line was terminated, for ``check_complete``.
     """
-    path = Path(path)
-    with path.open("rb") as handle:
-        tap = _LineTap(path, handle)
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.last: tuple[int, str, list[str]] | None = None
+        self.ends_with_newline = True
+
+    def __iter__(self) -> Iterator[tuple[int, str, list[str]]]:
+        path = self.path
+        with path.open("rb") as handle:
+            tap = _LineTap(path, handle)
+            try:
+                for record in csv.reader(tap):
+                    first_line, raw = tap.take()
+                    if not record or (len(record) == 1 and not record[0].strip()):
+                        continue
+                    self.last = (first_line, raw, record)
+                    yield first_line, raw, record
+            except csv.Error as exc:
+                raise ParseError(f"{path}: CSV syntax error near line {tap.line_no}: {exc}") from None
+            self.ends_with_newline = tap.ends_with_newline
+
+    def check_complete(self, header_fields: int | None) -> None:
+        """Raise ParseError when the file ends inside its last record.
+
+        A missing final newline alone is no proof: many writers omit it. But a
+        last line that stops inside a quoted field, or that has fewer fields than
+        the header and no newline after it, was cut: rejecting it would publish
+        the file's other rows as if they were all of it.
+        """
+        if self.last is None:
+            return
+        first_line, raw, record = self.last
         try:
-            for record in csv.reader(tap):
-                first_line, raw = tap.take()
-                if not record or (len(record) == 1 and not record[0].strip()):
-                    continue
-                yield first_line, raw, record
+            next(csv.reader([raw + "\n"], strict=True), None)
         except csv.Error as exc:
-            raise ParseError(f"{path}: CSV syntax error near line {tap.line_no}: {exc}") from None
+            if "unexpected end of data" in str(exc):
+                raise ParseError(
+                    f"{self.path}: the file ends inside a quoted field of the record starting at line "
+                    f"{first_line}: it looks truncated"
+                ) from None
+        if header_fields is not None and not self.ends_with_newline and len(record) < header_fields:
+            raise ParseError(
+                f"{self.path}: the last line ({first_line}) has {len(record)} of the header's {header_fields} "
+                "fields and no line end: the file looks truncated"
+            )
+
+
+def csv_records(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """Iterate a ``CsvRecords`` (without the end-of-file check)."""
+    yield from CsvRecords(path)
 
 
 def looks_like_html(line: str) -> bool:
@@ -103,13 +146,15 @@ def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str
     header: list[str] | None = None
     positions: dict[str, int] = {}
 
-    for first_line, raw, record in csv_records(path):
+    records = CsvRecords(path)
+    for first_line, raw, record in records:
         if header is None:
             if looks_like_html(raw):
                 raise ParseError(f"{path}: looks like an HTML page, not a {table_name} CSV")
             header = [h.strip().lower() for h in record]
             positions = _header_positions(path, header, required_columns)
             continue
+        sink.record()
         if len(record) != len(header):
             sink.reject(first_line, raw, field_count_reason(first_line, len(record), len(header)))
             continue
@@ -121,6 +166,7 @@ def read_headed_csv(path: Path, required_columns: Sequence[str], table_name: str
 
     if header is None:
         raise ParseError(f"{path}: file is empty (no header row)")
+    records.check_complete(len(header))
 
 
 def _header_positions(path: Path, header: list[str], required: Sequence[str]) -> dict[str, int]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tankerwatch.parsers.jsonlines import check_cut_last_line, check_surrogates, decode_line
 from tankerwatch.parsers.sink import TableSink
 
 VESSELS_TABLE = "raw_gfw_vessels"
@@ -38,7 +39,7 @@ def parse_gfw_vessels_jsonl(path: Path, sink: TableSink) -> None:
             sink.reject(line_no, raw, str(exc))
             continue
         if not line_rows:
-            sink.count("vessel_entries_without_identity_records")
+            sink.skip("vessel_entries_without_identity_records")
         for values in line_rows:
             rows.append(**values)
 
@@ -56,7 +57,7 @@ def parse_gfw_port_visits_jsonl(path: Path, sink: TableSink) -> None:
                 raise _BadRecord(f"expected a JSON object, got a {type(event).__name__}")
             event_type = event.get("type")
             if event_type != "port_visit" and "port_visit" not in event:
-                sink.count("events_of_other_types_skipped")
+                sink.skip("events_of_other_types_skipped")
                 continue
             event_id = _text(event.get("id"))
             if event_id is None:
@@ -94,21 +95,24 @@ def parse_gfw_port_visits_jsonl(path: Path, sink: TableSink) -> None:
 
 
 def _json_lines(path: Path, sink: TableSink) -> Iterator[tuple[int, str, Any]]:
-    """(line number, text, decoded JSON) per non-blank line; undecodable lines become rejects here."""
-    with Path(path).open("rb") as handle:
+    """(line number, text, decoded JSON) per non-blank line; a line that is not JSON becomes a reject here.
+
+    Undecodable text (invalid UTF-8, a lone surrogate escape) and a cut last line stop the parse."""
+    path = Path(path)
+    with path.open("rb") as handle:
         for line_no, data in enumerate(handle, start=1):
             if not data.strip():
                 continue
+            sink.record()
+            text = decode_line(path, line_no, data).rstrip("\r\n")
             try:
-                text = data.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                reason = f"not UTF-8: {exc.reason} at byte {exc.start}"
-                sink.reject(line_no, _shorten(data.decode("utf-8", "replace")), reason)
-                continue
-            try:
-                yield line_no, _shorten(text), json.loads(text)
+                value = json.loads(text)
             except json.JSONDecodeError as exc:
+                check_cut_last_line(path, line_no, data, f"{exc.msg} at column {exc.colno}")
                 sink.reject(line_no, _shorten(text), f"not JSON: {exc.msg} at column {exc.colno}")
+                continue
+            check_surrogates(path, line_no, data, value)
+            yield line_no, _shorten(text), value
 
 
 def _vessel_rows(line_no: int, record: Any) -> list[dict[str, Any]]:

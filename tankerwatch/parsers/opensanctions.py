@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tankerwatch.errors import ParseError
+from tankerwatch.parsers.jsonlines import check_cut_last_line, check_surrogates, decode_line
 from tankerwatch.parsers.sink import RowBuffer, TableSink
 
 VESSELS = "raw_opensanctions_vessels"
@@ -70,38 +71,43 @@ def parse_opensanctions_ftm(path: Path, sink: TableSink) -> None:
             line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
+            sink.record()
+            text = decode_line(path, number, line)
             try:
-                op, entity = _entity(line)
+                op, entity = _entity(text)
             except _BadLine as exc:
                 if not seen_line:
                     raise ParseError(_not_ftm(path, number, line, str(exc))) from None
-                sink.reject(number, line.decode("utf-8", "replace"), str(exc))
+                check_cut_last_line(path, number, raw, str(exc))
+                sink.reject(number, text, str(exc))
                 continue
+            check_surrogates(path, number, line, entity)
             seen_line = True
+            if entity is None:
+                # A DEL line names an entity to drop and carries none to keep.
+                sink.skip(f"op:{op}")
+                continue
             if op is not None:
                 sink.count(f"op:{op}")
-            if entity is None:
-                continue
             schema = entity["schema"]
             target = out.get(schema)
             if target is None:
-                sink.count(f"schema:{schema}")
+                sink.skip(f"schema:{schema}")
                 continue
             rows, properties, fields = target
             try:
                 _append(rows, number, entity, properties, fields)
             except _BadLine as exc:
-                sink.reject(number, line.decode("utf-8", "replace"), str(exc))
+                sink.reject(number, text, str(exc))
     if not seen_line:
         raise ParseError(f"{path}: the file is empty: it holds no FollowTheMoney entities.")
 
 
-def _entity(line: bytes) -> tuple[str | None, dict[str, Any] | None]:
+def _entity(line: str) -> tuple[str | None, dict[str, Any] | None]:
     """The delta op (None on an export line) and the entity of a line; a DEL line has no entity to keep."""
     try:
         data = json.loads(line)
     except (ValueError, RecursionError) as exc:
-        # ValueError covers both bad JSON and bytes that are not UTF-8.
         raise _BadLine(f"Not valid JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise _BadLine(f"Not a JSON object but a JSON {type(data).__name__}.")

@@ -51,6 +51,14 @@ class TableSink:
     batch_rows: int = DEFAULT_BATCH_ROWS
     rejects: list[Reject] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    # The parser's own count of the records in the file, taken where it reads them, not from the rows it
+    # wrote: None when the parser does not count (the ingest then counts the file itself).
+    records_read: int | None = None
+    # Records read and deliberately not kept (a type tankerwatch has no use for), by reason.
+    skipped: dict[str, int] = field(default_factory=dict)
+    # Records folded into a later one (the earlier sentences of a multi-sentence AIS message): the row or
+    # reject of that later record stands for them.
+    records_merged: int = 0
     _frames: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
     _parts: dict[str, list[Path]] = field(default_factory=dict)
     _rows: dict[str, int] = field(default_factory=dict)
@@ -75,6 +83,22 @@ class TableSink:
 
     def reject(self, source_row: int, raw: str, reason: str) -> None:
         self.rejects.append(Reject(source_row, raw, reason))
+
+    def record(self, by: int = 1) -> None:
+        """Count records as the parser reads them: the accounting's 'read'."""
+        self.records_read = (self.records_read or 0) + by
+
+    def skip(self, name: str, by: int = 1) -> None:
+        """A record read and not kept on purpose; it is counted under ``name`` in the stats too."""
+        self.skipped[name] = self.skipped.get(name, 0) + by
+        self.count(name, by)
+
+    def merge(self, by: int = 1) -> None:
+        self.records_merged += by
+
+    @property
+    def records_skipped(self) -> int:
+        return sum(self.skipped.values())
 
     def count(self, name: str, by: int = 1) -> None:
         """A counter the ingest reports as metadata (e.g. AIS messages of types not needed)."""
@@ -111,4 +135,11 @@ def parse_in_memory(parser: Parser, path: Path, tables: tuple[str, ...] = ()) ->
     parser(Path(path), sink)
     sink.close()
     names = sorted(set(tables) | set(sink.tables()))
-    return ParseResult(tables={name: sink.frame(name) for name in names}, rejects=sink.rejects, stats=dict(sink.stats))
+    return ParseResult(
+        tables={name: sink.frame(name) for name in names},
+        rejects=sink.rejects,
+        stats=dict(sink.stats),
+        records_read=sink.records_read,
+        skipped=dict(sink.skipped),
+        records_merged=sink.records_merged,
+    )

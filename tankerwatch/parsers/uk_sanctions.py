@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tankerwatch.errors import ParseError
-from tankerwatch.parsers.csv_table import csv_records, field_count_reason, looks_like_html
+from tankerwatch.parsers.csv_table import CsvRecords, field_count_reason, looks_like_html
 from tankerwatch.parsers.sink import TableSink
 
 TABLE = "raw_uk_sanctions_ships"
@@ -54,7 +54,8 @@ def parse_uk_sanctions_csv(path: Path, sink: TableSink) -> None:
     type_position = 0
     preamble = True  # only the first record may be the 'Report Date:' line
 
-    for first_line, raw, record in csv_records(path):
+    records = CsvRecords(path)
+    for first_line, raw, record in records:
         if header is None:
             if looks_like_html(raw):
                 raise ParseError(f"{path}: looks like an HTML page, not the UK Sanctions List CSV")
@@ -71,6 +72,7 @@ def parse_uk_sanctions_csv(path: Path, sink: TableSink) -> None:
             type_position = found[_DESIGNATION_TYPE]
             continue
 
+        sink.record()
         if len(record) != len(header):
             sink.reject(first_line, raw, field_count_reason(first_line, len(record), len(header)))
             continue
@@ -79,7 +81,7 @@ def parse_uk_sanctions_csv(path: Path, sink: TableSink) -> None:
             if not designation_type:
                 sink.reject(first_line, raw, f"Line {first_line} has no {_DESIGNATION_TYPE}.")
             else:
-                sink.count(f"designation_type:{designation_type}")
+                sink.skip(f"designation_type:{designation_type}")
             continue
         values = {column: record[pos].strip() or None for column, pos in positions.items()}
         parts = (record[pos].strip() for pos in name_positions)
@@ -88,6 +90,7 @@ def parse_uk_sanctions_csv(path: Path, sink: TableSink) -> None:
 
     if header is None:
         raise ParseError(f"{path}: file is empty (no header row)")
+    records.check_complete(len(header))
 
 
 def _normalise(name: str) -> str:

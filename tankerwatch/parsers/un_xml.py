@@ -29,7 +29,7 @@ def parse_un_consolidated(path: Path, sink: TableSink) -> None:
     rows = sink.buffer(TABLE)
     try:
         with path.open("rb") as handle:
-            saw_section = _stream_records(path, handle, rows)
+            saw_section = _stream_records(path, handle, rows, sink)
     except DTDForbidden as exc:
         raise ParseError(
             f"{path}: refused: the XML declares a DTD (<!DOCTYPE {exc.name}>), which can define "
@@ -44,12 +44,13 @@ def parse_un_consolidated(path: Path, sink: TableSink) -> None:
     except DefusedXmlException as exc:
         raise ParseError(f"{path}: refused unsafe XML ({type(exc).__name__}: {exc}).") from exc
     except XMLSyntaxError as exc:
-        raise ParseError(f"{path}: not well-formed XML ({exc}).") from exc
+        # expat reports a file that stops before its root is closed as 'no element found' at the last line.
+        raise ParseError(f"{path}: not well-formed XML ({exc}); a file cut short ends this way too.") from exc
     if not saw_section:
         raise ParseError(f"{path}: <{_ROOT}> has neither an INDIVIDUALS nor an ENTITIES section.")
 
 
-def _stream_records(path: Path, handle: BinaryIO, rows: RowBuffer) -> bool:
+def _stream_records(path: Path, handle: BinaryIO, rows: RowBuffer, sink: TableSink) -> bool:
     """Append one row per record as its end tag is read; True if a record section was seen.
 
     Depth 1 is the root, 2 a section, 3 a record. Each finished record (and each
@@ -85,9 +86,13 @@ def _stream_records(path: Path, handle: BinaryIO, rows: RowBuffer) -> bool:
             continue
 
         if depth == 3:
+            # Every element inside a section is a record read: a designation, or one of another kind skipped.
+            sink.record()
             if wanted is not None and _local(element.tag) == wanted[0]:
                 ordinal += 1
                 _append_record(rows, ordinal, wanted[1], element, generated_at)
+            else:
+                sink.skip(f"element:{_local(element.tag)}")
             section.remove(element)
         elif depth == 2:
             root.remove(element)
