@@ -11,17 +11,23 @@ import logging
 import os
 import random
 import re
+import select
+import socket
+import ssl
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connectionpool
 
 from tankerwatch.errors import FetchError
 from tankerwatch.faults import fault_point
@@ -38,7 +44,14 @@ _HEAD_BYTES = 8192
 # URLs of a role that were never fetched again fall out of its state file after this many others.
 _STATE_ENTRIES_KEPT = 500
 _MESSAGE_DETAIL_CHARS = 300
-_SECRET_PARAM = re.compile(r"(key|token|secret|password|passwd|signature|sig|auth)", re.IGNORECASE)
+# A query or fragment parameter whose name holds one of these (X-Amz-Signature, client_secret, apiKey, code)
+# carries a credential: its value is masked wherever a URL is shown or stored.
+_SECRET_PARAM = re.compile(
+    r"(key|token|secret|passw|pwd|signature|sig|auth|code|credential|session|jwt|bearer|private|otp)", re.IGNORECASE
+)
+# In free text (an exception of requests or urllib3 quotes the URL it failed on): user info, and secret-named values.
+_TEXT_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#'\"<>]+@")
+_TEXT_PARAM = re.compile(r"([?&;#]\s*)([^=&;?#\s'\"<>]+)=([^&;#\s'\"<>)]*)")
 _SECRET_HEADERS = ("authorization", "proxy-authorization")
 _NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SUFFIX = re.compile(r"^(\.[A-Za-z0-9]{1,10}){1,2}$")
@@ -63,6 +76,9 @@ class FetchOptions:
     max_backoff_s: float = 60.0
     max_retry_after_s: float = 300.0
     max_bytes: int = 2 * 1024**3
+    # The whole download, retries and waits included: a server that drips a byte within every read
+    # timeout cannot hold a run (and the data directory's lock) for longer than this.
+    total_timeout_s: float = 1800.0
     expect: str | None = None
     # A daily feed's quiet day may be an empty file; for anything else an empty body is a publisher fault.
     allow_empty: bool = False
@@ -80,7 +96,7 @@ class FetchOptions:
             raise ValueError(f"on_fetch_error must be one of {', '.join(ON_FETCH_ERROR)}, not {self.on_fetch_error!r}")
         if self.expect is not None and self.expect not in EXPECT_KINDS:
             raise ValueError(f"expect must be one of {', '.join(EXPECT_KINDS)} or None, not {self.expect!r}")
-        for name in ("connect_timeout_s", "read_timeout_s"):
+        for name in ("connect_timeout_s", "read_timeout_s", "total_timeout_s"):
             if not _is_number(getattr(self, name)) or not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a number above 0, not {getattr(self, name)!r}")
         for name in ("backoff_s", "max_backoff_s", "max_retry_after_s"):
@@ -143,6 +159,7 @@ class Fetcher:
         self._good_once_parsed = good_once_parsed
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
+        _watch_session(self._session)
         self._sleep = sleep
         self._log = log if log is not None else _logger.warning
 
@@ -257,7 +274,7 @@ class Fetcher:
                 if len(body) > options.max_bytes:
                     raise FetchError(f"{where}: {method} {shown} is larger than the {options.max_bytes:,} byte limit")
                 sniffer.feed(chunk)
-            _check_complete(response, declared)
+            _check_complete(response, declared, where, f"{method} {shown}")
             if body:
                 sniffer.finish()
             # The documented way to hand back a streamed response whose body has been read: .content,
@@ -348,7 +365,7 @@ class Fetcher:
             declared = _declared_length(response, where, what, options)
             part = _land_stream(
                 role_dir, response.iter_content(CHUNK), options, where, what,
-                finish=lambda: _check_complete(response, declared),
+                finish=lambda: _check_complete(response, declared, where, what),
             )
             return part, etag, last_modified
 
@@ -382,56 +399,74 @@ class Fetcher:
         json: Any = None,
         secrets: Collection[str] = (),
     ) -> Any:
-        """Send until ``handle`` accepts an answer: retries on connection errors, timeouts, 429 and 5xx."""
+        """Send until ``handle`` accepts an answer: retries on connection errors, timeouts, 429 and 5xx,
+        all within ``options.total_timeout_s``."""
         shown = _display_url(url)
         attempts = options.retries + 1
         request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        guard = _redirect_guard(where, options)
+        guard = _redirect_guard(_RedirectPolicy(url, where, options))
         problem = "no attempt made"
-        for attempt in range(1, attempts + 1):
-            retry_after: float | None = None
-            fatal: str | None = None
-            try:
-                response = self._session.request(
-                    method, url, params=params, json=json, headers=request_headers,
-                    timeout=(options.connect_timeout_s, options.read_timeout_s),
-                    stream=True, allow_redirects=True, hooks={"response": [guard]},
-                )
-            except requests.RequestException as exc:
-                problem = _describe(exc)
-                if not _transient(exc):
-                    fatal = problem
-            else:
+
+        def out_of_time(attempt: int) -> FetchError:
+            return FetchError(_scrub(
+                f"{where}: {method} {shown} did not complete within its total deadline of "
+                f"{options.total_timeout_s:g} s (total_timeout_s) on attempt {attempt}; last: {problem}", secrets,
+            ), transient=True)
+
+        with _Deadline(options.total_timeout_s) as deadline:
+            for attempt in range(1, attempts + 1):
+                retry_after: float | None = None
+                fatal: str | None = None
                 try:
-                    with response:
-                        status = response.status_code
-                        if status == 429 or 500 <= status <= 599:
-                            problem = f"HTTP {status} {response.reason or ''}".rstrip()
-                            header = response.headers.get("Retry-After")
-                            retry_after = _retry_after(header)
-                            if retry_after is not None and retry_after > options.max_retry_after_s:
-                                raise FetchError(
-                                    f"{where}: {method} {shown} answered {problem} with Retry-After {header!r} "
-                                    f"({retry_after:.0f} s), longer than the {options.max_retry_after_s:.0f} s "
-                                    f"this source may wait (max_retry_after_s); gave up after {attempt} attempt(s)"
-                                )
-                        else:
-                            return handle(response, attempt)
-                except _Retryable as exc:
-                    problem = str(exc)
-                except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                    response = self._session.request(
+                        method, url, params=params, json=json, headers=request_headers,
+                        timeout=(options.connect_timeout_s, options.read_timeout_s),
+                        stream=True, allow_redirects=True, hooks={"response": [guard]},
+                    )
+                except requests.RequestException as exc:
                     problem = _describe(exc)
+                    if deadline.expired:
+                        raise out_of_time(attempt) from None
                     if not _transient(exc):
                         fatal = problem
-            if fatal is not None:
-                raise FetchError(_scrub(f"{where}: {method} {shown} failed on attempt {attempt}: {fatal}", secrets))
-            if attempt < attempts:
-                delay = retry_after if retry_after is not None else _backoff(options, attempt - 1)
-                self._log(_scrub(
-                    f"{where}: {method} {shown}: {problem}; retrying in {delay:.1f} s "
-                    f"(attempt {attempt + 1} of {attempts})", secrets,
-                ))
-                self._sleep(delay)
+                else:
+                    try:
+                        with response:
+                            deadline.watch(_body_socket(response))
+                            status = response.status_code
+                            if status == 429 or 500 <= status <= 599:
+                                problem = f"HTTP {status} {response.reason or ''}".rstrip()
+                                header = response.headers.get("Retry-After")
+                                retry_after = _retry_after(header)
+                                if retry_after is not None and retry_after > options.max_retry_after_s:
+                                    raise FetchError(
+                                        f"{where}: {method} {shown} answered {problem} with Retry-After {header!r} "
+                                        f"({retry_after:.0f} s), longer than the {options.max_retry_after_s:.0f} s "
+                                        f"this source may wait (max_retry_after_s); gave up after {attempt} attempt(s)"
+                                    )
+                            else:
+                                response._tankerwatch_tail = _install_tail_check(response)  # type: ignore[attr-defined]
+                                return handle(response, attempt)
+                    except _Retryable as exc:
+                        problem = str(exc)
+                    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                        problem = _describe(exc)
+                        if not _transient(exc):
+                            fatal = problem
+                    if deadline.expired:
+                        raise out_of_time(attempt)
+                if fatal is not None:
+                    raise FetchError(_scrub(f"{where}: {method} {shown} failed on attempt {attempt}: {fatal}", secrets))
+                if attempt < attempts:
+                    delay = retry_after if retry_after is not None else _backoff(options, attempt - 1)
+                    if delay >= deadline.remaining():
+                        problem += f"; the next attempt would start after the deadline (in {delay:.1f} s)"
+                        raise out_of_time(attempt)
+                    self._log(_scrub(
+                        f"{where}: {method} {shown}: {problem}; retrying in {delay:.1f} s "
+                        f"(attempt {attempt + 1} of {attempts})", secrets,
+                    ))
+                    self._sleep(delay)
         message = f"{where}: {method} {shown} failed after {attempts} attempt(s); last: {problem}"
         # Only here is a failure transient: every attempt met 429/5xx, a connection error or a timeout.
         raise FetchError(_scrub(message, secrets), transient=True)
@@ -693,12 +728,23 @@ def _declared_length(response: requests.Response, where: str, what: str, options
     return declared
 
 
-def _check_complete(response: requests.Response, declared: int | None) -> None:
+def _check_complete(response: requests.Response, declared: int | None, where: str, what: str) -> None:
+    """The body that arrived is the whole body: not cut by the deadline, not shorter or longer than declared."""
+    deadline = getattr(_active, "deadline", None)
+    if deadline is not None and deadline.expired:
+        # A cut connection can look like the end of a body sent without Content-Length.
+        raise _Retryable("the total deadline cut the body off")
     # urllib3 2 already raises IncompleteRead on a short body; counting the wire bytes (tell(), before any
     # Content-Encoding is undone) against Content-Length also catches a pool or adapter that does not.
     received = getattr(response.raw, "tell", lambda: None)()
     if declared is not None and isinstance(received, int) and received != declared:
         raise _Retryable(f"body truncated: {received:,} of the {declared:,} bytes announced arrived")
+    tail = getattr(response, "_tankerwatch_tail", None)
+    if tail is not None and tail.extra:
+        raise FetchError(
+            f"{where}: {what} sent more bytes than the {declared:,} its Content-Length announced "
+            f"(it went on with {bytes(tail.extra[:16])!r}): the body cannot be trusted to be whole"
+        )
 
 
 class _Sniffer:
@@ -949,20 +995,287 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _redirect_guard(where: str, options: FetchOptions) -> Callable[..., requests.Response]:
-    # A response hook runs before requests follows a redirect, so an https URL that redirects to plain
-    # http (or to anything else refused) is stopped before any connection to the new target.
+def _addresses(host: str, port: int | None) -> list[str]:
+    """Every address ``host`` resolves to (a literal address is its own); an OSError when it does not resolve."""
+    infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+def _host_addresses(host: str, port: int | None) -> list[str]:
+    host = host.rstrip(".")
+    if host.lower() == "localhost":
+        return ["127.0.0.1"]
+    try:
+        return [str(ipaddress.ip_address(host.split("%", 1)[0]))]
+    except ValueError:
+        return _addresses(host, port)
+
+
+def _is_internal_address(text: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), shared, multicast, reserved or unspecified: not the internet."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return True  # not an address we can judge: treat as internal, the safe side
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or any(
+        (address.is_loopback, address.is_link_local, address.is_multicast, address.is_reserved, address.is_unspecified)
+    )
+
+
+class _RedirectPolicy:
+    """Where redirects from one source URL may lead: never from https to http, and never to a loopback,
+    private or link-local address unless the source URL itself names such a host (a feed on the intranet)."""
+
+    def __init__(self, origin: str, where: str, options: FetchOptions) -> None:
+        self.origin = origin
+        self.where = where
+        self.options = options
+        self._origin_internal: bool | None = None
+
+    def origin_internal(self) -> bool:
+        if self._origin_internal is None:
+            parts = urlsplit(self.origin)
+            host = (parts.hostname or "").rstrip(".")
+            if _is_loopback(host):
+                self._origin_internal = True
+            else:
+                try:
+                    self._origin_internal = any(
+                        _is_internal_address(a) for a in _host_addresses(host, parts.port)
+                    )
+                except (OSError, UnicodeError, ValueError):
+                    self._origin_internal = False
+        return self._origin_internal
+
+    def check(self, source: str, target: str) -> None:
+        where = self.where
+        how = f"{_display_url(source)} redirected to {_display_url(target)}"
+        _check_remote_url(target, where, self.options, redirected_from=source)
+        if urlsplit(source).scheme.lower() == "https" and urlsplit(target).scheme.lower() != "https":
+            raise FetchError(f"{where}: refusing a redirect from https to plain http ({how})")
+        if self.origin_internal():
+            return
+        parts = urlsplit(target)
+        host = (parts.hostname or "").rstrip(".")
+        try:
+            addresses = _host_addresses(host, parts.port)
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise FetchError(f"{where}: cannot resolve the host of a redirect ({how}): {exc}", transient=True) from None
+        internal = [a for a in addresses if _is_internal_address(a)]
+        if internal:
+            raise FetchError(
+                f"{where}: refusing a redirect to an internal address ({how}: {host} is {', '.join(internal)}); "
+                "only a source whose own URL names an internal host may be redirected to one"
+            )
+
+
+def _redirect_guard(policy: _RedirectPolicy) -> Callable[..., requests.Response]:
+    # A response hook runs before requests follows a redirect, so a redirect that is refused is stopped
+    # before any connection to the new target.
     def guard(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         if response.is_redirect:
             target = urljoin(response.url, response.headers.get("Location", ""))
             try:
-                _check_remote_url(target, where, options, redirected_from=response.url)
+                policy.check(response.url, target)
             except FetchError:
                 response.close()
                 raise
         return response
 
     return guard
+
+
+# -- the total deadline ------------------------------------------------------------------------------
+
+_active = threading.local()
+
+
+class _Deadline:
+    """The total time one download may take. At expiry the sockets it watches are shut down, which ends a
+    read blocked in any layer (headers or body, plain or TLS) from outside; re-armed until stopped, so a
+    connection opened just after expiry is cut as well."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._stopped = False
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def __enter__(self) -> _Deadline:
+        self._previous = getattr(_active, "deadline", None)
+        _active.deadline = self
+        self._arm(max(0.0, self.remaining()))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _active.deadline = self._previous
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self._connections.clear()
+
+    def _arm(self, delay: float) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._timer = threading.Timer(delay, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connections = list(self._connections)
+        for connection in connections:
+            _cut(connection)
+        self._arm(0.5)
+
+    def watch(self, connection: Any) -> None:
+        if connection is None:
+            return
+        with self._lock:
+            if connection not in self._connections:
+                self._connections.append(connection)
+            expired = self.expired
+        if expired:
+            _cut(connection)
+
+
+def _cut(connection: Any) -> None:
+    sock = connection if isinstance(connection, socket.socket) else getattr(connection, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass
+
+
+def _watch_connection(connection: Any) -> None:
+    deadline = getattr(_active, "deadline", None)
+    if deadline is not None:
+        deadline.watch(connection)
+
+
+class _WatchedHTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _watch_connection(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _WatchedHTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        _watch_connection(conn)
+        return super()._make_request(conn, *args, **kwargs)
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with every connection it uses known to the download's deadline from before the
+    request is sent: a server that drips its status line and headers is cut off too, not only its body."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool,
+        }
+
+
+def _watch_session(session: requests.Session) -> None:
+    # Only requests' own adapters are replaced: a caller's custom adapter keeps working, and its body
+    # reads are still cut at the deadline (the connection is watched once the answer arrives).
+    for prefix in ("https://", "http://"):
+        if type(session.adapters.get(prefix)) is requests.adapters.HTTPAdapter:
+            session.mount(prefix, _DeadlineAdapter())
+
+
+class _TailCheck:
+    """Wraps the socket file of an answer with a Content-Length. http.client stops reading at that length and
+    closes the file: just before, this looks for bytes beyond it, already buffered or arriving within a short
+    grace. A publisher whose Content-Length is shorter than its body would otherwise have the body cut to it."""
+
+    def __init__(self, inner: Any, sock: socket.socket, grace_s: float) -> None:
+        self._inner = inner
+        self._sock = sock
+        self._grace_s = grace_s
+        self.extra: bytes | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def close(self) -> None:
+        try:
+            self.extra = self._look()
+        finally:
+            self._inner.close()
+
+    def _look(self) -> bytes:
+        sock, inner = self._sock, self._inner
+        try:
+            previous = sock.gettimeout()
+        except OSError:
+            return b""
+        try:
+            sock.setblocking(False)
+            extra = self._peek()
+            if extra or inner.closed:
+                return extra
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                return self._peek()
+            readable, _, _ = select.select([sock], [], [], self._grace_s)
+            return self._peek() if readable else b""
+        except (OSError, ValueError):
+            return b""
+        finally:
+            try:
+                sock.settimeout(previous)
+            except OSError:
+                pass
+
+    def _peek(self) -> bytes:
+        try:
+            return bytes(self._inner.peek(1) or b"")
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return b""
+        except (OSError, ValueError):
+            return b""
+
+
+def _body_socket(response: requests.Response) -> socket.socket | None:
+    """The socket ``response``'s body is read from. Once an answer says the connection will close, http.client
+    lets go of it on the connection object: only the body's own file still holds it."""
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        return sock
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _install_tail_check(response: requests.Response) -> _TailCheck | None:
+    """Put a _TailCheck under ``response``'s body when it has a Content-Length (and is plain requests/urllib3)."""
+    inner_response = getattr(response.raw, "_fp", None)
+    fp = getattr(inner_response, "fp", None)
+    sock = _body_socket(response)
+    if (
+        fp is None or sock is None or not hasattr(fp, "peek")
+        or getattr(inner_response, "length", None) is None or getattr(inner_response, "chunked", False)
+    ):
+        return None
+    # A server that will close the connection sends its EOF at once; on a kept-alive one only what has
+    # already arrived (or arrives at once) can be seen without delaying every download.
+    grace = 0.25 if getattr(inner_response, "will_close", False) else 0.05
+    tail = _TailCheck(fp, sock, grace)
+    inner_response.fp = tail
+    return tail
 
 
 def _expand(url: str, path: Path, base_dir: Path, where: str) -> list[tuple[str, Path]]:
@@ -1004,33 +1317,52 @@ def _suffix(name: str) -> str:
 
 
 def _display_url(url: str | None) -> str:
-    """The URL for messages: a password in it, and query values that look like keys or tokens, become ***."""
+    """The URL as it may be shown or stored: its user info (``TOKEN@``, ``user:pass@``) and the values of query
+    and fragment parameters named like a credential become ***; everything else stays as written."""
     if not url:
         return ""
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
-        if parts.password is not None:
-            netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-        query = parts.query
-        if query and _SECRET_PARAM.search(query):
-            query = "&".join(
-                f"{name}=***" if _SECRET_PARAM.search(name) else f"{name}={value}"
-                for name, value in parse_qsl(query, keep_blank_values=True)
-            )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        if "@" in netloc:
+            netloc = "***@" + netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, _mask_params(parts.query), _mask_params(parts.fragment)))
     except ValueError:
         return "<an unparseable URL>"
 
 
+def _is_secret_name(name: str) -> bool:
+    return bool(_SECRET_PARAM.search(unquote(name.replace("+", " "))))
+
+
+def _mask_params(text: str) -> str:
+    """``a=1&api_key=XYZ`` as ``a=1&api_key=***``, keeping every other byte (its encoding, its order) as it was."""
+    if not text or "=" not in text:
+        return text
+    pieces = re.split(r"([&;])", text)
+    for i, piece in enumerate(pieces):
+        name, eq, _ = piece.partition("=")
+        if eq and _is_secret_name(name):
+            pieces[i] = f"{name}=***"
+    return "".join(pieces)
+
+
 def _secrets(url: str, headers: dict[str, str] | None = None, params: Any = None) -> list[str]:
-    """Strings no message may carry: Authorization values (and their token part), URL passwords, key-like params."""
+    """Strings no message may carry: Authorization values (and their token part), the URL's user info,
+    the values of credential-named parameters, each as written and decoded."""
     found: list[str] = []
     try:
         parts = urlsplit(url)
-        if parts.password:
-            found += [parts.password, unquote(parts.password)]
-        found += [value for name, value in parse_qsl(parts.query) if _SECRET_PARAM.search(name)]
+        if "@" in parts.netloc:
+            userinfo = parts.netloc.rpartition("@")[0]
+            found += [userinfo, unquote(userinfo)]
+            for piece in userinfo.split(":", 1):
+                found += [piece, unquote(piece)]
+        for text in (parts.query, parts.fragment):
+            for piece in re.split(r"[&;]", text):
+                name, eq, value = piece.partition("=")
+                if eq and _is_secret_name(name):
+                    found += [value, unquote(value), unquote(value.replace("+", " "))]
     except ValueError:
         pass
     for name, value in (headers or {}).items():
@@ -1041,15 +1373,40 @@ def _secrets(url: str, headers: dict[str, str] | None = None, params: Any = None
             if len(scheme_and_token) == 2:
                 found.append(scheme_and_token[1].strip())
     if isinstance(params, dict):
-        found += [str(v) for k, v in params.items() if _SECRET_PARAM.search(str(k)) and v is not None]
+        for k, v in params.items():
+            if _SECRET_PARAM.search(str(k)) and v is not None:
+                found += [str(v), quote(str(v), safe=""), quote_plus(str(v), safe="")]
     # Very short values would blank out ordinary words; no real credential is that short.
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
 
-def _scrub(text: str, secrets: Collection[str]) -> str:
+def _scrub(text: str, secrets: Collection[str] = ()) -> str:
+    """``text`` with every known secret and, in any URL it quotes, user info and credential-named values masked."""
     for secret in secrets:
         text = text.replace(secret, "***")
-    return text
+    text = _TEXT_USERINFO.sub(r"\1***@", text)
+    return _TEXT_PARAM.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}=***" if m.group(3) and _is_secret_name(m.group(2)) else m.group(0), text
+    )
+
+
+class _ScrubFilter(logging.Filter):
+    """Masks URLs in what urllib3 and requests log (at DEBUG they log every request line, query string included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is left to logging to report
+            return True
+        scrubbed = _scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.response", "urllib3.util.retry",
+              "urllib3.poolmanager", "requests"):
+    logging.getLogger(_name).addFilter(_ScrubFilter())
 
 
 # -- retries ----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ FETCH_SETTINGS: dict[str, type | tuple[type, ...]] = {
     "on_fetch_error": str,
     "connect_timeout_s": (int, float),
     "read_timeout_s": (int, float),
+    "total_timeout_s": (int, float),
     "retries": int,
     "max_bytes": int,
 }
@@ -119,7 +120,9 @@ def load_sources(path: Path) -> list[Source]:
     except UnicodeDecodeError as exc:
         raise SourcesFileError(f"sources file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader with fewer features
+    except _Refused as exc:
+        raise SourcesFileError(f"sources file {path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise SourcesFileError(f"sources file {path} is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
@@ -130,6 +133,48 @@ def load_sources(path: Path) -> list[Source]:
     except ValueError as exc:
         raise SourcesFileError(str(exc)) from None
     return [_parse_source(str(name), spec, base_dir, roots) for name, spec in document["sources"].items()]
+
+
+class _Refused(Exception):
+    """A construct the sources file may not use, with where it is."""
+
+
+def _line(node_or_event: Any) -> int:
+    return node_or_event.start_mark.line + 1
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without anchors, aliases or merge keys, and without a key twice in one mapping.
+
+    An alias lets one short file expand into a huge document, and a merge key or a repeated key makes
+    one source silently take settings from, or lose them to, another: in a file that decides what is
+    fetched from where, every setting is spelled out where it applies.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(f"line {_line(event)}: the alias *{event.anchor} is not allowed (no anchors or aliases)")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _Refused(f"line {_line(event)}: the anchor &{anchor} is not allowed (no anchors or aliases)")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _Refused(f"line {_line(key_node)}: the merge key '<<' is not allowed")
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key: the constructor below reports it
+                if first is not None:
+                    raise _Refused(f"line {_line(key_node)}: the key {key!r} appears twice (first on line {first})")
+                seen[key] = _line(key_node)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _parse_source(name: str, spec: Any, base_dir: Path, roots: tuple[str, ...] = ()) -> Source:

@@ -58,6 +58,10 @@ class Reply:
     filler: int = 0  # this many b"x" streamed after body: a large body never built in memory
     delay_s: float = 0.0  # wait before the status line: a server that hangs
     stall_s: float = 0.0  # wait after the first half of the body: a body that hangs mid-way
+    drip_s: float = 0.0  # send the body one byte at a time, this long apart: a server that never times out
+    drip_headers_s: float = 0.0  # the same for the status line and headers
+    keep_alive: bool = False  # answer HTTP/1.1 and keep the connection open after the body
+    location: str | None = None  # a Location header; "{base}" is replaced by the server's base URL
 
 
 @dataclass(frozen=True)
@@ -121,16 +125,38 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         reply = fault._answer(Seen(self.command, self.path, headers, body))
         if reply.delay_s and fault.release.wait(reply.delay_s):
             return
+        if reply.keep_alive:
+            self.protocol_version = "HTTP/1.1"
         try:
+            if reply.drip_headers_s:
+                # Buffer the head, then let it out byte by byte.
+                self.wfile, real = _Collect(), self.wfile
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if reply.location is not None:
+                self.send_header("Location", reply.location.replace("{base}", fault.base_url))
             if reply.length == "auto":
                 self.send_header("Content-Length", str(len(reply.body) + reply.filler))
             elif reply.length is not None:
                 self.send_header("Content-Length", str(reply.length))
             self.end_headers()
+            if reply.drip_headers_s:
+                head, self.wfile = bytes(self.wfile.data), real
+                for i in range(len(head)):
+                    self.wfile.write(head[i:i + 1])
+                    self.wfile.flush()
+                    if fault.release.wait(reply.drip_headers_s):
+                        return
+            self.close_connection = not reply.keep_alive
             if self.command == "HEAD":
+                return
+            if reply.drip_s:
+                for i in range(len(reply.body)):
+                    self.wfile.write(reply.body[i:i + 1])
+                    self.wfile.flush()
+                    if fault.release.wait(reply.drip_s):
+                        return
                 return
             half = len(reply.body) // 2 if reply.stall_s else len(reply.body)
             self.wfile.write(reply.body[:half])
@@ -146,6 +172,18 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             pass  # the client gave up first (a timeout, a size cap): that is the point of the test
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.data += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 @contextmanager
