@@ -1,4 +1,5 @@
-"""Blocking Great Expectations checks: one per asset that has a suite in expectations/, plus the publish-set gate."""
+"""Blocking Great Expectations checks: one per asset that has a suite in expectations/, plus the publish-set gate;
+and a non-blocking WARN check per model whose suite quarantines rows the rules did not foresee."""
 
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
 from tankerwatch.gate_windows import validate_gate
 from tankerwatch.gates import GateResult, validate_frame
 from tankerwatch.models import discover_models
+from tankerwatch.quarantine import QUARANTINE_CHECK, quarantinable_indexes, quarantined_counts
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
 from tankerwatch.published_schema import CHECK_NAME as PUBLISHED_SCHEMA_CHECK
 from tankerwatch.published_schema import SCHEMA_FILE, schema_frame
@@ -85,12 +87,52 @@ def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefini
     return gx_suite
 
 
+def build_quarantine_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=asset_name,
+        name=QUARANTINE_CHECK,
+        blocking=False,
+        pool="duckdb",
+        description=(
+            f"Rows of {asset_name} that passed every rule but violate an expectation of expectations/{suite_path.name} "
+            "on the rows it uses: rejected with the expectation as their reason (see rejects), counted here as a warning."
+        ),
+    )
+    def quarantined(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+        with tankerwatch.warehouse() as con:
+            counts = quarantined_counts(con, asset_name)
+        total = sum(c.rows for c in counts)
+        if total:
+            context.log.warning(
+                f"{asset_name}: {total} row(s) rejected by expectations no rule foresaw: "
+                + "; ".join(f"{c.expectation}: {c.rows}" for c in counts if c.rows)
+            )
+        return dg.AssetCheckResult(
+            passed=total == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "quarantined_rows": total,
+                "by_expectation": dg.MetadataValue.json({c.expectation: c.rows for c in counts}),
+            },
+        )
+
+    return quarantined
+
+
 def build_suite_checks(asset_names: list[str]) -> list[dg.AssetChecksDefinition]:
-    """A blocking check for every asset with a suite; an asset without one is a configuration error."""
+    """A blocking check for every asset with a suite (an asset without one is a configuration error), and
+    a WARN check for every asset whose suite has expectations the quarantine applies (tankerwatch/quarantine.py)."""
     missing = [name for name in asset_names if not (EXPECTATIONS_DIR / f"{name}.json").exists()]
     if missing:
         raise FileNotFoundError(f"no Great Expectations suite in expectations/ for assets {missing}")
-    return [build_suite_check(name, EXPECTATIONS_DIR / f"{name}.json") for name in asset_names]
+    models = discover_models()
+    checks = [build_suite_check(name, EXPECTATIONS_DIR / f"{name}.json") for name in asset_names]
+    checks += [
+        build_quarantine_check(name, EXPECTATIONS_DIR / f"{name}.json")
+        for name in asset_names
+        if name in models and quarantinable_indexes(EXPECTATIONS_DIR / f"{name}.json")
+    ]
+    return checks
 
 
 @dg.asset_check(

@@ -1286,3 +1286,71 @@ def python_regex_to_re2(pattern: str) -> str:
         raise _Untranslatable(f"{str(op).lower()} (lookaround, backreference, atomic group or possessive repeat)")
 
     return sequence(list(parsed), terminal=True)
+
+
+# --- row-level expectations as predicates (tankerwatch/quarantine.py) -------------------------
+
+# The expectation types whose verdict is a sum of verdicts on single rows: a row that violates one
+# can be named, and taken out of what is used, without changing any other row's verdict.
+ROW_LEVEL_TYPES = frozenset(
+    {
+        "expect_column_values_to_not_be_null",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_match_regex",
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "expect_column_pair_values_to_be_equal",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RowViolation:
+    """One row-level expectation of a suite as SQL over the table's columns: `predicate` is true
+    exactly for the rows GX counts as unexpected, `values` renders the offending value(s) as text."""
+
+    index: int
+    etype: str
+    columns: tuple[str, ...]
+    predicate: _Sql
+    values: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.etype.removeprefix('expect_')} on {', '.join(self.columns)}"
+
+
+def row_violations(con: Any, relation: str, suite_path: str | Path, indexes: list[int]) -> list[RowViolation]:
+    """The expectations at `indexes` of the suite (row-level types only) compiled against
+    `relation` (a quoted table or view name) as predicates a row violates them by."""
+    path = Path(suite_path)
+    spec = _read_suite_file(path)
+    ctx = _Context(con, relation)
+    out = []
+    for index in indexes:
+        check = _build_check(path, index, spec["expectations"][index])
+        if check.etype not in ROW_LEVEL_TYPES:
+            raise SuiteError(f"{check.where}: not a row-level expectation")
+        try:
+            if isinstance(check, _Pair):
+                check.aggregates(ctx)
+                predicate = _cat(check._kept, f" AND {check._unexpected}")
+                values = (
+                    f"coalesce(CAST({check._a.ref} AS VARCHAR), 'null') || ' vs ' || "
+                    f"coalesce(CAST({check._b.ref} AS VARCHAR), 'null')"
+                )
+                columns: tuple[str, ...] = (check.a, check.b)
+            else:
+                column = ctx.column(check.column_name)
+                domain = check.domain(ctx)
+                if isinstance(check, _NotNull):
+                    predicate = _cat(domain, f" AND {column.missing}")
+                else:
+                    check.aggregates(ctx)
+                    predicate = _cat(domain, f" AND NOT {column.missing} AND (", check.unexpected(ctx, column), ")")
+                values = f"coalesce(CAST({column.ref} AS VARCHAR), 'null')"
+                columns = (check.column_name,)
+        except _Problem as problem:
+            raise SuiteError(f"{check.where}: cannot be evaluated row by row: {problem.message}") from problem
+        out.append(RowViolation(index, check.etype, columns, predicate, values))
+    return out

@@ -14,6 +14,7 @@ from tankerwatch.errors import TankerwatchError
 from tankerwatch.faults import fault_point
 from tankerwatch.incremental import build_incremental
 from tankerwatch.parsers import RAW_TABLE_COLUMNS
+from tankerwatch.quarantine import quarantine_model
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import fetch_all, identifier, row_count
 
@@ -165,6 +166,10 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int | None:
                 build_incremental(con, model.name, select)
             else:
                 con.execute(f"create or replace table {name} as\n{select}")
+        # Before the count and the commit: the gate and every later model see the rows the
+        # rules did not foresee already rejected (tankerwatch/quarantine.py).
+        quarantine_model(con, model)
+        if model.materialized != "view":
             count = row_count(con, name)
         fault_point("model")  # the fault tests' kill point: the new table or view exists, uncommitted
         con.execute("commit")
