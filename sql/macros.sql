@@ -77,12 +77,99 @@ create or replace macro undated_snapshot_at() as '9999-12-31 00:00:00+00'::times
 -- A trimmed cell, null when empty.
 create or replace macro clean_text(value) as nullif(trim(value), '');
 
--- Why an AIS message cannot be used at all (no receiver time, no valid MMSI); null when it can.
+-- DOMAIN plausible values (§3), the one place their rule and wording live: every staging
+-- model rejects a record whose value fails one of these, with the reason the *_problem
+-- macro gives (null when the value is plausible or absent; whether a value may be absent
+-- is each model's own rule).
+--
+-- The time of the run that builds the models: the `run_at` variable when the run sets one
+-- (`set variable run_at = ?`, a bound value; tests pin it), else the start of the model's
+-- build transaction. A time more than a day after it is rejected as of that run: the
+-- reject stays while its snapshot's rows do (incremental models recompute only the
+-- snapshots loaded or removed since), and a full rebuild after that day judges it again.
+create or replace macro run_at() as
+    coalesce(try_cast(getvariable('run_at') as timestamptz), get_current_timestamp());
+
+-- Nothing tankerwatch reads (AIS, imagery, registries, sanctions lists) is dated earlier:
+-- such a time is a default or a broken clock (an NMEA tag block of c:0 is 1970).
+create or replace macro earliest_plausible_time() as '1990-01-01 00:00:00+00'::timestamptz;
+
+-- A time (or date) from 1990-01-01 up to a day after the run; null for a null time.
+create or replace macro is_plausible_time(t) as
+    t >= earliest_plausible_time() and t <= run_at() + interval 1 day;
+
+create or replace macro plausible_time_problem(t, label) as
+    case
+        when t < earliest_plausible_time() then label || ' ' || t::varchar || ' is before 1990-01-01'
+        when t > run_at() + interval 1 day then label || ' ' || t::varchar || ' is more than a day after the run'
+    end;
+
+-- The UTC offset a time is written with ('…+09:00', '…-0530', '…+09'), in minutes; null
+-- for 'Z' or none. DuckDB itself accepts '+99:00' and '+05:99'.
+create or replace macro utc_offset_minutes(time_text) as
+    case
+        when regexp_matches(time_text, '[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*[+-][0-9]{2}(:?[0-9]{2})?$') then
+            (case when regexp_extract(time_text, '([+-])[0-9]{2}(:?[0-9]{2})?$', 1) = '-' then -1 else 1 end)
+            * (
+                60 * try_cast(regexp_extract(time_text, '[+-]([0-9]{2})(:?([0-9]{2}))?$', 1) as integer)
+                + coalesce(try_cast(nullif(regexp_extract(time_text, '[+-]([0-9]{2})(:?([0-9]{2}))?$', 3), '') as integer), 0)
+            )
+    end;
+
+create or replace macro utc_offset_problem(time_text, label) as
+    case
+        when abs(utc_offset_minutes(time_text)) > 14 * 60
+            or try_cast(nullif(regexp_extract(time_text, '[0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]*)?)?\s*[+-][0-9]{2}:?([0-9]{2})$', 3), '') as integer) > 59
+            then label || ' has a UTC offset outside -14:00..+14:00: ' || time_text
+    end;
+
+-- A latitude and longitude: finite, within ±90 and ±180.
+create or replace macro is_plausible_coordinate(latitude, longitude) as
+    isfinite(latitude) and isfinite(longitude) and latitude between -90 and 90 and longitude between -180 and 180;
+
+create or replace macro coordinate_problem(latitude, longitude, label) as
+    case
+        when not is_plausible_coordinate(latitude, longitude) then
+            label || ' is not a finite coordinate within ±90/±180 (lat ' || coalesce(latitude::varchar, 'null')
+                || ', lon ' || coalesce(longitude::varchar, 'null') || ')'
+    end;
+
+-- An MMSI: exactly 9 digits.
+create or replace macro mmsi_problem(mmsi) as
+    case when mmsi is not null and not is_digits(mmsi, 9) then 'MMSI is not 9 digits: ' || mmsi end;
+
+-- A tonnage, capacity, length or draught: finite and above zero. `value_text` is the value
+-- as written (null when not given, which is no problem); `value` its number (null when it
+-- is not one).
+create or replace macro positive_quantity_problem(value_text, value, label) as
+    case
+        when value_text is not null and (value is null or not isfinite(value) or value <= 0)
+            then label || ' is not a finite positive number: ' || value_text
+    end;
+
+-- A share of a whole (a load fraction): finite, 0..1.
+create or replace macro fraction_problem(value_text, value, label) as
+    case
+        when value_text is not null and (value is null or not isfinite(value) or value not between 0 and 1)
+            then label || ' is not a number in 0..1: ' || value_text
+    end;
+
+-- A speed or course as a feed writes it: finite and not negative (a feed's own
+-- not-available values, 102.3 knots and 360°, are nulled by its model).
+create or replace macro non_negative_problem(value_text, value, label) as
+    case
+        when value_text is not null and (value is null or not isfinite(value) or value < 0)
+            then label || ' is not a finite number of at least 0: ' || value_text
+    end;
+
+-- Why an AIS message cannot be used at all (no receiver time, no valid MMSI, an implausible
+-- receiver time); null when it can.
 create or replace macro ais_message_reject_reason(received_at, mmsi) as
     case
         when received_at is null then 'AIS message has no receiver timestamp (no c: tag block)'
-        when mmsi is null or not is_digits(mmsi, 9) or mmsi = '000000000'
+        when mmsi is null or mmsi_problem(mmsi) is not null or mmsi = '000000000'
             then 'AIS message has no valid MMSI: ' || coalesce(mmsi, '(none)')
+        else plausible_time_problem(received_at, 'AIS receiver time')
     end;
 
 -- The distinct elements of a list in the order they first appear, nulls dropped

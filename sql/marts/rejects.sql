@@ -57,6 +57,9 @@ staging_rejects as (
     union all
     select 'staging', 'stg_gfw_port_visits', source_name, snapshot_id, source_row, event_id, reject_reason, to_json(stg_gfw_port_visits)::varchar
     from stg_gfw_port_visits where reject_reason is not null
+    union all
+    select 'staging', 'stg_opensanctions_designations', source_name, snapshot_id, source_row, sanction_id, reject_reason, to_json(stg_opensanctions_designations)::varchar
+    from stg_opensanctions_designations where reject_reason is not null
 ),
 
 identity_rejects as (

@@ -2,7 +2,9 @@
 -- not-available sentinels turned into nulls or rejects. A view: at regional scale
 -- these are tens of millions of rows, computed once inside int_sightings. An
 -- exact repeat of a position (same feed, MMSI, time and position) is rejected
--- there, where the positions are in vessel and time order anyway.
+-- there, where the positions are in vessel and time order anyway. Implausible values
+-- (sql/macros.sql: a receiver time before 1990 or more than a day after the run, as a
+-- tag block of c:0 or of 11 digits gives; a coordinate out of range) are rejects.
 -- grain: one row per decoded AIS position message (source_name, snapshot_id, source_row)
 -- materialized: view
 -- gate window: list_contains($unvalidated_snapshots, snapshot_id)
@@ -40,9 +42,11 @@ final as (
         nav_status,
         case
             when ais_message_reject_reason(received_at, mmsi) is not null then ais_message_reject_reason(received_at, mmsi)
-            when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180
+            -- 91 and 181 are AIS's own "not available"; any other value out of range is implausible
+            when latitude is null or longitude is null or latitude = 91 or longitude = 181
                 then 'position not available (lat ' || coalesce(latitude::varchar, 'null')
                     || ', lon ' || coalesce(longitude::varchar, 'null') || ')'
+            else coordinate_problem(latitude, longitude, 'position')
         end as reject_reason
     from source
 )

@@ -1,6 +1,8 @@
 -- AIS static and voyage data: the IMO, name and draught a ship reports for its MMSI.
 -- Each row is one raw message checked on its own, so a build replaces the rows of the
 -- snapshots loaded or removed since the last one (sql/incremental/stg_ais_static.sql).
+-- A receiver time before 1990 or more than a day after the run is a reject
+-- (sql/macros.sql), as of the run that stored the snapshot's rows.
 -- grain: one row per decoded AIS static message (source_name, snapshot_id, source_row)
 -- materialized: incremental
 -- columns:

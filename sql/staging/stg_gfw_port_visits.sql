@@ -1,5 +1,8 @@
 -- Global Fishing Watch port visits. Each visit becomes evidence that the vessel
 -- was at the anchorage at its start and at its end (int_sighting_identities).
+-- Implausible values (sql/macros.sql) are rejects: a start or end before 1990 or more
+-- than a day after the run, or written with an offset beyond ±14:00; a position that
+-- is out of range or not finite.
 -- grain: one row per GFW port-visit event (source_name, event_id)
 -- columns:
 --   source_name: sources-file name of the GFW source
@@ -29,6 +32,8 @@ typed as (
         upper(clean_text(vessel_name)) as vessel_name,
         try_cast(start as timestamptz) as started_at,
         try_cast("end" as timestamptz) as ended_at,
+        clean_text(start) as start_text,
+        clean_text("end") as end_text,
         coalesce(anchorage_lat, latitude) as latitude,
         coalesce(anchorage_lon, longitude) as longitude,
         clean_text(anchorage_name) as anchorage_name,
@@ -54,9 +59,15 @@ final as (
             when event_id is null then 'port visit has no event id'
             when not is_digits(coalesce(ssvid, ''), 9) then 'port visit has no 9-digit ssvid: ' || coalesce(ssvid, '(none)')
             when started_at is null or ended_at is null then 'port visit has no start or end time'
+            when utc_offset_problem(start_text, 'port visit start') is not null then utc_offset_problem(start_text, 'port visit start')
+            when utc_offset_problem(end_text, 'port visit end') is not null then utc_offset_problem(end_text, 'port visit end')
+            when plausible_time_problem(started_at, 'port visit start') is not null
+                then plausible_time_problem(started_at, 'port visit start')
+            when plausible_time_problem(ended_at, 'port visit end') is not null
+                then plausible_time_problem(ended_at, 'port visit end')
             when ended_at < started_at then 'port visit ends before it starts'
-            when latitude is null or longitude is null or abs(latitude) > 90 or abs(longitude) > 180
-                then 'port visit has no position'
+            when latitude is null or longitude is null then 'port visit has no position'
+            else coordinate_problem(latitude, longitude, 'port visit position')
         end as reject_reason
     from typed
 )

@@ -1,5 +1,8 @@
 -- Global Fishing Watch identity records: what a vessel broadcast (self-reported)
--- or what registries say, linking MMSI, IMO and names.
+-- or what registries say, linking MMSI, IMO and names. Implausible values
+-- (sql/macros.sql) are rejects: an ssvid that is given but not 9 digits, a
+-- transmission time before 1990 or more than a day after the run, or written with an
+-- offset beyond ±14:00.
 -- grain: one row per GFW identity record (source_name, snapshot_id, source_row)
 -- columns:
 --   source_name: sources-file name of the GFW source
@@ -23,6 +26,17 @@ flags as (
     select distinct upper(country_name) as country_key, iso2 from ref_countries
 ),
 
+typed as (
+    select
+        source.*,
+        clean_text(source.ssvid) as ssvid_text,
+        clean_text(source.transmission_from) as transmission_from_text,
+        clean_text(source.transmission_to) as transmission_to_text,
+        try_cast(source.transmission_from as timestamptz) as transmission_from_at,
+        try_cast(source.transmission_to as timestamptz) as transmission_to_at
+    from source
+),
+
 final as (
     select
         source.source_name,
@@ -35,13 +49,26 @@ final as (
         upper(clean_text(source.shipname)) as ship_name,
         clean_text(source.callsign) as call_sign,
         flags.iso2 as flag_iso2,
-        try_cast(source.transmission_from as timestamptz) as transmission_from,
-        try_cast(source.transmission_to as timestamptz) as transmission_to,
-        case
-            when not is_digits(coalesce(clean_text(source.ssvid), ''), 9) and not is_valid_ship_imo(clean_imo(source.imo))
-                then 'GFW record has neither a 9-digit MMSI nor a valid ship IMO'
-        end as reject_reason
-    from source
+        source.transmission_from_at as transmission_from,
+        source.transmission_to_at as transmission_to,
+        coalesce(
+            case
+                when not is_digits(coalesce(source.ssvid_text, ''), 9) and not is_valid_ship_imo(clean_imo(source.imo))
+                    then 'GFW record has neither a 9-digit MMSI nor a valid ship IMO'
+            end,
+            mmsi_problem(source.ssvid_text),
+            case
+                when source.transmission_from_text is not null and source.transmission_from_at is null
+                    then 'transmission_from is not an ISO 8601 time: ' || source.transmission_from_text
+                when source.transmission_to_text is not null and source.transmission_to_at is null
+                    then 'transmission_to is not an ISO 8601 time: ' || source.transmission_to_text
+            end,
+            utc_offset_problem(source.transmission_from_text, 'transmission_from'),
+            utc_offset_problem(source.transmission_to_text, 'transmission_to'),
+            plausible_time_problem(source.transmission_from_at, 'transmission_from'),
+            plausible_time_problem(source.transmission_to_at, 'transmission_to')
+        ) as reject_reason
+    from typed as source
     left join flags on flags.country_key = upper(source.flag)
 )
 

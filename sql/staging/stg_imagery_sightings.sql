@@ -1,5 +1,9 @@
 -- Analysts' satellite-imagery sightings, typed and checked. observed_at must carry
 -- an explicit UTC offset (analysts log local times); it is normalised to UTC.
+-- Implausible values (sql/macros.sql) are rejects: an offset beyond ±14:00 (DuckDB
+-- would read '+99:00'), a time before 1990 (year 0001) or more than a day after the
+-- run (year 3024), a coordinate out of range or not finite, an MMSI that is not 9
+-- digits, a load fraction outside 0..1 or not finite.
 -- grain: one row per imagery log row (source_name, snapshot_id, source_row)
 -- columns:
 --   source_name: sources-file name of the imagery log
@@ -66,15 +70,20 @@ checked as (
             when not regexp_matches(observed_at_text, '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$')
                 then 'observed_at has no UTC offset: ' || observed_at_text
             when observed_at is null then 'observed_at is not an ISO 8601 time: ' || observed_at_text
-            when latitude is null or latitude not between -90 and 90 then 'latitude is not a number in -90..90: ' || coalesce(latitude_text, '(empty)')
-            when longitude is null or longitude not between -180 and 180 then 'longitude is not a number in -180..180: ' || coalesce(longitude_text, '(empty)')
+            when utc_offset_problem(observed_at_text, 'observed_at') is not null then utc_offset_problem(observed_at_text, 'observed_at')
+            when plausible_time_problem(observed_at, 'observed_at') is not null then plausible_time_problem(observed_at, 'observed_at')
+            when latitude is null or not isfinite(latitude) or latitude not between -90 and 90
+                then 'latitude is not a number in -90..90: ' || coalesce(latitude_text, '(empty)')
+            when longitude is null or not isfinite(longitude) or longitude not between -180 and 180
+                then 'longitude is not a number in -180..180: ' || coalesce(longitude_text, '(empty)')
+            when coordinate_problem(latitude, longitude, 'position') is not null then coordinate_problem(latitude, longitude, 'position')
             when imo_as_listed is not null and not is_valid_ship_imo(imo_as_listed)
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
-            when mmsi is not null and not is_digits(mmsi, 9) then 'MMSI is not 9 digits: ' || mmsi
+            when mmsi_problem(mmsi) is not null then mmsi_problem(mmsi)
             when laden_state is null or laden_state not in ('empty', 'partial', 'laden', 'unknown')
                 then 'laden_state is not one of empty, partial, laden, unknown: ' || coalesce(laden_state, '(empty)')
-            when load_fraction_text is not null and (load_fraction is null or load_fraction not between 0 and 1)
-                then 'load_fraction is not a number in 0..1: ' || load_fraction_text
+            when fraction_problem(load_fraction_text, load_fraction, 'load_fraction') is not null
+                then fraction_problem(load_fraction_text, load_fraction, 'load_fraction')
             when imo_as_listed is null and mmsi is null and vessel_name is null
                 then 'sighting names no vessel (no imo, mmsi or vessel_name)'
         end as reject_reason

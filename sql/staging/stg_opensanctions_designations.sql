@@ -2,6 +2,13 @@
 -- export. The listing date is the earliest listingDate, else the earliest
 -- startDate; a partial date ('2018', '2018-03') counts from the last day of
 -- that period, so a hull is never called sanctioned before the list says so.
+-- A listing date before 1990 or more than a day after the run (sql/macros.sql) rejects
+-- the record, rather than being nulled: a designation with no listing date counts on
+-- every date (DOMAIN), a stronger claim than the list makes, and a date the publisher
+-- got that wrong puts the record's other fields in doubt. No list tankerwatch reads
+-- designated anything before 1990 (the UN Consolidated List's entries date from 1999,
+-- its DPRK regime from 2006), so such a date is a default or a typing error; the record
+-- and the reason are in `rejects`, where an analyst reviewing the list finds the hull.
 -- grain: one row per Sanction entity and sanctioned vessel (source_name, sanction_id, vessel_entity_id)
 -- columns:
 --   source_name: sources-file name of the OpenSanctions export
@@ -12,6 +19,7 @@
 --   authority: sanctioning authority
 --   program: sanctions program
 --   listed_on: date of listing (see above); null when none is given
+--   reject_reason: why the designation cannot be used; null when usable
 with sanctions as (
     select
         source_name,
@@ -33,6 +41,18 @@ dated as (
     from sanctions
 ),
 
+typed as (
+    select
+        *,
+        case
+            when regexp_full_match(date_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}.*') then try_cast(left(date_text, 10) as date)
+            when regexp_full_match(date_text, '[0-9]{4}-[0-9]{2}')
+                then last_day(try_cast(date_text || '-01' as date))
+            when regexp_full_match(date_text, '[0-9]{4}') then try_cast(date_text || '-12-31' as date)
+        end as listed_on
+    from dated
+),
+
 final as (
     select
         dated.source_name,
@@ -42,13 +62,13 @@ final as (
         dated.vessel_entity_id,
         dated.authority,
         dated.program,
+        dated.listed_on,
         case
-            when regexp_full_match(date_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}.*') then try_cast(left(date_text, 10) as date)
-            when regexp_full_match(date_text, '[0-9]{4}-[0-9]{2}')
-                then last_day(try_cast(date_text || '-01' as date))
-            when regexp_full_match(date_text, '[0-9]{4}') then try_cast(date_text || '-12-31' as date)
-        end as listed_on
-    from dated
+            when dated.date_text is not null and dated.listed_on is null
+                then 'listing date is not a date (YYYY, YYYY-MM or YYYY-MM-DD): ' || dated.date_text
+            else plausible_time_problem(dated.listed_on, 'listing date')
+        end as reject_reason
+    from typed as dated
     inner join raw_opensanctions_vessels as vessels
         on vessels.source_name = dated.source_name
         and vessels.entity_id = dated.vessel_entity_id

@@ -1,6 +1,8 @@
 -- OpenSanctions Vessel entities, keyed by their ship IMO. FtM properties are
 -- lists; the first valid ship IMO keys the entity, and numbers are read as
--- written ('IMO8604917', '8604917').
+-- written ('IMO8604917', '8604917'). Implausible values (sql/macros.sql) reject the
+-- entity, as in every other source: an MMSI that is not 9 digits, a deadweight that is
+-- not a finite positive number.
 -- grain: one row per OpenSanctions Vessel entity (source_name, entity_id)
 -- columns:
 --   source_name: sources-file name of the OpenSanctions export
@@ -33,9 +35,11 @@ renamed as (
             lambda n: upper(trim(n))
         )) as other_names,
         list_filter(coalesce(mmsis, []), lambda m: is_digits(trim(m), 9))[1] as mmsi,
+        list_filter(coalesce(mmsis, []), lambda m: mmsi_problem(trim(m)) is not null)[1] as bad_mmsi,
         upper(trim(flags[1])) as flag_iso2,
         vessel_types[1] as vessel_type,
         try_cast(replace(deadweight_tonnage[1], ',', '') as double) as dwt,
+        clean_text(deadweight_tonnage[1]) as dwt_text,
         datasets
     from source
 ),
@@ -58,6 +62,8 @@ final as (
             when len(imo_candidates) = 0 then 'OpenSanctions vessel has no imoNumber'
             when len(list_filter(imo_candidates, lambda n: is_valid_ship_imo(n))) = 0
                 then 'invalid ship IMO number ' || array_to_string(imo_candidates, ', ') || ' (not 7 digits with a valid check digit)'
+            when bad_mmsi is not null then mmsi_problem(trim(bad_mmsi))
+            else positive_quantity_problem(dwt_text, dwt, 'deadweightTonnage')
         end as reject_reason
     from renamed
 )

@@ -1,5 +1,9 @@
 -- Vessel particulars from the registry source(s), typed and checked. The flag is
 -- reduced to ISO 3166 alpha-2 whether the registry wrote a code or a country name.
+-- Implausible values (sql/macros.sql) are rejects: an MMSI that is not 9 digits, a
+-- tonnage, capacity or draught that is not a finite positive number ('NaN', 'inf',
+-- '-inf', 0), an updated_at before 1990 or more than a day after the run, or written
+-- with an offset beyond ±14:00.
 -- grain: one row per registry row (source_name, snapshot_id, source_row)
 -- columns:
 --   source_name: sources-file name of the registry source
@@ -96,17 +100,19 @@ final as (
             when not is_valid_ship_imo(imo_as_listed)
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
             when vessel_name is null then 'registry row has no vessel name'
-            when mmsi is not null and not is_digits(mmsi, 9) then 'MMSI is not 9 digits: ' || mmsi
+            when mmsi_problem(mmsi) is not null then mmsi_problem(mmsi)
             when flag_as_listed is not null and flag_iso2 is null then 'unknown flag state: ' || flag_as_listed
-            when dwt_text is not null and (dwt is null or dwt <= 0) then 'dwt is not a positive number: ' || dwt_text
-            when gross_tonnage_text is not null and (gross_tonnage is null or gross_tonnage <= 0)
-                then 'gross_tonnage is not a positive number: ' || gross_tonnage_text
-            when cargo_capacity_m3_text is not null and (cargo_capacity_m3 is null or cargo_capacity_m3 <= 0)
-                then 'cargo_capacity_m3 is not a positive number: ' || cargo_capacity_m3_text
-            when summer_draught_m_text is not null and (summer_draught_m is null or summer_draught_m <= 0)
-                then 'summer_draught_m is not a positive number: ' || summer_draught_m_text
+            when positive_quantity_problem(dwt_text, dwt, 'dwt') is not null then positive_quantity_problem(dwt_text, dwt, 'dwt')
+            when positive_quantity_problem(gross_tonnage_text, gross_tonnage, 'gross_tonnage') is not null
+                then positive_quantity_problem(gross_tonnage_text, gross_tonnage, 'gross_tonnage')
+            when positive_quantity_problem(cargo_capacity_m3_text, cargo_capacity_m3, 'cargo_capacity_m3') is not null
+                then positive_quantity_problem(cargo_capacity_m3_text, cargo_capacity_m3, 'cargo_capacity_m3')
+            when positive_quantity_problem(summer_draught_m_text, summer_draught_m, 'summer_draught_m') is not null
+                then positive_quantity_problem(summer_draught_m_text, summer_draught_m, 'summer_draught_m')
             when build_year_text is not null and build_year is null then 'build_year is not a year: ' || build_year_text
             when updated_at_text is not null and updated_at is null then 'updated_at is not a date: ' || updated_at_text
+            when utc_offset_problem(updated_at_text, 'updated_at') is not null then utc_offset_problem(updated_at_text, 'updated_at')
+            when plausible_time_problem(updated_at, 'updated_at') is not null then plausible_time_problem(updated_at, 'updated_at')
         end as reject_reason
     from typed
 )

@@ -1,4 +1,11 @@
 -- UK Sanctions List ship designations, one row per name the list gives a ship.
+-- A listing date before 1990 or more than a day after the run (sql/macros.sql) rejects
+-- the record, rather than being nulled: a designation with no listing date counts on
+-- every date (DOMAIN), a stronger claim than the list makes, and a date the publisher
+-- got that wrong puts the record's other fields in doubt. No list tankerwatch reads
+-- designated anything before 1990 (the UN Consolidated List's entries date from 1999,
+-- its DPRK regime from 2006), so such a date is a default or a typing error; the record
+-- and the reason are in `rejects`, where an analyst reviewing the list finds the hull.
 -- grain: one row per name line of a UK ship designation (source_name, snapshot_id, source_row)
 -- columns:
 --   source_name: sources-file name of the UK list
@@ -54,6 +61,7 @@ final as (
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
             when date_designated_text is not null and listed_on is null
                 then 'Date Designated is not dd/mm/yyyy: ' || date_designated_text
+            else plausible_time_problem(listed_on, 'Date Designated')
         end as reject_reason
     from renamed
 )
