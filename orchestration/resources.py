@@ -22,6 +22,11 @@ class TankerwatchResource(dg.ConfigurableResource):
     product: str = ""
     keep_versions: int = 0
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Read once as the run starts: a mistyped or broken sources file fails the run there, in one
+        # message, before any step runs, instead of once in every step that reads it.
+        self.sources()
+
     def sources(self) -> list[Source]:
         return load_sources(resolve_sources_file(self.sources_file or None))
 

@@ -16,12 +16,22 @@ import polars as pl
 
 from tankerwatch.fetch import remove_partial_landings
 from tankerwatch.publish import current_version, remove_interrupted, resolve_current
-from tankerwatch.settings import DATA_DIR_ENV, SOURCES_ENV, DataPaths, resolve_data_paths, resolve_sources_file
+from tankerwatch.sources import load_sources
+from tankerwatch.errors import DataDirUnusable, SourcesFileError
+from tankerwatch.settings import (
+    DATA_DIR_ENV,
+    SOURCES_ENV,
+    DataPaths,
+    prepare_data_dir,
+    resolve_data_paths,
+    resolve_sources_file,
+)
 
 LOCK_NAME = ".tankerwatch-run.lock"
 LOCK_WAIT_ENV = "TANKERWATCH_LOCK_WAIT_S"
 DEFAULT_LOCK_WAIT_S = 3600.0
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run held the data directory for longer than we would wait
+EXIT_CONFIG = 78  # EX_CONFIG: the sources file or the data directory cannot be used; nothing was run
 
 
 class RunLocked(Exception):
@@ -56,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
     except ValueError:
         parser.error(f"${LOCK_WAIT_ENV} must be a number of seconds, not {os.environ.get(LOCK_WAIT_ENV)!r}")
+    # Both are checked before anything runs: a mistyped path is one line, not a failure in every step.
+    try:
+        load_sources(resolve_sources_file(args.sources))
+        prepare_data_dir(paths.root)
+    except (SourcesFileError, DataDirUnusable) as exc:
+        print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         with run_lock(paths.root, wait_s):
             tidy_interrupted(paths)

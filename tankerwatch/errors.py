@@ -9,6 +9,10 @@ class SourcesFileError(TankerwatchError):
     """The sources file is missing, unreadable or names an unknown kind."""
 
 
+class DataDirUnusable(TankerwatchError):
+    """The data directory is missing its parent, is a file, or cannot be written; the message says which."""
+
+
 class FetchError(TankerwatchError):
     """A source could not be fetched, or what came back is not usable data.
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tankerwatch.errors import DataDirUnusable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
@@ -54,6 +57,36 @@ def resolve_data_paths(configured: str | None = None) -> DataPaths:
     value = configured or os.environ.get(DATA_DIR_ENV)
     root = Path(value).expanduser() if value else DEFAULT_DATA_DIR
     return DataPaths(root.resolve())
+
+
+def prepare_data_dir(root: Path) -> None:
+    """Make sure ``root`` is a folder this process can write, creating it (not its parents) when missing.
+
+    Its parent must exist: a mistyped path such as /srv/tankerwatch/dtaa would otherwise grow a new tree
+    somewhere nobody looks, and fill it with a warehouse and published files.
+    """
+    root = Path(root)
+    if root.is_symlink() and not root.exists():
+        raise DataDirUnusable(f"data directory {root} is a link to {os.readlink(root)}, which does not exist")
+    if root.exists() and not root.is_dir():
+        raise DataDirUnusable(f"data directory {root} is a file, not a folder")
+    if not root.exists():
+        parent = root.parent
+        if not parent.is_dir():
+            what = "is a file, not a folder" if parent.exists() else "does not exist"
+            raise DataDirUnusable(f"data directory {root} cannot be created: its parent {parent} {what}")
+        try:
+            root.mkdir()
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise DataDirUnusable(f"data directory {root} cannot be created: {exc.strerror or exc}") from None
+    try:
+        # Permission bits do not tell the whole story (a read-only mount, a full disk, root squash): write.
+        with tempfile.TemporaryFile(dir=root, prefix=".tankerwatch-probe-"):
+            pass
+    except OSError as exc:
+        raise DataDirUnusable(f"data directory {root} is not writable: {exc.strerror or exc}") from None
 
 
 def allowed_roots() -> tuple[str, ...]:
