@@ -9,7 +9,7 @@
 with links as (
     select mmsi, imo, 'registry' as origin from int_vessels where mmsi is not null and in_registry
     union all
-    select mmsi, imo, 'ofac' from stg_ofac_vessels where reject_reason is null and mmsi is not null
+    select mmsi, imo, 'ofac' from stg_ofac_vessels where reject_reason is null and mmsi is not null and imo is not null
     union all
     select mmsi, imo, 'opensanctions' from stg_opensanctions_vessels where reject_reason is null and mmsi is not null
     union all

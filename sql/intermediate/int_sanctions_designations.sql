@@ -1,32 +1,59 @@
--- Sanctions designations of hulls, keyed by IMO. OFAC, OpenSanctions and the UK
--- list name vessels with their IMO (OpenSanctions and the UK with listing dates).
+-- Sanctions designations of hulls, keyed by IMO where the list gives one. OFAC,
+-- OpenSanctions and the UK list name vessels with their IMO (OpenSanctions and
+-- the UK with listing dates). An OFAC vessel entry that gives no valid ship IMO
+-- but an MMSI or a call sign designates the hull those identify (imo null): the
+-- list still designates it, and screening by MMSI must find it. An OFAC entry
+-- giving several ship IMOs designates each.
 -- The UN Consolidated List has no vessel records: a tanker counts as
 -- designated by a DPRK-regime UN entry whose comments name it (e.g. KPe.066
 -- "Registered owner of the DPRK tanker YU JONG 2"), dated by the entry's
 -- LISTED_ON; the name is resolved to an IMO only when exactly one known hull
 -- bears it. Numbers in UN comments are company IMOs and are never read.
--- grain: one row per list, list entry and IMO (list_name, entry_id, imo)
+-- grain: one row per list, list entry and hull (list_name, entry_id, hull_key)
 -- columns:
 --   list_name: OFAC SDN, UN SC Consolidated List, UK Sanctions List, or OpenSanctions (<authority>)
 --   source_name: sources-file name of the list
 --   entry_id: OFAC ent_num or UN reference number
---   imo: ship IMO number
+--   hull_key: 'IMO <imo>', else 'MMSI <mmsi>', else 'call sign <call sign>'
+--   imo: ship IMO number; null when the entry gives none
+--   mmsi: MMSI the list gives for the hull, when it gives one
+--   call_sign: call sign the list gives for the hull, when it gives one
 --   listed_name: the name the list uses for the hull
 --   program: OFAC program tags or the UN regime
 --   listed_on: date of listing; null when the list gives none (then the hull counts as sanctioned on every date)
 --   basis: how the designation links to the hull
-with ofac as (
+with ofac_hulls as (
+    select
+        source_name,
+        ent_num,
+        listed_name,
+        program,
+        -- an MMSI or call sign cannot be told apart between several IMOs of one entry
+        case when len(imos) <= 1 then mmsi end as mmsi,
+        case when len(imos) <= 1 then call_sign end as call_sign,
+        unnest(case when len(imos) = 0 then [null::varchar] else imos end) as imo
+    from stg_ofac_vessels
+    where reject_reason is null
+),
+
+ofac as (
     select
         'OFAC SDN' as list_name,
         source_name,
         ent_num::varchar as entry_id,
+        coalesce('IMO ' || imo, 'MMSI ' || mmsi, 'call sign ' || call_sign) as hull_key,
         imo,
+        mmsi,
+        call_sign,
         listed_name,
         program,
         null::date as listed_on,
-        'OFAC vessel entry, IMO in Remarks' as basis
-    from stg_ofac_vessels
-    where reject_reason is null
+        case
+            when imo is not null then 'OFAC vessel entry, IMO in Remarks'
+            when mmsi is not null then 'OFAC vessel entry without IMO, MMSI in Remarks'
+            else 'OFAC vessel entry without IMO or MMSI, call sign'
+        end as basis
+    from ofac_hulls
 ),
 
 un_entries as (
@@ -86,7 +113,10 @@ un as (
         'UN SC Consolidated List' as list_name,
         source_name,
         reference_number as entry_id,
+        'IMO ' || candidate_imos[1] as hull_key,
         candidate_imos[1] as imo,
+        null::varchar as mmsi,
+        null::varchar as call_sign,
         mentioned_name as listed_name,
         'DPRK' as program,
         listed_on,
@@ -100,7 +130,10 @@ opensanctions as (
         'OpenSanctions (' || coalesce(designations.authority, 'unknown authority') || ')' as list_name,
         designations.source_name,
         designations.sanction_id as entry_id,
+        'IMO ' || vessels.imo as hull_key,
         vessels.imo,
+        vessels.mmsi,
+        null::varchar as call_sign,
         vessels.listed_name,
         coalesce(designations.program, designations.authority) as program,
         designations.listed_on,
@@ -109,7 +142,7 @@ opensanctions as (
     inner join stg_opensanctions_vessels as vessels
         on vessels.source_name = designations.source_name
         and vessels.entity_id = designations.vessel_entity_id
-    where vessels.reject_reason is null
+    where vessels.reject_reason is null and designations.reject_reason is null
 ),
 
 uk as (
@@ -117,7 +150,10 @@ uk as (
         'UK Sanctions List' as list_name,
         source_name,
         unique_id as entry_id,
+        'IMO ' || imo as hull_key,
         imo,
+        null::varchar as mmsi,
+        null::varchar as call_sign,
         min(listed_name) filter (where name_type ilike 'primary%') as listed_name,
         min(regime_name) as program,
         min(listed_on) as listed_on,

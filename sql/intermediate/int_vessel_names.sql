@@ -14,14 +14,14 @@ with registry_names as (
 ),
 
 ofac_names as (
-    select imo, listed_name, 'ofac' from stg_ofac_vessels where reject_reason is null
+    select imo, listed_name, 'ofac' from stg_ofac_vessels where reject_reason is null and imo is not null
     union all
     select stg_ofac_vessels.imo, stg_ofac_vessel_aliases.alias, 'ofac_alias'
     from stg_ofac_vessel_aliases
     inner join stg_ofac_vessels
         on stg_ofac_vessels.source_name = stg_ofac_vessel_aliases.source_name
         and stg_ofac_vessels.ent_num = stg_ofac_vessel_aliases.ent_num
-    where stg_ofac_vessels.reject_reason is null
+    where stg_ofac_vessels.reject_reason is null and stg_ofac_vessels.imo is not null
 ),
 
 list_names as (

@@ -35,7 +35,7 @@ ofac as (
     from stg_ofac_vessels
     left join (select distinct upper(country_name) as country_key, iso2 from ref_countries) as ref_countries
         on ref_countries.country_key = upper(stg_ofac_vessels.flag_as_listed)
-    where stg_ofac_vessels.reject_reason is null
+    where stg_ofac_vessels.reject_reason is null and stg_ofac_vessels.imo is not null
     qualify row_number() over (partition by stg_ofac_vessels.imo order by stg_ofac_vessels.ent_num) = 1
 ),
 

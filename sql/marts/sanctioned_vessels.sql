@@ -1,7 +1,13 @@
--- Hulls designated by any loaded sanctions list, with their voyages.
--- grain: one row per IMO number designated by at least one list
+-- Hulls designated by any loaded sanctions list, with their voyages. A hull is
+-- keyed by its IMO; a list entry that gives no valid ship IMO but an MMSI or a
+-- call sign is published under those with imo null, so that a user screening
+-- by MMSI finds it (it has no voyages: voyages are keyed by IMO).
+-- grain: one row per designated hull (hull_key)
 -- columns:
---   imo: ship IMO number
+--   hull_key: 'IMO <imo>', else 'MMSI <mmsi>', else 'call sign <call sign>'
+--   imo: ship IMO number; null when no list gives one
+--   mmsi: MMSI (registry, else the lists')
+--   call_sign: call sign (registry, else the lists')
 --   vessel_name: current name (registry, else the list's name)
 --   listed_names: names the lists use for the hull
 --   flag: flag state, ISO 3166 alpha-2
@@ -18,7 +24,10 @@ with designations as (
 
 by_vessel as (
     select
-        imo,
+        hull_key,
+        min(imo) as imo,
+        min(mmsi) as listed_mmsi,
+        min(call_sign) as listed_call_sign,
         list(distinct listed_name order by listed_name) as listed_names,
         list(distinct list_name order by list_name) as lists,
         list(distinct program order by program) as programs,
@@ -26,7 +35,7 @@ by_vessel as (
         min(listed_on) as earliest_listed_on,
         bool_and(listed_on is not null) as listing_date_known
     from designations
-    group by imo
+    group by hull_key
 ),
 
 voyage_totals as (
@@ -40,8 +49,11 @@ voyage_totals as (
 
 final as (
     select
+        by_vessel.hull_key,
         by_vessel.imo,
-        int_vessels.vessel_name,
+        coalesce(int_vessels.mmsi, by_vessel.listed_mmsi) as mmsi,
+        coalesce(int_vessels.call_sign, by_vessel.listed_call_sign) as call_sign,
+        coalesce(int_vessels.vessel_name, by_vessel.listed_names[1]) as vessel_name,
         by_vessel.listed_names,
         int_vessels.flag_iso2 as flag,
         by_vessel.lists,
@@ -57,4 +69,4 @@ final as (
 )
 
 select * from final
-order by voyages desc, imo
+order by voyages desc, imo nulls last, hull_key

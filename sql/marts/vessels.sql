@@ -61,7 +61,7 @@ final as (
         int_vessels.in_registry,
         int_vessel_capacities.capacity_bbl,
         int_vessel_capacities.capacity_source,
-        int_vessels.imo in (select imo from int_sanctions_designations) as sanctioned,
+        int_vessels.imo in (select imo from int_sanctions_designations where imo is not null) as sanctioned,
         coalesce(sighting_counts.sightings, 0) as sightings,
         coalesce(voyage_counts.voyages, 0) as voyages
     from int_vessels

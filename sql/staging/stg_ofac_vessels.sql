@@ -1,7 +1,17 @@
--- OFAC SDN vessel entries with the ship IMO read from Remarks. Only rows whose
--- SDN_Type is 'vessel' are read: entity rows carry company IMO numbers
--- ('Company Number IMO ...', or owner IMOs under the same wording), which are
--- never ship IMOs.
+-- OFAC SDN entries of type vessel with every identifier their Remarks give.
+-- Only rows whose SDN_Type is 'vessel' are read: entity rows carry company IMO
+-- numbers ('Company Number IMO ...', or owner IMOs under the same wording), which
+-- are never ship IMOs.
+-- OFAC writes a ship's number in many ways ('Vessel Registration Identification
+-- IMO 9123456', 'IMO  9123456', 'Identification Number IMO 9123456', 'IMO: ...',
+-- 'IMO No. ...', several in one row), and the wording changes between releases,
+-- so a number counts as the hull's IMO by what it is, not by the phrase around it:
+-- any number the Remarks attach to the word IMO (at most two words between them,
+-- never across a ';', which separates OFAC's Remarks items) or write straight
+-- after 'Registration Identification', that is 7 digits with a valid ship check
+-- digit. A number the Remarks call a company's ('Company Number IMO') is not one.
+-- An entry with no valid ship IMO is still a designated hull when it gives an
+-- MMSI or a call sign: it is kept, keyed by those, so screening by MMSI finds it.
 -- grain: one row per OFAC SDN entry of type vessel (source_name, ent_num)
 -- columns:
 --   source_name: sources-file name of the OFAC source
@@ -9,16 +19,17 @@
 --   source_row: line of SDN.CSV the entry came from
 --   ent_num: OFAC entry number
 --   listed_name: vessel name as OFAC lists it
---   imo: ship IMO number (7 digits, check digit valid); null when rejected
---   imo_as_listed: the number written after 'Vessel Registration Identification'
---   mmsi: MMSI from Remarks, when given
+--   imo: first valid ship IMO number in Remarks; null when there is none
+--   imos: every valid ship IMO number in Remarks, in the order written (empty when none)
+--   imo_as_listed: every number Remarks attach to IMO or to 'Registration Identification', as written, ', '-separated
+--   mmsi: MMSI from Remarks, when given as 9 digits
 --   program: OFAC program tags, '] ['-separated as published
 --   is_dprk_program: true when any program tag starts with DPRK
 --   vessel_type: OFAC vessel type
 --   flag_as_listed: OFAC Vess_flag (a country name)
---   call_sign: OFAC call sign
+--   call_sign: OFAC call sign, upper-case
 --   remarks: Remarks with the SDN_COMMENTS overflow appended
---   reject_reason: why the entry cannot be keyed by IMO; null when usable
+--   reject_reason: why the entry cannot be keyed by IMO, MMSI or call sign; null when usable
 with source as (
     select * from raw_ofac_sdn
     where lower(sdn_type) = 'vessel'
@@ -48,7 +59,7 @@ renamed as (
         source.program like '%DPRK%' as is_dprk_program,
         source.vessel_type,
         source.vessel_flag as flag_as_listed,
-        source.call_sign,
+        source.call_sign as call_sign_as_listed,
         coalesce(source.remarks, '') || coalesce(overflow.continuation, '') as remarks
     from source
     left join overflow
@@ -56,12 +67,61 @@ renamed as (
         and overflow.ent_num = source.ent_num
 ),
 
+mention_lists as (
+    select
+        source_name,
+        ent_num,
+        regexp_extract_all(
+            remarks,
+            '(?i)(\bcompany\s+(?:number\s+|no\.?\s+)?)?\bIMO([^0-9A-Za-z;]+(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*){0,2})?[0-9]+'
+            || '(?:\s*(?:,|/|&|\band\b|\bor\b)\s*(?:IMO\s*)?[0-9]{7}\b)*'
+            || '|Registration Identification\s+[0-9]+'
+        ) as mentions
+    from renamed
+),
+
+imo_mentions as (
+    -- one row per place the Remarks attach numbers to IMO, in the order written
+    select source_name, ent_num, position, text
+    from (
+        select
+            source_name,
+            ent_num,
+            unnest(mentions) as text,
+            generate_subscripts(mentions, 1) as position
+        from mention_lists
+    )
+    where not regexp_matches(text, '(?i)^company\b')
+),
+
+imo_numbers as (
+    select
+        source_name,
+        ent_num,
+        list(number order by position, number_position) as numbers
+    from (
+        select
+            source_name,
+            ent_num,
+            position,
+            unnest(regexp_extract_all(text, '[0-9]+')) as number,
+            generate_subscripts(regexp_extract_all(text, '[0-9]+'), 1) as number_position
+        from imo_mentions
+    )
+    group by source_name, ent_num
+),
+
 with_identifiers as (
     select
-        *,
-        nullif(regexp_extract(remarks, 'Vessel Registration Identification (IMO )?([0-9]+)', 2), '') as imo_as_listed,
-        nullif(regexp_extract(remarks, 'MMSI ([0-9]{9})', 1), '') as mmsi
+        renamed.*,
+        list_distinct_in_order(list_filter(coalesce(imo_numbers.numbers, []), lambda n: is_valid_ship_imo(n))) as imos,
+        nullif(array_to_string(list_distinct_in_order(coalesce(imo_numbers.numbers, [])), ', '), '') as imo_as_listed,
+        nullif(regexp_extract(renamed.remarks, '(?i)\bMMSI\b[^0-9A-Za-z;]*(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*)?([0-9]+)', 1), '') as mmsi_as_listed,
+        nullif(upper(trim(renamed.call_sign_as_listed)), '') as call_sign
     from renamed
+    left join imo_numbers
+        on imo_numbers.source_name = renamed.source_name
+        and imo_numbers.ent_num = renamed.ent_num
 ),
 
 final as (
@@ -71,9 +131,10 @@ final as (
         source_row,
         ent_num,
         listed_name,
-        case when is_valid_ship_imo(imo_as_listed) then imo_as_listed end as imo,
+        imos[1] as imo,
+        imos,
         imo_as_listed,
-        mmsi,
+        case when is_digits(mmsi_as_listed, 9) then mmsi_as_listed end as mmsi,
         program,
         is_dprk_program,
         vessel_type,
@@ -81,9 +142,13 @@ final as (
         call_sign,
         remarks,
         case
-            when imo_as_listed is null then 'OFAC vessel entry has no IMO number in Remarks'
-            when not is_valid_ship_imo(imo_as_listed)
+            when len(imos) > 0 or is_digits(mmsi_as_listed, 9) or call_sign is not null then null
+            when imo_as_listed is not null
                 then 'invalid ship IMO number ' || imo_as_listed || ' (not 7 digits with a valid check digit)'
+                    || coalesce('; MMSI ' || mmsi_as_listed || ' is not 9 digits', '')
+            when mmsi_as_listed is not null
+                then 'OFAC vessel entry has no IMO number or call sign, and its MMSI ' || mmsi_as_listed || ' is not 9 digits'
+            else 'OFAC vessel entry has no IMO number in Remarks, no MMSI and no call sign'
         end as reject_reason
     from with_identifiers
 )
