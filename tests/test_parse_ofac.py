@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import polars as pl
@@ -156,6 +157,29 @@ def test_company_imo_in_entity_remarks_is_left_alone(sdn):
         pl.col("sdn_type").is_null() & pl.col("remarks").str.contains("Company Number IMO", literal=True)
     )
     assert entities_with_company_imo.height > 0
+
+
+# --- a whole real SDN.CSV -----------------------------------------------------
+
+
+FULL_SDN = FIXTURES / "sdn_full_2022.csv"
+
+
+def test_whole_real_sdn_file_parses_every_record_as_written():
+    data = FULL_SDN.read_bytes()
+    records = [line for line in data.split(b"\r\n") if line.strip() and line.strip() != b"\x1a"]
+    started = time.monotonic()
+    result = parse_in_memory(parse_sdn_csv, FULL_SDN)
+    elapsed = time.monotonic() - started
+    sdn = result.tables["raw_ofac_sdn"]
+    assert result.rejects == []
+    assert sdn.height == len(records)
+    assert sdn["source_row"].to_list() == list(range(1, len(records) + 1))
+    assert sdn.filter(pl.col("sdn_type") == "vessel").height == sum(b',"vessel",' in r for r in records)
+    # the parser keeps Remarks as written, two spaces after IMO included; staging reads the number
+    chizhovka = one(sdn, 37032)
+    assert "Vessel Registration Identification IMO  8730455;" in chizhovka["remarks"]
+    assert elapsed < 20, f"parsing {len(records)} records took {elapsed:.1f} s"
 
 
 # --- ALT and SDN_COMMENTS ---------------------------------------------------
