@@ -535,7 +535,10 @@ class Fetcher:
                 if final.is_file() and final.stat().st_size == part.size:
                     part.path.unlink()
                 else:
-                    os.replace(part.path, final)
+                    try:
+                        os.replace(part.path, final)
+                    except OSError as exc:
+                        raise FetchError(f"{where}: cannot land {final}: {exc.strerror or exc}") from None
                     _fsync_dir(role_dir)
                 good = {
                     "sha256": part.sha256, "file": final.name, "bytes": part.size, "fetched_at": fetched_at,
@@ -624,7 +627,12 @@ class Fetcher:
             if not isinstance(value, str) or not _NAME_PART.fullmatch(value):
                 raise ValueError(f"{label} {value!r} cannot name a landing folder")
         role_dir = self.landing_dir / source_name / role
-        role_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            role_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FetchError(
+                f"{_where(source_name, role)}: cannot create the landing folder {role_dir}: {exc.strerror or exc}"
+            ) from None
         return role_dir
 
     def _save_state(self, state: _State, where: str) -> None:
@@ -683,7 +691,10 @@ def _land_stream(
     allow_empty: bool = False,
     finish: Callable[[], None] | None = None,
 ) -> _Part:
-    fd, tmp_name = tempfile.mkstemp(prefix=".landing-", suffix=".part", dir=role_dir)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=".landing-", suffix=".part", dir=role_dir)
+    except OSError as exc:
+        raise FetchError(f"{where}: cannot land {what} in {role_dir}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
@@ -708,6 +719,13 @@ def _land_stream(
                 sniffer.finish()
             sink.flush()
             os.fsync(sink.fileno())
+    except requests.RequestException:
+        tmp.unlink(missing_ok=True)
+        raise  # the body broke off: _exchange decides whether that is worth another attempt
+    except OSError as exc:
+        # A full disk or a landing folder gone read-only: the source must be named, not only a temp path.
+        tmp.unlink(missing_ok=True)
+        raise FetchError(f"{where}: cannot land {what} in {role_dir}: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -1192,8 +1210,11 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
 def _watch_session(session: requests.Session) -> None:
     # Only requests' own adapters are replaced: a caller's custom adapter keeps working, and its body
     # reads are still cut at the deadline (the connection is watched once the answer arrives).
+    adapters = getattr(session, "adapters", None)
+    if not isinstance(adapters, dict) or not hasattr(session, "mount"):
+        return
     for prefix in ("https://", "http://"):
-        if type(session.adapters.get(prefix)) is requests.adapters.HTTPAdapter:
+        if type(adapters.get(prefix)) is requests.adapters.HTTPAdapter:
             session.mount(prefix, _DeadlineAdapter())
 
 

@@ -5,7 +5,9 @@ Every server here is on 127.0.0.1; names that look public resolve through a stub
 from __future__ import annotations
 
 import gzip
+import os
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -325,3 +327,30 @@ def test_display_url_keeps_everything_but_the_secrets_as_written():
     )
     assert "abcdef" not in message and "p4ssw0rd" not in message and "zzzzzz" not in message
     assert "&b=2" in message
+
+
+# -- a full disk ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Landing files write to /dev/full: every write the kernel answers with ENOSPC, as on a full disk."""
+    real_mkstemp = fetch_module.tempfile.mkstemp
+
+    def mkstemp(*args, prefix=None, dir=None, **kwargs):
+        if prefix == ".landing-":
+            return os.open("/dev/full", os.O_WRONLY), str(Path(dir) / ".landing-full.part")
+        return real_mkstemp(*args, prefix=prefix, dir=dir, **kwargs)
+
+    monkeypatch.setattr(fetch_module.tempfile, "mkstemp", mkstemp)
+
+
+def test_a_full_disk_while_landing_names_the_source(fetcher, server, tmp_path, full_disk):
+    server.script("/sdn.csv", Reply(200, SDN))
+    (tmp_path / "drop").mkdir()
+    (tmp_path / "drop" / "sdn.csv").write_bytes(SDN)
+    for url in (server.url("/sdn.csv"), "drop/sdn.csv"):
+        with pytest.raises(FetchError) as error:
+            fetch(fetcher, tmp_path, url, retries=2)
+        assert "source 'ofac' (url)" in str(error.value) and "No space left on device" in str(error.value)
+    assert len(server.requests_to("/sdn.csv")) == 1  # waiting will not free the disk: no retry
