@@ -339,6 +339,30 @@ def case_secret_in_url_user_and_query(s: Setup) -> None:
     s.tables_unchanged = False  # the registry rows now come from another source name
 
 
+PUBLIC_HOST, PUBLIC_ADDRESS = "publisher.example.com", "93.184.215.14"
+
+
+def public_looking(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    """``host`` resolves to a public address without a DNS query, and no connection may ever go to it: its traffic
+    must go through the proxy on 127.0.0.1."""
+    import urllib3.util.connection
+
+    real_resolve, real_connect = socket.getaddrinfo, urllib3.util.connection.create_connection
+
+    def resolve(name, *args, **kwargs):
+        if str(name).lower().rstrip(".") == host:
+            return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (PUBLIC_ADDRESS, 80))]
+        return real_resolve(name, *args, **kwargs)
+
+    def connect(address, *args, **kwargs):
+        if str(address[0]).lower().rstrip(".") in (host, PUBLIC_ADDRESS):
+            raise ConnectionRefusedError(f"tests never use the network ({address[0]})")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
+
+
 def case_redirect_to_loopback_from_a_public_url(s: Setup) -> None:
     target = s.stack.enter_context(serve_script())
     target.script("/tankers.csv", Reply(200, s.served_registry(), {"Content-Type": "text/csv"}))
@@ -351,8 +375,9 @@ def case_redirect_to_loopback_from_a_public_url(s: Setup) -> None:
     s.monkeypatch.setenv("http_proxy", proxy.base_url)
     s.monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     s.monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    public_looking(s.monkeypatch, PUBLIC_HOST)
     s.replace_source("tanker_registry", "hostile_registry",
-                     {"kind": "registry_csv", "url": "http://publisher.example.com/tankers.csv",
+                     {"kind": "registry_csv", "url": f"http://{PUBLIC_HOST}/tankers.csv",
                       "allow_insecure_http": True, "retries": 0})
     s.error_mentions = [r"(?i)redirect"]
 
