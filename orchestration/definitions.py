@@ -7,6 +7,7 @@ from assets.models import model_assets
 from assets.publish import publish_assets
 from assets.reference import reference_assets
 from assets.report import report_assets, report_checks
+from orchestration.accounting import accounting_checks
 from orchestration.checks import build_suite_checks, publish_set_check, published_schema_check
 from orchestration.jobs import full_pipeline_job
 from orchestration.resources import TankerwatchResource
@@ -23,7 +24,7 @@ GATED_ASSETS = [
 
 defs = dg.Definitions(
     assets=[*ingest_assets, *reference_assets, *model_assets, *publish_assets, *report_assets],
-    asset_checks=[*build_suite_checks(GATED_ASSETS), publish_set_check, published_schema_check, *report_checks],
+    asset_checks=[*build_suite_checks(GATED_ASSETS), publish_set_check, published_schema_check, *report_checks, *accounting_checks],
     jobs=[full_pipeline_job],
     schedules=[nightly_full_run],
     sensors=[imagery_drop_sensor],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Sequence
@@ -13,7 +14,7 @@ import duckdb
 import polars as pl
 
 from tankerwatch import gfw
-from tankerwatch.errors import ParseError
+from tankerwatch.errors import FetchError, ParseError, TankerwatchError
 from tankerwatch.fetch import Fetcher, Snapshot
 from tankerwatch.parsers import RAW_TABLE_COLUMNS, Reject
 from tankerwatch.parsers.ais_dma import parse_ais_dma_csv
@@ -22,6 +23,7 @@ from tankerwatch.parsers.gfw import parse_gfw_port_visits_jsonl, parse_gfw_vesse
 from tankerwatch.parsers.imagery import parse_imagery_csv
 from tankerwatch.parsers.ofac import parse_alt_csv, parse_sdn_comments_csv, parse_sdn_csv
 from tankerwatch.parsers.opensanctions import parse_opensanctions_ftm
+from tankerwatch.parsers.records import count_ofac_records
 from tankerwatch.parsers.registry import parse_registry_csv
 from tankerwatch.parsers.sink import Parser, TableSink
 from tankerwatch.parsers.uk_sanctions import parse_uk_sanctions_csv
@@ -56,7 +58,32 @@ KIND_TABLES: dict[str, tuple[str, ...]] = {
     "gfw_port_visits_api": ("raw_gfw_port_visits",),
 }
 
+# Parsers that do not count their records as they read: the ingest counts the landed file instead.
+RECORD_COUNTERS: dict[str, Callable[[Path], int]] = {
+    "ofac_sdn_csv": count_ofac_records,
+}
+
 LINEAGE_COLUMNS = {"source_name": pl.String, "snapshot_id": pl.String}
+
+# What each loaded snapshot held, as its parser counted it: the 'read' side of the per-snapshot accounting
+# (read = used + rejected + skipped + merged) the publish checks.
+SNAPSHOT_RECORDS_TABLE = "raw_snapshot_records"
+SNAPSHOT_RECORDS_DDL = """
+create table if not exists raw_snapshot_records (
+    kind varchar not null,
+    source_name varchar not null,
+    role varchar not null,
+    snapshot_id varchar not null,
+    records_read bigint not null,
+    records_skipped bigint not null,
+    records_merged bigint not null,
+    skipped varchar not null
+)
+"""
+
+
+class IngestError(TankerwatchError):
+    """A source's data could not be landed, parsed or loaded for a reason outside its format (e.g. a full disk)."""
 
 SecretLookup = Callable[[str], "str | None"]
 
@@ -65,6 +92,7 @@ SecretLookup = Callable[[str], "str | None"]
 class ParsedSnapshot:
     snapshot: Snapshot
     sink: TableSink
+    records_read: int = 0
 
 
 @dataclass
@@ -177,15 +205,24 @@ def fetch_kind(
     with its day; a whole source lands what its url names, whatever the days."""
     snapshots: list[Snapshot] = []
     for source in (s for s in sources if s.kind == kind):
-        if not source.is_daily:
-            snapshots.extend(land_source(fetcher, source, secrets))
-            continue
-        for day in days:
-            landed = fetcher.for_day(day).fetch_all(
-                source.name, "url", source.url_for_day(day), source.base_dir, source.fetch_options()
-            )
-            snapshots.extend(replace(snapshot, partition_day=day) for snapshot in landed)
+        try:
+            if not source.is_daily:
+                snapshots.extend(land_source(fetcher, source, secrets))
+                continue
+            for day in days:
+                landed = fetcher.for_day(day).fetch_all(
+                    source.name, "url", source.url_for_day(day), source.base_dir, source.fetch_options()
+                )
+                snapshots.extend(replace(snapshot, partition_day=day) for snapshot in landed)
+        except OSError as exc:
+            # A full disk or an unwritable landing folder: the message must say whose data it was.
+            raise FetchError(f"source '{source.name}': cannot land its data: {_os_reason(exc)}") from exc
     return snapshots
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason} ({exc.filename})" if exc.filename else reason
 
 
 def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> ParsedKind:
@@ -196,14 +233,28 @@ def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> 
         for number, snapshot in enumerate(snapshots):
             spill = work_dir / f"{number:04d}-{snapshot.source_name}-{snapshot.role}" if work_dir else None
             sink = TableSink(spill_dir=spill)
+            where = f"source '{snapshot.source_name}' ({snapshot.role}, {snapshot.url})"
+            read = 0
             try:
                 # A daily feed's quiet day may be an empty file (allow_empty): no rows, nothing to parse.
                 if snapshot.bytes or snapshot.partition_day is None:
                     KIND_PARSERS[kind][snapshot.role](Path(snapshot.path), sink)
+                    read = sink.records_read
+                    if read is None:
+                        counter = RECORD_COUNTERS.get(kind)
+                        read = counter(Path(snapshot.path)) if counter else 0
+                sink.close()
             except ParseError as exc:
-                raise ParseError(f"source '{snapshot.source_name}' ({snapshot.role}, {snapshot.url}): {exc}") from exc
-            sink.close()
-            parsed.parsed.append(ParsedSnapshot(snapshot, sink))
+                raise ParseError(f"{where}: {exc}") from exc
+            except OSError as exc:
+                raise IngestError(f"{where}: cannot parse {snapshot.path}: {_os_reason(exc)}") from exc
+            except TankerwatchError:
+                raise
+            except Exception as exc:
+                # A parser or the parquet writer tripping over a value it cannot hold (e.g. text no UTF-8
+                # can encode): still the source's problem to fix, so it names the source.
+                raise ParseError(f"{where}: {type(exc).__name__}: {exc}") from exc
+            parsed.parsed.append(ParsedSnapshot(snapshot, sink, read))
     except BaseException:
         parsed.cleanup()
         raise
@@ -254,9 +305,11 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, kind: str) -> list[str]:
         con.execute(f"create or replace table {identifier(table)} as select * from _empty_table")
         con.unregister("_empty_table")
         (remade if present else made).append(table)
+    con.execute(SNAPSHOT_RECORDS_DDL)
     if made or remade:
         con.execute("delete from raw_source_snapshots where kind = ?", [kind])
         con.execute("delete from raw_parse_rejects where kind = ?", [kind])
+        con.execute("delete from raw_snapshot_records where kind = ?", [kind])
     return remade
 
 
@@ -280,8 +333,20 @@ def plan_load(con: duckdb.DuckDBPyConnection, kind: str, sources: list[Source], 
     loaded = loaded_slots(con, kind)
     # A source dropped from the sources file, or turned from a whole file into a daily feed (or back).
     removed = {slot for slot in loaded if slot[0] not in daily or daily[slot[0]] != (slot[1] is not None)}
-    changed = {slot for slot, ids in wanted.items() if loaded.get(slot) != ids}
+    counted = _counted_snapshots(con, kind)
+    # A snapshot loaded without its record count (by an older tankerwatch) is loaded again, so it can be accounted.
+    changed = {
+        slot for slot, ids in wanted.items()
+        if loaded.get(slot) != ids or any((slot[0], role, sid) not in counted for role, sid in ids)
+    }
     return LoadPlan(frozenset(changed), frozenset(removed))
+
+
+def _counted_snapshots(con: duckdb.DuckDBPyConnection, kind: str) -> set[tuple[str, str, str]]:
+    con.execute(SNAPSHOT_RECORDS_DDL)
+    return set(fetch_all(
+        con, "select source_name, role, snapshot_id from raw_snapshot_records where kind = ?", [kind]
+    ))
 
 
 _SLOT_SNAPSHOTS = (
@@ -302,6 +367,11 @@ def _delete_slot(con: duckdb.DuckDBPyConnection, kind: str, slot: Slot) -> None:
         )
     con.execute(
         f"delete from raw_parse_rejects where kind = $kind and source_name = $source "
+        f"and snapshot_id in ({_SLOT_SNAPSHOTS})",
+        params,
+    )
+    con.execute(
+        f"delete from raw_snapshot_records where kind = $kind and source_name = $source "
         f"and snapshot_id in ({_SLOT_SNAPSHOTS})",
         params,
     )
@@ -335,6 +405,25 @@ def _refuse_resent_days(con: duckdb.DuckDBPyConnection, parsed: ParsedKind) -> N
                 f"byte-identical to the one loaded for {other} (sha256 {snapshot.sha256}); a day re-sent "
                 "under another date would count its rows twice, so it is not loaded"
             )
+
+
+def _records_frame(parsed: ParsedKind) -> pl.DataFrame:
+    items = parsed.parsed
+    return pl.DataFrame(
+        {
+            "kind": [parsed.kind] * len(items),
+            "source_name": [p.snapshot.source_name for p in items],
+            "role": [p.snapshot.role for p in items],
+            "snapshot_id": [p.snapshot.snapshot_id for p in items],
+            "records_read": [p.records_read for p in items],
+            "records_skipped": [p.sink.records_skipped for p in items],
+            "records_merged": [p.sink.records_merged for p in items],
+            "skipped": [json.dumps(p.sink.skipped, sort_keys=True) for p in items],
+        },
+        schema={"kind": pl.String, "source_name": pl.String, "role": pl.String, "snapshot_id": pl.String,
+                "records_read": pl.Int64, "records_skipped": pl.Int64, "records_merged": pl.Int64,
+                "skipped": pl.String},
+    )
 
 
 def _frames(parsed: ParsedKind) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -380,6 +469,7 @@ def load_parsed(
     rejects, snapshots = _frames(parsed)
     con.register("_incoming_rejects", rejects)
     con.register("_incoming_snapshots", snapshots)
+    con.register("_incoming_records", _records_frame(parsed))
     try:
         con.execute("begin transaction")
         ensure_raw_tables(con, kind)
@@ -405,17 +495,22 @@ def load_parsed(
                     )
                     con.unregister("_incoming_rows")
         con.execute("insert into raw_parse_rejects select * from _incoming_rejects")
+        con.execute("insert into raw_snapshot_records by name select * from _incoming_records")
         con.execute(
             "insert into raw_source_snapshots select kind, source_name, role, url, sha256, snapshot_id, "
             "bytes, cast(fetched_at as timestamptz), landed_path, cast(partition_day as date) from _incoming_snapshots"
         )
         con.execute("commit")
-    except BaseException:
+    except BaseException as exc:
         con.execute("rollback")
+        if isinstance(exc, (OSError, duckdb.IOException)):
+            names = ", ".join(sorted({f"'{s.source_name}'" for s in parsed.snapshots})) or "none"
+            raise IngestError(f"loading source(s) {names} ({kind}) into the warehouse failed: {exc}") from exc
         raise
     finally:
         con.unregister("_incoming_rejects")
         con.unregister("_incoming_snapshots")
+        con.unregister("_incoming_records")
     return kind_report(con, kind, parsed.snapshots, reloaded=sorted(slot_label(s) for s in slots), stats=parsed.stats())
 
 

@@ -11,7 +11,8 @@ import duckdb
 import polars as pl
 
 from tankerwatch.gates import GateResult
-from tankerwatch.warehouse import fetch_all, fetch_frame, row_count
+from tankerwatch.ingest import KIND_TABLES, SNAPSHOT_RECORDS_TABLE
+from tankerwatch.warehouse import fetch_all, fetch_frame, identifier, row_count
 
 PUBLISHED_TABLES = (
     "voyages",
@@ -87,6 +88,152 @@ def source_snapshots(con: duckdb.DuckDBPyConnection) -> list[dict]:
     ]
 
 
+def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for name, in fetch_all(con, "select table_name from information_schema.tables")}
+
+
+def source_accounting(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per loaded source snapshot: records read = used + rejected + skipped + merged.
+
+    ``read`` is the parser's own count of the records in the file (raw_snapshot_records), taken as it read
+    them, not from its rows. A record is one input record, identified by its ``source_row``, counted once
+    whatever number of rows it gave: ``rejected`` if a reject names it at any stage (parse, staging,
+    identity, ...), ``used`` otherwise; ``skipped`` are records of a type tankerwatch does not use (by reason
+    in ``skipped_by_reason``), ``merged`` the earlier sentences of multi-sentence AIS messages. A record
+    that vanished (neither row nor reject) shows as a positive ``unaccounted``; a snapshot loaded without
+    its count shows ``read`` null.
+    """
+    tables = _existing_tables(con)
+    if "raw_source_snapshots" not in tables:
+        return []
+    keyed = [
+        f"select source_name, snapshot_id, source_row from {identifier(table)}"
+        for kind_tables in KIND_TABLES.values()
+        for table in kind_tables
+        if table in tables
+    ]
+    if "raw_parse_rejects" in tables:
+        parse_rejected = "select distinct source_name, snapshot_id, source_row from raw_parse_rejects"
+        null_parse_rejects = (
+            "select source_name, snapshot_id, count(*) as n from raw_parse_rejects "
+            "where source_row is null group by all"
+        )
+    else:
+        parse_rejected = "select null::varchar as source_name, null::varchar as snapshot_id, null::bigint as source_row where false"
+        null_parse_rejects = "select null::varchar as source_name, null::varchar as snapshot_id, 0::bigint as n where false"
+    later = (
+        "select distinct source_name, snapshot_id, source_row from rejects "
+        "where stage <> 'parse' and snapshot_id is not null and source_row is not null"
+        if "rejects" in tables
+        else "select null::varchar as source_name, null::varchar as snapshot_id, null::bigint as source_row where false"
+    )
+    records = (
+        f"select * from {SNAPSHOT_RECORDS_TABLE}" if SNAPSHOT_RECORDS_TABLE in tables
+        else "select null::varchar as kind, null::varchar as source_name, null::varchar as role, "
+             "null::varchar as snapshot_id, 0::bigint as records_read, 0::bigint as records_skipped, "
+             "0::bigint as records_merged, '{}' as skipped where false"
+    )
+    rows_sql = " union ".join(keyed) if keyed else (
+        "select null::varchar as source_name, null::varchar as snapshot_id, null::bigint as source_row where false"
+    )
+    sql = f"""
+        with row_records as ({rows_sql}),
+        parse_rejected as ({parse_rejected}),
+        later_rejected as ({later}),
+        input_records as (
+            select source_name, snapshot_id, source_row, bool_or(at_parse) as at_parse
+            from (
+                select source_name, snapshot_id, source_row, false as at_parse from row_records
+                union all
+                select source_name, snapshot_id, source_row, true from parse_rejected where source_row is not null
+            )
+            group by all
+        ),
+        per_snapshot as (
+            select
+                i.source_name,
+                i.snapshot_id,
+                count(*) filter (where i.at_parse) as rejected_at_parse,
+                count(*) filter (where not i.at_parse and l.source_row is not null) as rejected_later,
+                count(*) filter (where not i.at_parse and l.source_row is null) as used
+            from input_records i
+            left join later_rejected l using (source_name, snapshot_id, source_row)
+            group by all
+        ),
+        counted as (
+            select source_name, snapshot_id, sum(records_read) as records_read, sum(records_skipped) as records_skipped,
+                   sum(records_merged) as records_merged, list(skipped order by role) as skipped
+            from ({records}) group by all
+        ),
+        snapshots as (
+            select kind, source_name, snapshot_id, list(distinct role order by role) as roles,
+                   strftime(min(partition_day), '%Y-%m-%d') as partition_day
+            from raw_source_snapshots group by all
+        )
+        select
+            s.kind, s.source_name, s.snapshot_id, s.roles, s.partition_day,
+            c.records_read,
+            coalesce(p.used, 0),
+            coalesce(p.rejected_at_parse, 0) + coalesce(n.n, 0),
+            coalesce(p.rejected_later, 0),
+            coalesce(c.records_skipped, 0),
+            coalesce(c.records_merged, 0),
+            c.skipped
+        from snapshots s
+        left join counted c using (source_name, snapshot_id)
+        left join per_snapshot p using (source_name, snapshot_id)
+        left join ({null_parse_rejects}) n using (source_name, snapshot_id)
+        order by s.kind, s.source_name, s.partition_day nulls first, s.snapshot_id
+    """
+    out = []
+    for kind, source, snapshot_id, roles, day, read, used, at_parse, later_, skipped, merged, skipped_json in fetch_all(con, sql):
+        by_reason: dict[str, int] = {}
+        for text in skipped_json or []:
+            for reason, count in json.loads(text).items():
+                by_reason[reason] = by_reason.get(reason, 0) + count
+        rejected = at_parse + later_
+        out.append({
+            "kind": kind,
+            "source": source,
+            "snapshot_id": snapshot_id,
+            "roles": list(roles),
+            "partition_day": day,
+            "read": read,
+            "used": used,
+            "rejected": rejected,
+            "rejected_at_parse": at_parse,
+            "rejected_later": later_,
+            "skipped": skipped,
+            "skipped_by_reason": dict(sorted(by_reason.items())),
+            "merged": merged,
+            "unaccounted": None if read is None else read - used - rejected - skipped - merged,
+        })
+    return out
+
+
+def accounting_frame(version_dir: Path) -> pl.DataFrame:
+    """The candidate manifest's per-snapshot accounting, one row per snapshot, for its publish gate."""
+    manifest = json.loads((Path(version_dir) / "manifest.json").read_text(encoding="utf-8"))
+    columns = {"kind": pl.String, "source": pl.String, "snapshot_id": pl.String, "partition_day": pl.String,
+               "read": pl.Int64, "used": pl.Int64, "rejected": pl.Int64, "skipped": pl.Int64, "merged": pl.Int64,
+               "unaccounted": pl.Int64}
+    rows = [{name: entry.get(name) for name in columns} for entry in manifest.get("accounting", [])]
+    return pl.DataFrame(rows, schema=columns, orient="row") if rows else pl.DataFrame(schema=columns)
+
+
+def unaccounted_snapshots(frame: pl.DataFrame) -> list[str]:
+    """A line per snapshot whose records do not add up, naming its source and snapshot."""
+    bad = frame.filter(pl.col("unaccounted").is_null() | (pl.col("unaccounted") != 0))
+    return [
+        f"source '{r['source']}' snapshot {r['snapshot_id']}"
+        + (f" ({r['partition_day']})" if r["partition_day"] else "")
+        + (": loaded without a record count (load it again)" if r["read"] is None else
+           f": {r['read']} records read, but {r['used']} used + {r['rejected']} rejected + {r['skipped']} skipped"
+           f" + {r['merged']} merged = {r['read'] - r['unaccounted']}")
+        for r in bad.to_dicts()
+    ]
+
+
 def build_manifest(con: duckdb.DuckDBPyConnection, run_id: str, version_id: str) -> dict:
     """The manifest of a candidate set: run, sources, assumptions, row counts and the checks passed so far."""
     assumptions = fetch_frame(con, "select * from ref_volume_assumptions").to_dicts()
@@ -98,6 +245,7 @@ def build_manifest(con: duckdb.DuckDBPyConnection, run_id: str, version_id: str)
         "tables": list(PUBLISHED_TABLES),
         "row_counts": {table: row_count(con, table) for table in PUBLISHED_TABLES},
         "sources": source_snapshots(con),
+        "accounting": source_accounting(con),
         "volume_assumptions": assumptions[0] if assumptions else {},
         "checks": latest_gate_results(con),
     }

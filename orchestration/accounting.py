@@ -1,0 +1,45 @@
+"""The publish gate that every input record is accounted for: read = used + rejected + skipped + merged per snapshot."""
+
+import dagster as dg
+
+from assets.publish import CANDIDATE_KEY, candidate_dir
+from orchestration.checks import GATE, check_metadata, docs_metadata
+from orchestration.resources import TankerwatchResource
+from tankerwatch.gates import validate_frame
+from tankerwatch.publish_set import accounting_frame, record_gate_result, unaccounted_snapshots
+from tankerwatch.settings import EXPECTATIONS_DIR
+
+ACCOUNTING_CHECK = "records_accounted"
+ACCOUNTING_SUITE = EXPECTATIONS_DIR / "publish_accounting.json"
+
+
+@dg.asset_check(
+    asset=CANDIDATE_KEY,
+    name=ACCOUNTING_CHECK,
+    **GATE,
+    description="expectations/publish_accounting.json: for every source snapshot in manifest.json, the records read equal those used, rejected with a reason, skipped or merged; a record lost silently stops the publish.",
+)
+def records_accounted(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
+    run_id = context.op_execution_context.run_id
+    version_dir = candidate_dir(context.instance, tankerwatch, run_id)
+    frame = accounting_frame(version_dir)
+    result = validate_frame(ACCOUNTING_SUITE, frame)
+    with tankerwatch.warehouse() as con:
+        record_gate_result(con, run_id, CANDIDATE_KEY.to_user_string(), result)
+    lost = unaccounted_snapshots(frame)
+    if not result.success:
+        context.log.error("records not accounted for: " + ("; ".join(lost) or result.summary()))
+    return dg.AssetCheckResult(
+        passed=result.success,
+        metadata={
+            "version_dir": str(version_dir),
+            "snapshots": frame.height,
+            "records_read": int(frame["read"].sum() or 0),
+            "unaccounted": dg.MetadataValue.json(lost),
+            **check_metadata([result]),
+            **docs_metadata(context, tankerwatch, CANDIDATE_KEY.to_user_string(), result, ACCOUNTING_SUITE),
+        },
+    )
+
+
+accounting_checks = [records_accounted]
