@@ -1223,10 +1223,11 @@ class _TailCheck:
     closes the file: just before, this looks for bytes beyond it, already buffered or arriving within a short
     grace. A publisher whose Content-Length is shorter than its body would otherwise have the body cut to it."""
 
-    def __init__(self, inner: Any, sock: socket.socket, grace_s: float) -> None:
+    def __init__(self, inner: Any, sock: socket.socket, grace_s: float, owner: Any) -> None:
         self._inner = inner
         self._sock = sock
         self._grace_s = grace_s
+        self._owner = owner  # the http.client response: its length is 0 once the whole declared body is read
         self.extra: bytes | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -1234,7 +1235,9 @@ class _TailCheck:
 
     def close(self) -> None:
         try:
-            self.extra = self._look()
+            # Closed early (an error answer, the size cap) the rest of the body is no tail: nothing to look at.
+            if getattr(self._owner, "length", None) == 0:
+                self.extra = self._look()
         finally:
             self._inner.close()
 
@@ -1294,7 +1297,7 @@ def _install_tail_check(response: requests.Response) -> _TailCheck | None:
     # A server that will close the connection sends its EOF at once; on a kept-alive one only what has
     # already arrived (or arrives at once) can be seen without delaying every download.
     grace = 0.25 if getattr(inner_response, "will_close", False) else 0.05
-    tail = _TailCheck(fp, sock, grace)
+    tail = _TailCheck(fp, sock, grace, inner_response)
     inner_response.fp = tail
     return tail
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -187,12 +188,19 @@ class _Collect:
 
 
 @contextmanager
-def serve_script() -> Iterator[FaultServer]:
-    """A scriptable fault server on an ephemeral port of 127.0.0.1; yields it with ``base_url`` set."""
+def serve_script(tls: tuple[Path, Path] | None = None) -> Iterator[FaultServer]:
+    """A scriptable fault server on an ephemeral port of 127.0.0.1; yields it with ``base_url`` set.
+    With ``tls`` (a certificate and its key, PEM) it speaks https."""
     fault = FaultServer()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHandler)
     server.fault = fault  # type: ignore[attr-defined]
-    fault.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    fault.base_url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -354,3 +355,31 @@ def test_a_full_disk_while_landing_names_the_source(fetcher, server, tmp_path, f
             fetch(fetcher, tmp_path, url, retries=2)
         assert "source 'ofac' (url)" in str(error.value) and "No space left on device" in str(error.value)
     assert len(server.requests_to("/sdn.csv")) == 1  # waiting will not free the disk: no retry
+
+
+# -- the same over TLS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["closing", "kept-alive"])
+def test_over_https_an_honest_body_lands_and_one_longer_than_declared_fails(
+    tmp_path, session, certificate, keep_alive
+):
+    session.verify = str(certificate[0])
+    fetcher = Fetcher(tmp_path / "landing", session=session, sleep=lambda s: None, log=lambda m: None)
+    with serve_script(tls=certificate) as server:
+        server.script("/sdn.csv", Reply(200, SDN, keep_alive=keep_alive))
+        server.script("/long.csv", Reply(200, SDN, length=len(SDN) - 100, keep_alive=keep_alive))
+        assert fetch(fetcher, tmp_path, server.url("/sdn.csv")).sha256 == sha(SDN)
+        with pytest.raises(FetchError, match="more bytes than the"):
+            fetcher.fetch("ofac", "long", server.url("/long.csv"), tmp_path, FetchOptions(**QUICK, expect="csv"))
+        assert fetch(fetcher, tmp_path, server.url("/sdn.csv")).unchanged
