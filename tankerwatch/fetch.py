@@ -952,7 +952,10 @@ def _local_target(url: str, base_dir: Path, where: str, options: FetchOptions) -
         return None
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
-            raise FetchError(f"{where}: file:// URLs must name a local file, not one on {parts.netloc!r}: {url}")
+            shown = _display_url(url)
+            raise FetchError(
+                f"{where}: file:// URLs must name a local file, not one on {urlsplit(shown).netloc!r}: {shown}"
+            )
         path = Path(unquote(parts.path))
     # One letter is a Windows drive (C:\...), not a scheme.
     elif scheme and len(scheme) > 1:
