@@ -67,61 +67,37 @@ renamed as (
         and overflow.ent_num = source.ent_num
 ),
 
-mention_lists as (
+imo_mentions as (
+    -- every place the Remarks attach numbers to IMO, in the order written
     select
-        source_name,
-        ent_num,
-        regexp_extract_all(
-            remarks,
-            '(?i)(\bcompany\s+(?:number\s+|no\.?\s+)?)?\bIMO([^0-9A-Za-z;]+(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*){0,2})?[0-9]+'
-            || '(?:\s*(?:,|/|&|\band\b|\bor\b)\s*(?:IMO\s*)?[0-9]{7}\b)*'
-            || '|Registration Identification\s+[0-9]+'
+        *,
+        list_filter(
+            regexp_extract_all(
+                remarks,
+                '(?i)(\bcompany\s+(?:number\s+|no\.?\s+)?)?\bIMO([^0-9A-Za-z;]+(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*){0,2})?[0-9]+'
+                || '(?:\s*(?:,|/|&|\band\b|\bor\b)\s*(?:IMO\s*)?[0-9]{7}\b)*'
+                || '|Registration Identification\s+[0-9]+'
+            ),
+            lambda mention: not regexp_matches(mention, '(?i)^company\b')
         ) as mentions
     from renamed
 ),
 
-imo_mentions as (
-    -- one row per place the Remarks attach numbers to IMO, in the order written
-    select source_name, ent_num, position, text
-    from (
-        select
-            source_name,
-            ent_num,
-            unnest(mentions) as text,
-            generate_subscripts(mentions, 1) as position
-        from mention_lists
-    )
-    where not regexp_matches(text, '(?i)^company\b')
-),
-
-imo_numbers as (
-    select
-        source_name,
-        ent_num,
-        list(number order by position, number_position) as numbers
-    from (
-        select
-            source_name,
-            ent_num,
-            position,
-            unnest(regexp_extract_all(text, '[0-9]+')) as number,
-            generate_subscripts(regexp_extract_all(text, '[0-9]+'), 1) as number_position
-        from imo_mentions
-    )
-    group by source_name, ent_num
-),
-
 with_identifiers as (
     select
-        renamed.*,
-        list_distinct_in_order(list_filter(coalesce(imo_numbers.numbers, []), lambda n: is_valid_ship_imo(n))) as imos,
-        nullif(array_to_string(list_distinct_in_order(coalesce(imo_numbers.numbers, [])), ', '), '') as imo_as_listed,
-        nullif(regexp_extract(renamed.remarks, '(?i)\bMMSI\b[^0-9A-Za-z;]*(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*)?([0-9]+)', 1), '') as mmsi_as_listed,
-        nullif(upper(trim(renamed.call_sign_as_listed)), '') as call_sign
-    from renamed
-    left join imo_numbers
-        on imo_numbers.source_name = renamed.source_name
-        and imo_numbers.ent_num = renamed.ent_num
+        * exclude (mentions),
+        list_distinct_in_order(list_filter(numbers, lambda n: is_valid_ship_imo(n))) as imos,
+        nullif(array_to_string(list_distinct_in_order(numbers), ', '), '') as imo_as_listed
+    from (
+        select
+            *,
+            flatten(list_transform(mentions, lambda mention: regexp_extract_all(mention, '[0-9]+'))) as numbers,
+            nullif(
+                regexp_extract(remarks, '(?i)\bMMSI\b[^0-9A-Za-z;]*(?:[A-Za-z]{1,12}\.?[^0-9A-Za-z;]*)?([0-9]+)', 1), ''
+            ) as mmsi_as_listed,
+            nullif(upper(trim(call_sign_as_listed)), '') as call_sign
+        from imo_mentions
+    )
 ),
 
 final as (
