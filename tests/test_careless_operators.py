@@ -35,7 +35,8 @@ def write(folder: Path, text: str) -> Path:
     [
         (f"sources:\n  registry:\n{REGISTRY}  imagery:\n    kind: imagery_sightings_csv\n    url: i.csv\n"
          f"  registry:\n{REGISTRY}", "line 8: the key 'registry' appears twice (first on line 2)"),
-        (f"sources:\n  registry:\n{REGISTRY}    url: other.csv\n", "line 5: the key 'url' appears twice (first on line 4)"),
+        (f"sources:\n  registry:\n{REGISTRY}    url: other.csv\n",
+         "line 5: the key 'url' appears twice (first on line 4)"),
         (f"sources:\n  registry:\n{REGISTRY}sources:\n  other:\n{REGISTRY}",
          "line 5: the key 'sources' appears twice (first on line 1)"),
         (f"sources:\n  registry: &base\n{REGISTRY}  copy: *base\n", "line 2: the anchor &base is not allowed"),
@@ -59,12 +60,15 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
 
 
 def test_a_plain_sources_file_with_the_deadline_option_loads(tmp_path):
-    (source,) = load_sources(write(tmp_path, f"sources:\n  registry:\n{REGISTRY}    total_timeout_s: 120\n"))
-    assert source.fetch_options().total_timeout_s == 120
-    assert load_sources(write(tmp_path, f"sources:\n  registry:\n{REGISTRY}"))[0].fetch_options().total_timeout_s == 1800
+    def options(extra: str = ""):
+        (source,) = load_sources(write(tmp_path, f"sources:\n  registry:\n{REGISTRY}{extra}"))
+        return source.fetch_options()
+
+    assert options("    total_timeout_s: 120\n").total_timeout_s == 120
+    assert options().total_timeout_s == 1800
     for bad in ("0", "'soon'", "true"):
         with pytest.raises(SourcesFileError, match="total_timeout_s"):
-            load_sources(write(tmp_path, f"sources:\n  registry:\n{REGISTRY}    total_timeout_s: {bad}\n"))[0].fetch_options()
+            options(f"    total_timeout_s: {bad}\n")
 
 
 # -- the command line -------------------------------------------------------------------------------------
@@ -91,7 +95,8 @@ def test_a_data_directory_that_is_a_file_is_one_line(tmp_path, capsys):
     data = tmp_path / "data"
     data.write_text("not a folder")
     code, lines = run_cli(capsys, "--data-dir", str(data))
-    assert (code, lines) == (EXIT_CONFIG, [f"tankerwatch: data directory {data} is a file, not a folder; nothing was run"])
+    assert code == EXIT_CONFIG
+    assert lines == [f"tankerwatch: data directory {data} is a file, not a folder; nothing was run"]
     assert data.read_text() == "not a folder"
 
 
@@ -133,8 +138,10 @@ def test_a_broken_sources_file_is_one_line_from_the_command(tmp_path, capsys):
     sources = write(tmp_path, f"sources:\n  registry:\n{REGISTRY}  registry:\n{REGISTRY}")
     code, lines = run_cli(capsys, "--sources", str(sources), "--data-dir", str(tmp_path / "data"))
     assert code == EXIT_CONFIG
-    assert lines == [f"tankerwatch: sources file {sources}: line 5: the key 'registry' appears twice (first on line 2); "
-                     "nothing was run"]
+    assert lines == [
+        f"tankerwatch: sources file {sources}: line 5: the key 'registry' appears twice (first on line 2); "
+        "nothing was run"
+    ]
 
 
 # -- the Dagster resource ----------------------------------------------------------------------------------
