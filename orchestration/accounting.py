@@ -27,8 +27,12 @@ def records_accounted(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
     with tankerwatch.warehouse() as con:
         record_gate_result(con, run_id, CANDIDATE_KEY.to_user_string(), result)
     lost = unaccounted_snapshots(frame)
+    metadata = check_metadata([result])
     if not result.success:
-        context.log.error("records not accounted for: " + ("; ".join(lost) or result.summary()))
+        # Named first, where the run's summary shows a failed gate: which source and snapshot lost records.
+        named = "records not accounted for: " + ("; ".join(lost) or result.summary())
+        context.log.error(named)
+        metadata["failing_expectations"] = dg.MetadataValue.md(f"{named}\n\n{metadata['failing_expectations'].value}")
     return dg.AssetCheckResult(
         passed=result.success,
         metadata={
@@ -36,7 +40,7 @@ def records_accounted(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
             "snapshots": frame.height,
             "records_read": int(frame["read"].sum() or 0),
             "unaccounted": dg.MetadataValue.json(lost),
-            **check_metadata([result]),
+            **metadata,
             **docs_metadata(context, tankerwatch, CANDIDATE_KEY.to_user_string(), result, ACCOUNTING_SUITE),
         },
     )
