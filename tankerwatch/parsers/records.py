@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-import codecs
 from pathlib import Path
 
-_CHUNK_BYTES = 1 << 20
-_EOF_MARKER = "\x1a"
+_EOF_MARKER = b"\x1a"
 
 
-def _encoding(path: Path) -> str:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _blank(line: bytes) -> bool:
+    if line.isascii():
+        return not line.strip()
+    # Non-ASCII whitespace (a no-break space) is blank to the parser too, in either of OFAC's encodings.
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK_BYTES):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
+        return not line.decode("utf-8").strip()
     except UnicodeDecodeError:
-        return "cp1252"
-    return "utf-8-sig"
+        return not line.decode("cp1252", "replace").strip()
 
 
 def count_ofac_records(path: Path) -> int:
     """OFAC's CSV files hold one record per non-blank line (CR, LF or CRLF ended); the 0x1A end-of-file
     marker on the last line is not a record, one anywhere else is (the parser rejects it)."""
-    path = Path(path)
+    data = Path(path).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     records = 0
-    last_is_marker = False
-    with open(path, encoding=_encoding(path), errors="replace", newline="") as handle:
-        for line in handle:
-            text = line.strip()
-            if not text:
-                continue
+    last = b""
+    for line in data.splitlines():
+        if line and not _blank(line):
             records += 1
-            last_is_marker = text == _EOF_MARKER
-    return records - 1 if last_is_marker else records
+            last = line
+    return records - 1 if last.strip() == _EOF_MARKER else records
