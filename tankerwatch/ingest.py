@@ -59,7 +59,7 @@ KIND_TABLES: dict[str, tuple[str, ...]] = {
 }
 
 # Parsers that do not count their records as they read: the ingest counts the landed file instead.
-RECORD_COUNTERS: dict[str, Callable[[Path], int]] = {
+RECORD_COUNTERS: dict[str, Callable[[Path, TableSink], int]] = {
     "ofac_sdn_csv": count_ofac_records,
 }
 
@@ -242,7 +242,7 @@ def parse_kind(kind: str, snapshots: list[Snapshot], work_root: Path | None) -> 
                     read = sink.records_read
                     if read is None:
                         counter = RECORD_COUNTERS.get(kind)
-                        read = counter(Path(snapshot.path)) if counter else 0
+                        read = counter(Path(snapshot.path), sink) if counter else 0
                 sink.close()
             except ParseError as exc:
                 raise ParseError(f"{where}: {exc}") from exc

@@ -453,3 +453,21 @@ def test_a_parser_that_drops_a_record_silently_stops_the_publish(tmp_path, monke
     assert "GATE FAILED: publish_candidate / records_accounted" in err
     assert "records not accounted for: source 'imagery_log' snapshot" in err
     assert "records read, but" in err
+
+
+def test_an_ofac_file_cut_inside_its_last_record_is_an_error_naming_the_source(tmp_path):
+    sdn = FIXTURES / "ofac" / "sdn_dprk_excerpt_20240503.csv"
+    lines = sdn.read_bytes().splitlines(keepends=True)
+    for index in (5, len(lines) // 2, len(lines) - 2):
+        cut = b"".join(lines[:index]) + lines[index][:40]
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        for name in ("sdn.csv", "alt.csv", "comments.csv"):
+            source = {"sdn.csv": sdn, "alt.csv": FIXTURES / "ofac" / "alt_dprk_excerpt_2025.csv",
+                      "comments.csv": FIXTURES / "ofac" / "sdn_comments_excerpt_2025.csv"}[name]
+            (folder / name).write_bytes(cut if name == "sdn.csv" else source.read_bytes())
+        (folder / "sources.yaml").write_text(
+            "sources:\n  ofac:\n    kind: ofac_sdn_csv\n    url: sdn.csv\n    alt_url: alt.csv\n    comments_url: comments.csv\n"
+        )
+        with pytest.raises(ParseError, match=rf"^source 'ofac' \(url, sdn.csv\): .*last line \({index + 1}\).*truncated"):
+            fetch_and_parse("ofac_sdn_csv", load_sources(folder / "sources.yaml"), tmp_path / f"landing{index}")
