@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import requests
 
 from tankerwatch import gfw
 from tankerwatch.errors import FetchError, ParseError, TankerwatchError
@@ -215,6 +216,8 @@ def fetch_kind(
                 )
                 snapshots.extend(replace(snapshot, partition_day=day) for snapshot in landed)
         except OSError as exc:
+            if isinstance(exc, requests.RequestException):
+                raise  # the network's failures are the fetch layer's to classify (transient or not)
             # A full disk or an unwritable landing folder: the message must say whose data it was.
             raise FetchError(f"source '{source.name}': cannot land its data: {_os_reason(exc)}") from exc
     return snapshots
