@@ -1347,6 +1347,8 @@ def row_violations(con: Any, relation: str, suite_path: str | Path, indexes: lis
                     predicate = _cat(domain, f" AND {column.missing}")
                 else:
                     check.aggregates(ctx)
+                    if getattr(check, "_deferred", None):
+                        raise _Problem(check._deferred)
                     predicate = _cat(domain, f" AND NOT {column.missing} AND (", check.unexpected(ctx, column), ")")
                 values = f"coalesce(CAST({column.ref} AS VARCHAR), 'null')"
                 columns = (check.column_name,)

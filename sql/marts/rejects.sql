@@ -74,7 +74,8 @@ identity_rejects as (
         to_json(int_sighting_identities)::varchar
     from int_sighting_identities
     where reject_reason is not null
-        and evidence_kind <> 'ais'
+        -- an AIS identity reject is int_ais_rejects'; a row of no known kind is listed here
+        and evidence_kind is distinct from 'ais'
 ),
 
 ais_position_rejects as (
