@@ -44,6 +44,7 @@ from tankerwatch.quarantine import (
     quarantined_counts,
 )
 from tankerwatch.settings import EXPECTATIONS_DIR, SQL_DIR
+from tests.synthetic_days import fleet  # noqa: F401  (a fixture)
 
 SUITES = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(EXPECTATIONS_DIR.glob("*.json"))}
 MODELS = discover_models()
@@ -521,3 +522,53 @@ def test_the_gate_without_quarantine_would_have_failed(demo_warehouse, tmp_path)
         result = validate_table_in_sql(con, name, EXPECTATIONS_DIR / f"{name}.json")
     assert not result.success
     assert len(result.failures) == len(indexes)
+
+
+# --- night after night ------------------------------------------------------------------------------
+
+
+def test_a_quarantined_row_stays_rejected_night_after_night(tmp_path, fleet):
+    """A static report with a draught no rule bounds (30 m) in an early day: rejected by its expectation,
+    and still rejected, listed once and counted once after later nights' incremental builds."""
+    from bench.model_bench import load_raw
+    from tankerwatch.gate_windows import validate_gate
+    from tankerwatch.models import build_all
+    from tankerwatch.warehouse import connect
+    from tests.synthetic_days import load_day, of_day
+
+    positions, static, registry = fleet
+    suite = EXPECTATIONS_DIR / "stg_ais_static.json"
+    odd_row = 9_100_001
+
+    def check(con) -> None:
+        [(reason,)] = con.execute("select reject_reason from stg_ais_static where source_row = ?", [odd_row]).fetchall()
+        assert reason == (
+            f"{QUARANTINE_PREFIX}column_values_to_be_between on draught_m: 30.0 (no rule foresaw it)"
+        )
+        listed = con.execute(
+            "select count(*) from rejects where table_name = 'stg_ais_static' and source_row = ?", [odd_row]
+        ).fetchall()
+        assert listed == [(1,)]
+        counts = {c.expectation: c.rows for c in quarantined_counts(con, "stg_ais_static")}
+        assert counts["column_values_to_be_between on draught_m"] == 1
+        assert sum(counts.values()) == 1
+        result = validate_gate(con, "stg_ais_static", suite, MODELS["stg_ais_static"])
+        assert result.success, result.summary()
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        load_raw(con, {"raw_registry_vessels": registry})
+        for day in range(10):
+            load_day(con, positions, static, day)
+        odd = of_day(static, 3).head(1)
+        odd = odd.with_columns(draught_m=pl.lit(30.0), source_row=pl.lit(odd_row, odd["source_row"].dtype))
+        con.register("odd", odd.with_columns(snapshot_id=pl.lit("ais-003-a")))
+        con.execute("insert into raw_ais_static by name select * from odd")
+        con.unregister("odd")
+        build_all(con)
+        check(con)
+        for day in (10, 11):
+            load_day(con, positions, static, day)
+            build_all(con)
+            [(mode,)] = con.execute("select mode from incremental_builds where model = 'stg_ais_static'").fetchall()
+            assert mode == "incremental"
+            check(con)
