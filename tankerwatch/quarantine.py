@@ -129,11 +129,20 @@ def quarantine_model(con: duckdb.DuckDBPyConnection, model: Model, suite_dir: Pa
             f"{suite_path}: expectations conditioned on {USED_ROWS} but {model.name} has no {REJECT_COLUMN} column"
         )
     violations = row_violations(con, relation, suite_path, indexes)
+    # A model whose gate validates only the rows no passing gate has seen (tankerwatch/gate_windows.py)
+    # is quarantined and counted on those rows too: a night costs what the night adds, not the history.
+    window = ("true", {})
+    if model.gate_window is not None:
+        from tankerwatch.gate_windows import gate_window
+
+        rows = gate_window(con, model)
+        if rows.predicate is not None:
+            window = (rows.predicate, dict(rows.params))
     if model.materialized == "view":
         _redefine_view(con, model, columns, violations)
     else:
-        _update_table(con, relation, violations)
-    return _record_counts(con, model.name, relation, violations)
+        _update_table(con, relation, violations, window)
+    return _record_counts(con, model.name, relation, violations, window)
 
 
 def _case(violations: list[RowViolation], *, inline: bool) -> tuple[str, dict[str, Any]]:
@@ -150,13 +159,14 @@ def _case(violations: list[RowViolation], *, inline: bool) -> tuple[str, dict[st
     return "case " + " ".join(branches) + " end", params
 
 
-def _update_table(con, relation: str, violations: list[RowViolation]) -> None:
+def _update_table(con, relation: str, violations: list[RowViolation], window: tuple[str, dict[str, Any]]) -> None:
     case, params = _case(violations, inline=False)
+    predicate, window_params = window
     # Only rows still in use: a row rejected by the rules keeps the reason the rules gave it.
     con.execute(
         f"update {relation} set {REJECT_COLUMN} = {case} "
-        f"where {REJECT_COLUMN} is null and ({case}) is not null",
-        params,
+        f"where {REJECT_COLUMN} is null and ({predicate}) and ({case}) is not null",
+        {**params, **window_params},
     )
 
 
@@ -173,13 +183,16 @@ def _redefine_view(con, model: Model, columns: list[str], violations: list[RowVi
     )
 
 
-def _record_counts(con, table: str, relation: str, violations: list[RowViolation]) -> list[Quarantined]:
+def _record_counts(
+    con, table: str, relation: str, violations: list[RowViolation], window: tuple[str, dict[str, Any]]
+) -> list[Quarantined]:
     con.execute(COUNTS_DDL)
-    prefixes = [reason_prefix(v) for v in violations]
-    counts = ", ".join(f"count(*) filter (where starts_with({REJECT_COLUMN}, ${i}))" for i in range(1, len(prefixes) + 1))
+    predicate, window_params = window
+    prefixes = {f"quarantine_prefix_{i}": reason_prefix(v) for i, v in enumerate(violations)}
+    counts = ", ".join(f"count(*) filter (where starts_with({REJECT_COLUMN}, ${name}))" for name in prefixes)
     [row] = con.execute(
-        f"select {counts} from {relation} where starts_with({REJECT_COLUMN}, '{_escape(QUARANTINE_PREFIX)}')",
-        prefixes,
+        f"select {counts} from {relation} where ({predicate}) and starts_with({REJECT_COLUMN}, $quarantine_prefix)",
+        {**prefixes, **window_params, "quarantine_prefix": QUARANTINE_PREFIX},
     ).fetchall()
     con.execute("delete from quarantined_rows where table_name = ?", [table])
     out = []
@@ -192,7 +205,8 @@ def _record_counts(con, table: str, relation: str, violations: list[RowViolation
 
 
 def quarantined_counts(con: duckdb.DuckDBPyConnection, table: str) -> list[Quarantined]:
-    """What the last build of `table` quarantined, per expectation (nothing recorded: [])."""
+    """What the last build of `table` quarantined, per expectation (nothing recorded: []): of the whole
+    table, or for a model with a gate window, of the rows its gate had not seen yet."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_name = 'quarantined_rows'"
     ).fetchall()[0][0]
