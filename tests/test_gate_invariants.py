@@ -18,11 +18,10 @@ Every expectation of every suite is classified here, so a new one is covered (or
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import datetime as dt
+import itertools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,7 +32,7 @@ import tankerwatch.models as models_module
 from tankerwatch.cli import main
 from tankerwatch.gates import quote_identifier
 from tankerwatch.gates_sql import ROW_LEVEL_TYPES, _Context, _RowCondition, validate_table_in_sql
-from tankerwatch.models import LAYERS, discover_models
+from tankerwatch.models import discover_models
 from tankerwatch.publish import resolve_current
 from tankerwatch.quarantine import (
     QUARANTINE_CHECK,
