@@ -680,9 +680,7 @@ def failure_problems(s: Setup, result: Result) -> list[str]:
             problems.append(f"published changed: current {current_version(published)}, {list_versions(published)}")
         elif file_hashes(resolve_current(published)) != s.baseline.files:
             problems.append("files under current changed")
-    if not problems:
-        return []
-    return problems + [f"stderr: {result.err.strip()[-3000:]}"]
+    return problems
 
 
 def leak_problems(s: Setup, result: Result, caplog_text: str) -> list[str]:
@@ -727,4 +725,6 @@ def test_hostile_case_publishes_with_rejects_or_fails_naming_the_source(case, ba
         problems += [p for check in s.after for p in check(s, result)]
         if s.secrets:
             problems += leak_problems(s, result, caplog.text)
+    if problems:
+        problems.append(f"(exit {result.code} after {result.seconds:.0f} s; stderr: {result.err.strip()[-3000:]})")
     assert problems == [], "\n".join(problems)
