@@ -578,17 +578,18 @@ def names(text: str, name: str) -> bool:
     return re.search(rf"(?<![\w/]){re.escape(name)}(?![\w/])", text) is not None
 
 
+# Records a snapshot's accounting may count besides used and rejected: the extra sentences of a multi-sentence
+# AIS message (merged into its first) and lines that are not records of the kind (other NMEA sentences).
+ALSO_COUNTED = ("merged", "skipped")
+
+
 def accounting_entries(manifest: dict) -> list[tuple[str, dict]]:
     """Every (context, entry) in the manifest with whole-number counts of records read, used and rejected."""
     found: list[tuple[str, dict]] = []
 
-    def count(node: dict, word: str) -> int | None:
-        keys = [k for k, v in node.items() if re.search(word, k, re.I) and type(v) is int]
-        return node[keys[0]] if len(keys) == 1 else None
-
     def walk(node, context: str) -> None:
         if isinstance(node, dict):
-            if None not in (count(node, "read"), count(node, "used"), count(node, "reject")):
+            if all(type(node.get(key)) is int for key in ("read", "used", "rejected")):
                 found.append((context + " " + json.dumps({k: v for k, v in node.items() if isinstance(v, str)}), node))
             for key, value in node.items():
                 walk(value, f"{context} {key}")
@@ -607,18 +608,18 @@ def accounting_problems(current: Path, source: str, at_least_rejected: int) -> l
         return ["the manifest carries no per-snapshot accounting (records read, used, rejected)"]
     problems = []
     for context, entry in entries:
-        read, used, rejected = (next(v for k, v in entry.items() if re.search(w, k, re.I) and type(v) is int)
-                                for w in ("read", "used", "reject"))
-        if read != used + rejected:
-            problems.append(f"records read {read} != used {used} + rejected {rejected} in{context}")
+        also = {key: entry[key] for key in ALSO_COUNTED if type(entry.get(key)) is int}
+        if entry["read"] != entry["used"] + entry["rejected"] + sum(also.values()):
+            problems.append(f"records read {entry['read']} != used {entry['used']} + rejected {entry['rejected']}"
+                            f" + {also} in{context}")
+        if entry.get("unaccounted", 0) != 0:
+            problems.append(f"{entry['unaccounted']} records unaccounted for in{context}")
     mine = [entry for context, entry in entries if names(context, source)]
     if not mine:
         problems.append(f"the manifest's accounting does not list source {source!r}")
-    else:
-        rejected = sum(next(v for k, v in e.items() if re.search("reject", k, re.I) and type(v) is int) for e in mine)
-        if rejected < at_least_rejected:
-            problems.append(f"the manifest counts {rejected} rejected records of {source!r}, not at least "
-                            f"{at_least_rejected}")
+    elif sum(entry["rejected"] for entry in mine) < at_least_rejected:
+        problems.append(f"the manifest counts {sum(entry['rejected'] for entry in mine)} rejected records of "
+                        f"{source!r}, not at least {at_least_rejected}")
     return problems
 
 
