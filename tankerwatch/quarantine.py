@@ -11,13 +11,15 @@ expectation of its suite conditioned on `reject_reason.isnull()` is compiled to 
 
     reject_reason = 'failed expectation <expectation> on <column>: <value> (no rule foresaw it)'
 
-in the same transaction as the build. Downstream models read only rows without a reason, the
-`rejects` mart lists the row with the reason like any other reject, and the gate, which evaluates
+in the same transaction as the build. Downstream models use only rows without a reason
+(int_port_calls still reads int_sightings' reject rows as places in a vessel's sequence, as it reads
+a repeated position, whose neighbours int_sightings judged with the row in use), the `rejects` mart lists the row with the reason like any other reject, and the gate, which evaluates
 the same predicates on the same rows, passes. How many rows each expectation took out is kept in
 `quarantined_rows` and reported by a non-blocking WARN check (orchestration/checks.py).
 
 Tables are updated in place; a view is redefined with the reason computed in its select, since a
-view has no rows to update. The predicates are deterministic functions of the row, so a row that is
+view has no rows to update. A model with a gate window is updated and counted on the rows its gate
+has not seen (tankerwatch/gate_windows.py), so a night costs what it adds. The predicates are deterministic functions of the row, so a row that is
 quarantined once is quarantined again by every later build that recomputes it, and the rows an
 incremental build keeps are kept with the reason they already carry.
 
