@@ -408,10 +408,12 @@ class Fetcher:
         problem = "no attempt made"
 
         def out_of_time(attempt: int) -> FetchError:
+            # Not transient: the deadline is all the time this source may take in a run, and a step retried
+            # later would spend it again (and hold the run's lock that much longer).
             return FetchError(_scrub(
                 f"{where}: {method} {shown} did not complete within its total deadline of "
                 f"{options.total_timeout_s:g} s (total_timeout_s) on attempt {attempt}; last: {problem}", secrets,
-            ), transient=True)
+            ))
 
         with _Deadline(options.total_timeout_s) as deadline:
             for attempt in range(1, attempts + 1):

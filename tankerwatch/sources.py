@@ -112,7 +112,8 @@ def load_sources(path: Path) -> list[Source]:
         with Path(path).open("rb") as handle:
             data = handle.read(MAX_SOURCES_FILE_BYTES + 1)
     except OSError as exc:
-        raise SourcesFileError(f"cannot read sources file {path}: {exc}") from exc
+        # strerror only: the OSError's own text would name the path a second time.
+        raise SourcesFileError(f"cannot read sources file {path}: {exc.strerror or exc}") from None
     if len(data) > MAX_SOURCES_FILE_BYTES:
         raise SourcesFileError(f"sources file {path} is larger than {MAX_SOURCES_FILE_BYTES:,} bytes")
     try:
