@@ -512,8 +512,9 @@ def case_mistyped_sources_path(s: Setup) -> None:
 
     def check(s: Setup, result: Result) -> list[str]:
         problems = []
-        if result.err.count(str(s.sources)) != 1:
-            problems.append(f"the mistyped path is reported {result.err.count(str(s.sources))} times, not once")
+        reports = [line for line in result.err.splitlines() if str(s.sources) in line]
+        if len(reports) != 1:
+            problems.append(f"the mistyped path is reported on {len(reports)} lines, not once")
         if "STEP FAILED" in result.err:
             problems.append("steps ran before the mistyped sources path was reported")
         return problems
