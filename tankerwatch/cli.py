@@ -223,10 +223,18 @@ def failed_and_warned(evaluations) -> tuple[list, list]:
 
 
 def root_cause(error) -> str:
-    """The innermost error of a Dagster failure: the one that names the source or model."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
-    return error.message.strip()
+    """A Dagster failure as its reader needs it: the outermost error raised by tankerwatch, which
+    names the source or model, and the innermost cause when that says more (a parser names the
+    landed file and line, the ingest around it the source)."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = getattr(error, "cause", None)
+    ours = [e for e in chain if not (e.cls_name or "").startswith("Dagster")] or chain
+    outer, inner = ours[0].message.strip(), chain[-1].message.strip()
+    if inner in outer:
+        return outer
+    return f"{outer} (cause: {inner})"
 
 
 def headline(published: Path) -> str:
