@@ -389,6 +389,17 @@ def test_a_second_ais_position_in_the_same_second_is_a_reject_and_the_first_by_p
     assert "the first by position is kept" in rejected[ais_id(mmsi, h(0))]
     published_rejects = s.query("select record_id, reason from rejects where stage = 'sequence'").to_dicts()
     assert {r["record_id"]: r["reason"] for r in published_rejects} == rejected
+    # each reject names the message it came from, so the snapshot's records add up: the twin's
+    # line at h0, and the later of the two identical lines at h1
+    messages = s.query(
+        "select source_row, received_at, latitude from stg_ais_positions order by source_row"
+    ).rows()
+    twin_line = next(row for row, at, lat in messages if at == h(0) and lat == pytest.approx(twin[0], abs=1e-4))
+    repeat_line = max(row for row, at, _ in messages if at == h(1))
+    named = s.query(
+        "select record_id, source_row from rejects where stage = 'sequence' and snapshot_id is not null order by source_row"
+    ).rows()
+    assert named == sorted([(ais_id(mmsi, h(0)), twin_line), (ais_id(mmsi, h(1)), repeat_line)], key=lambda r: r[1])
 
 
 def test_two_feeds_hearing_one_second_are_two_sightings_and_a_twin_of_one_is_still_its_reject(tmp_path):

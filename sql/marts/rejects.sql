@@ -2,6 +2,10 @@
 -- dropped silently. Parse failures come from the ingest step; the rest from the
 -- checks of the staging models, from identity resolution, and further AIS
 -- positions of one sighting id (feed, MMSI, second) found in the vessels' sequences.
+-- A further position names the message it came from, so every input record of a
+-- snapshot is counted used or rejected (manifest accounting): int_sightings keeps the
+-- first of an id's positions by latitude and longitude, so the id's messages in that
+-- order, less the first, are its rejects, matched position by position.
 -- The AIS positions' rejects (NMEA staging checks, identity), which grow with the
 -- history, are built incrementally in int_ais_rejects and read from there.
 -- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
@@ -9,8 +13,8 @@
 --   stage: parse, staging, identity or sequence
 --   table_name: raw table or model that rejected the record
 --   source_name: sources-file name of the source
---   snapshot_id: snapshot the record came from (null for a repeated AIS position: record_id names it)
---   source_row: line or record number in that snapshot (null for a repeated AIS position)
+--   snapshot_id: snapshot the record came from (null only for a row no rule foresaw in a model without lineage: record_id names it)
+--   source_row: line or record number in that snapshot (null where snapshot_id is)
 --   record_id: the record's own id when it has one (OFAC ent_num, UN reference, IMO, sighting id)
 --   reason: why the record was rejected
 --   record: the record as JSON (raw text for parse failures)
@@ -83,18 +87,81 @@ ais_position_rejects as (
     from int_ais_rejects
 ),
 
+sequence_rejects as (
+    select
+        *,
+        to_json(int_sightings)::varchar as record,
+        row_number() over (
+            partition by sighting_id, latitude, longitude order by sighting_number
+        ) as copy_number
+    from int_sightings
+    where reject_reason is not null
+),
+
+repeated_ids as (
+    select distinct
+        sighting_id,
+        utc_second(observed_at) as observed_second
+    from sequence_rejects
+    where evidence_kind = 'ais'
+),
+
+repeated_messages as (
+    select
+        positions.source_name,
+        positions.snapshot_id,
+        positions.source_row,
+        positions.latitude,
+        positions.longitude,
+        ais_sighting_id(positions.source_name, positions.mmsi, positions.received_at) as sighting_id
+    from int_ais_positions as positions
+    where positions.received_at >= (select to_timestamp(min(observed_second)) from repeated_ids)
+        and positions.received_at < (select to_timestamp(max(observed_second) + 1) from repeated_ids)
+        and utc_second(positions.received_at) in (select observed_second from repeated_ids)
+),
+
+further_messages as (
+    select
+        *,
+        row_number() over (
+            partition by sighting_id, latitude, longitude order by snapshot_id, source_row
+        ) - case when position_number_in_id_first_group then 1 else 0 end as copy_number
+    from (
+        select
+            messages.*,
+            row_number() over (
+                partition by messages.sighting_id
+                order by messages.latitude, messages.longitude, messages.snapshot_id, messages.source_row
+            ) as position_number,
+            first_value(messages.latitude) over by_id = messages.latitude
+                and first_value(messages.longitude) over by_id = messages.longitude
+                as position_number_in_id_first_group
+        from repeated_messages as messages
+        semi join repeated_ids using (sighting_id)
+        window by_id as (
+            partition by messages.sighting_id
+            order by messages.latitude, messages.longitude, messages.snapshot_id, messages.source_row
+        )
+    )
+),
+
 repeated_positions as (
     select
         'sequence',
         'int_sightings',
-        source_name,
-        null::varchar,
-        null::bigint,
-        sighting_id,
-        reject_reason,
-        to_json(int_sightings)::varchar
-    from int_sightings
-    where reject_reason is not null
+        rejected.source_name,
+        messages.snapshot_id,
+        messages.source_row,
+        rejected.sighting_id,
+        rejected.reject_reason,
+        rejected.record
+    from sequence_rejects as rejected
+    left join further_messages as messages
+        on messages.sighting_id = rejected.sighting_id
+        and messages.latitude = rejected.latitude
+        and messages.longitude = rejected.longitude
+        and messages.copy_number = rejected.copy_number
+        and messages.position_number > 1
 ),
 
 final as (
