@@ -14,8 +14,9 @@ shared/reference/dprk_tankers.csv; everything else (the sightings, the AIS
 traffic, MMSIs, call signs, most particulars) is synthetic. ESTIMATES.md (written
 by this script) says which particular is which, per ship.
 
-Pipeline:  plan_voyages -> plan_timeline -> emit_imagery -> emit_ais ->
-           compute_truth (re-reads only the emitted text) -> check against the plan.
+Pipeline:  plan_voyages -> plan_timeline -> emit_imagery -> emit_ais -> write ->
+           scenarios.answer_key (scenarios.reference's DOMAIN rules on the written
+           bytes: the one answer engine) -> check against the plan -> write truth/.
 
 Determinism: every random draw comes from one random.Random(seed), in a fixed
 order; nothing reads the clock or iterates a set. Same seed, same bytes.
@@ -29,30 +30,27 @@ import io
 import json
 import math
 import random
-import statistics
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import reduce
 from pathlib import Path
 
-from pyais import decode as ais_decode
 from pyais.encode import encode_dict
+from stdnum import imo as stdnum_imo
 
-from scenarios.geo import Port, bearing_deg, haversine_km, load_ports, offset_point, port_at
+from scenarios import answer_key, reference
+from scenarios.geo import (
+    Port,
+    bearing_deg,
+    haversine_km,
+    load_ports,
+    offset_point,
+    port_at,
+)
+from scenarios.reference import CARGO_SHARE_OF_DWT
 
 HERE = Path(__file__).resolve().parent
-
-# --- constants of the DOMAIN rules (§3) -------------------------------------------
-BBL_PER_M3 = 6.2898  # BP: 1 m3 = 6.2898 bbl
-BBL_PER_TONNE_DIESEL = 7.46  # BP 2021, gas oil/diesel
-CARGO_SHARE_OF_DWT = 0.95
-DEFAULT_LOAD_FRACTION = 0.90
-CAP_BBL = 500_000
-CALL_GAP_S = 5 * 86400  # a gap over 5 days splits a port call
-AIS_DRAUGHT_MAX_AGE_S = 24 * 3600  # a position takes the last type 5 within 24 h
-LADEN_DRAUGHT_RATIO = 0.8
-EMPTY_DRAUGHT_RATIO = 0.6
 
 # --- calibration targets (the 2024 case) ------------------------------------------
 N_VOYAGES = 43
@@ -99,12 +97,6 @@ class Tanker:
         # DWT is crude but transparent; it only feeds the AIS draught ratios.
         t = 4.5 + 2.0 * (self.dwt - 1500) / 4500
         return round(min(6.5, max(4.5, t)), 1)
-
-    @property
-    def capacity_bbl(self) -> float:
-        if self.cargo_m3:
-            return self.cargo_m3 * BBL_PER_M3
-        return self.dwt * CARGO_SHARE_OF_DWT * BBL_PER_TONNE_DIESEL
 
 
 KP = "KP"
@@ -853,273 +845,12 @@ def estimates_md() -> str:
     return "\n".join(lines)
 
 
-# ============================================================================ truth
-@dataclass
-class Sighting:
-    imo: int
-    t: int
-    lat: float
-    lon: float
-    state: str | None
-    load_fraction: float | None
-    sid: str
-    kind: str  # imagery | ais
-    port: str | None = None
-
-
-@dataclass
-class Call:
-    port: str
-    sightings: list[Sighting]
-
-    @property
-    def arrival(self) -> int:
-        return self.sightings[0].t
-
-    @property
-    def departure(self) -> int:
-        return self.sightings[-1].t
-
-
-def norm_name(s: str) -> str:
-    return "".join(ch for ch in s.upper() if ch not in " -\t")
-
-
-def imo_valid(s: str) -> bool:
-    if len(s) != 7 or not s.isdigit():
-        return False
-    d = [int(c) for c in s]
-    return sum(d[i] * (7 - i) for i in range(6)) % 10 == d[6]
-
-
-def decode_nmea(lines: list[str]) -> tuple[list[tuple[int, dict]], list[tuple[int, dict]]]:
-    """(type-1 positions, type-5 statics) as (unix time, decoded dict); 2-part messages are
-    joined by their fragment numbers."""
-    positions, statics = [], []
-    pending: list[str] = []
-    for line in lines:
-        tb, sentence = line[1:].split("\\", 1)
-        t = int(tb.split("*")[0][2:])
-        parts = sentence.split(",")
-        total, num = int(parts[1]), int(parts[2])
-        pending.append(sentence)
-        if num < total:
-            continue
-        msg = ais_decode(*pending).asdict()
-        pending = []
-        (statics if msg["msg_type"] == 5 else positions).append((t, msg))
-    return positions, statics
-
-
-def parse_observed_at(s: str) -> int:
-    dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    assert dt.tzinfo is not None
-    return int(dt.timestamp())
-
-
-class Identity:
-    """DOMAIN §3 Identity: a valid IMO, else the MMSI (registry, AIS type 5), else the
-    normalised name against registry names and former names, when exactly one ship matches."""
-
-    def __init__(self, reg: list[dict[str, str]], statics: list[tuple[int, dict]]):
-        self.imos = {int(r["imo"]) for r in reg}
-        self.by_mmsi = {int(r["mmsi"]): int(r["imo"]) for r in reg if r["mmsi"]}
-        for _, m in statics:
-            self.by_mmsi.setdefault(m["mmsi"], m["imo"])
-        self.names: dict[str, list[int]] = {}
-        for r in reg:
-            for n in [r["name"], *[x for x in r["former_names"].split(";") if x.strip()]]:
-                imos = self.names.setdefault(norm_name(n), [])
-                if int(r["imo"]) not in imos:
-                    imos.append(int(r["imo"]))
-
-    def resolve(self, row: dict[str, str]) -> int | None:
-        if row["imo"] and imo_valid(row["imo"]) and int(row["imo"]) in self.imos:
-            return int(row["imo"])
-        if row["mmsi"] and int(row["mmsi"]) in self.by_mmsi:
-            return self.by_mmsi[int(row["mmsi"])]
-        hits = self.names.get(norm_name(row["vessel_name"]), [])
-        return hits[0] if len(hits) == 1 else None
-
-
-def imagery_sightings(imagery: list[dict[str, str]], ident: Identity) -> tuple[list[Sighting], list[dict]]:
-    out, rejects = [], []
-    for row in imagery:
-        imo = ident.resolve(row)
-        if imo is None:
-            rejects.append(row)
-            continue
-        lf = float(row["load_fraction"]) if row["load_fraction"] else None
-        out.append(Sighting(imo, parse_observed_at(row["observed_at"]), float(row["latitude"]),
-                            float(row["longitude"]), imagery_state(row["laden_state"], lf), lf,
-                            row["sighting_id"], "imagery"))
-    return out, rejects
-
-
-def ais_sightings(positions: list[tuple[int, dict]], statics: list[tuple[int, dict]], ident: Identity,
-                  summer_draught: dict[int, float]) -> list[Sighting]:
-    """Positions with the state of the latest type 5 draught of the MMSI, sent at or before
-    the position and within 24 h."""
-    t5: dict[int, list[tuple[int, float]]] = {}
-    for t, m in statics:
-        t5.setdefault(m["mmsi"], []).append((t, m["draught"]))
-    out = []
-    for t, m in positions:
-        imo = ident.by_mmsi[m["mmsi"]]
-        prior = [d for tt, d in t5.get(m["mmsi"], []) if t - AIS_DRAUGHT_MAX_AGE_S <= tt <= t]
-        state = None
-        if prior and prior[-1] > 0:
-            ratio = prior[-1] / summer_draught[imo]
-            state = "laden" if ratio >= LADEN_DRAUGHT_RATIO else ("empty" if ratio <= EMPTY_DRAUGHT_RATIO else None)
-        out.append(Sighting(imo, t, m["lat"], m["lon"], state, None, f"AIS-{m['mmsi']}-{t}", "ais"))
-    return out
-
-
-def port_calls(ss: list[Sighting]) -> list[Call]:
-    """Consecutive sightings at one port, none elsewhere in between, no gap over 5 days."""
-    calls: list[Call] = []
-    prev = None
-    for s in ss:
-        if s.port is not None and prev is not None and prev.port == s.port and s.t - prev.t <= CALL_GAP_S:
-            calls[-1].sightings.append(s)
-        elif s.port is not None:
-            calls.append(Call(s.port, [s]))
-        prev = s
-    return calls
-
-
-def vessel_voyages(ss: list[Sighting], calls: list[Call], ports: dict[str, Port], reg_row: dict[str, str]) -> list[dict]:
-    """Loads (empty -> laden), their terminal call, destination and volume, for one vessel."""
-    out = []
-    stateful = [s for s in ss if s.state]
-    for a, b in zip(stateful, stateful[1:]):
-        if not (a.state == "empty" and b.state == "laden"):
-            continue
-        # the load-terminal call containing, or lying between, the last empty and first laden
-        lc = [c for c in calls if ports[c.port].role == "load_terminal" and (
-            c.arrival <= a.t <= c.departure or c.arrival <= b.t <= c.departure
-            or (a.t <= c.arrival and c.departure <= b.t))]
-        assert len(lc) == 1, f"load of {reg_row['name']} at {iso_z(b.t)} not attributable to one terminal call"
-        load_call = lc[0]
-        # destination: first non-terminal call after the load call, up to the call holding the
-        # first empty sighting after the load
-        first_empty = next((s for s in stateful if s.t > b.t and s.state == "empty"), None)
-        dest = next((c for c in calls if c.arrival > load_call.departure
-                     and (first_empty is None or c.arrival <= first_empty.t)
-                     and ports[c.port].role != "load_terminal"), None)
-        if dest is None:
-            status, window_end = "unconfirmed", (first_empty.t if first_empty else 2 ** 62)
-        else:
-            status = "confirmed" if ports[dest.port].role == "discharge_port" else "other"
-            window_end = dest.departure
-        laden = [s for s in ss if s.kind == "imagery" and s.state == "laden" and s.load_fraction is not None
-                 and load_call.arrival <= s.t <= window_end]
-        if reg_row["cargo_capacity_m3"]:
-            cap, cap_src = float(reg_row["cargo_capacity_m3"]) * BBL_PER_M3, "cargo_capacity_m3"
-        else:
-            cap, cap_src = float(reg_row["dwt"]) * CARGO_SHARE_OF_DWT * BBL_PER_TONNE_DIESEL, "dwt"
-        lf = statistics.median(s.load_fraction for s in laden) if laden else DEFAULT_LOAD_FRACTION
-        dprk = reg_row["flag"] in (KP, DPRK)  # every demo tanker is also sanctioned
-        out.append({
-            "imo": int(reg_row["imo"]), "vessel_name": reg_row["name"], "load_port": load_call.port,
-            "load_arrival_at": load_call.arrival, "load_departure_at": load_call.departure,
-            "discharge_port": dest.port if dest else "", "destination_status": status,
-            "counts_toward_cap": status == "confirmed" or (status == "unconfirmed" and dprk),
-            "capacity_bbl": cap, "capacity_source": cap_src, "load_fraction": lf,
-            "load_fraction_source": "imagery_median" if laden else "default",
-            "volume_bbl": cap * lf,
-            "load_call_sightings": [s.sid for s in load_call.sightings],
-            "discharge_call_sightings": [s.sid for s in dest.sightings] if dest else [],
-            "laden_sightings": [s.sid for s in laden],
-        })
-    return out
-
-
-def compute_truth(reg: list[dict[str, str]], imagery: list[dict[str, str]], nmea: list[str],
-                  ports: dict[str, Port]) -> tuple[list[dict], list[dict[str, str]]]:
-    """DOMAIN §3 applied to the emitted text only. Returns (voyages, rejected imagery rows)."""
-    positions, statics = decode_nmea(nmea)
-    ident = Identity(reg, statics)
-    reg_by_imo = {int(r["imo"]): r for r in reg}
-    img, rejects = imagery_sightings(imagery, ident)
-    ais = ais_sightings(positions, statics, ident,
-                        {imo: float(r["summer_draught_m"]) for imo, r in reg_by_imo.items()})
-    by_vessel: dict[int, list[Sighting]] = {}
-    for s in img + ais:
-        by_vessel.setdefault(s.imo, []).append(s)
-
-    voyages = []
-    for imo, ss in by_vessel.items():
-        ss.sort(key=lambda s: (s.t, s.sid))
-        assert len({s.t for s in ss}) == len(ss), f"two sightings of {imo} at one instant"
-        for s in ss:
-            s.port = port_at(ports, s.lat, s.lon)
-        voyages += vessel_voyages(ss, port_calls(ss), ports, reg_by_imo[imo])
-    voyages.sort(key=lambda v: (v["load_departure_at"], v["imo"]))
-    for i, v in enumerate(voyages, 1):
-        v["voyage_no"] = i
-    return voyages, rejects
-
-
-TRUTH_HEADER = ["voyage_no", "imo", "vessel_name", "load_port", "load_arrival_at", "load_departure_at",
-                "discharge_port", "destination_status", "capacity_bbl", "load_fraction", "volume_bbl",
-                "counts_toward_cap", "capacity_source", "load_fraction_source",
-                "load_call_sightings", "discharge_call_sightings", "laden_sightings"]
-
-
-def truth_rows(voyages: list[dict]) -> list[dict[str, str]]:
-    return [{
-        "voyage_no": str(v["voyage_no"]), "imo": str(v["imo"]), "vessel_name": v["vessel_name"],
-        "load_port": v["load_port"], "load_arrival_at": iso_z(v["load_arrival_at"]),
-        "load_departure_at": iso_z(v["load_departure_at"]), "discharge_port": v["discharge_port"],
-        "destination_status": v["destination_status"], "capacity_bbl": f"{v['capacity_bbl']:.2f}",
-        "load_fraction": f"{v['load_fraction']:.4f}", "volume_bbl": f"{v['volume_bbl']:.2f}",
-        "counts_toward_cap": "true" if v["counts_toward_cap"] else "false",
-        "capacity_source": v["capacity_source"], "load_fraction_source": v["load_fraction_source"],
-        "load_call_sightings": ";".join(v["load_call_sightings"]),
-        "discharge_call_sightings": ";".join(v["discharge_call_sightings"]),
-        "laden_sightings": ";".join(v["laden_sightings"]),
-    } for v in voyages]
-
-
-def summarize(seed: int, voyages: list[dict], imagery: list[dict], nmea: list[str], rejects: list) -> dict:
-    counted = [v for v in voyages if v["counts_toward_cap"]]
-    by_day: dict[date, float] = {}
-    for v in counted:
-        d = utc_date(v["load_departure_at"])
-        if d.year == 2024:
-            by_day[d] = by_day.get(d, 0.0) + v["volume_bbl"]
-    cum, breach = 0.0, None
-    for d in sorted(by_day):
-        cum += by_day[d]
-        if breach is None and cum > CAP_BBL:
-            breach = d
-    statuses = {}
-    for v in voyages:
-        statuses[v["destination_status"]] = statuses.get(v["destination_status"], 0) + 1
-    return {
-        "seed": seed,
-        "voyages": len(voyages),
-        "tankers": len({v["imo"] for v in voyages}),
-        "first_load_departure": utc_date(voyages[0]["load_departure_at"]).isoformat(),
-        "last_load_departure": utc_date(voyages[-1]["load_departure_at"]).isoformat(),
-        "total_bbl": round(sum(v["volume_bbl"] for v in counted), 2),
-        "cap_bbl": CAP_BBL,
-        "breach_date": breach.isoformat() if breach else None,
-        "imagery_rows": len(imagery),
-        "ais_lines": len(nmea),
-        "rejected_expected": len(rejects),
-        "destination_status": dict(sorted(statuses.items())),
-        "load_fraction_default_voyages": sum(v["load_fraction_source"] == "default" for v in voyages),
-    }
-
-
 # ============================================================================ checks
-def check_geometry(imagery: list[dict[str, str]], nmea: list[str], ports: dict[str, Port]) -> None:
+def check_geometry(imagery: list[dict[str, str]], nmea: Path, ports: dict[str, Port]) -> None:
     """Every sighting is either well inside a port (<= 1.5 km from its point, and at
     Vostochny nearer Vostochny than Kozmino) or well clear of every port."""
     pts = [(float(r["latitude"]), float(r["longitude"])) for r in imagery]
-    pts += [(m["lat"], m["lon"]) for _, m in decode_nmea(nmea)[0]]
+    pts += [(p.lat, p.lon) for p in reference.read_nmea(nmea)[0]]
     for lat, lon in pts:
         near = [p for p in ports.values() if haversine_km(lat, lon, p.lat, p.lon) <= IN_PORT_MAX_KM]
         assert near or clear_of_ports(ports, lat, lon), (lat, lon)
@@ -1129,15 +860,16 @@ def check_geometry(imagery: list[dict[str, str]], nmea: list[str], ports: dict[s
             assert haversine_km(lat, lon, ports[LOAD_PORT].lat, ports[LOAD_PORT].lon) < haversine_km(lat, lon, k.lat, k.lon)
 
 
-def check_against_plan(truth: list[dict], plan: list[Voyage], summary: dict) -> None:
+def check_against_plan(truth: list[dict[str, str]], plan: list[Voyage], summary: dict) -> None:
+    """The answer the rules read from the files is the one the calibration planned."""
     assert len(truth) == len(plan) == N_VOYAGES, (len(truth), len(plan))
-    planned = {(v.tanker.imo, v.dep_day): v for v in plan}
+    planned = {(v.tanker.imo, v.dep_day.isoformat()): v for v in plan}
     for tv in truth:
-        pv = planned.pop((tv["imo"], utc_date(tv["load_departure_at"])))
+        pv = planned.pop((int(tv["imo"]), tv["load_departure_at"][:10]))
         assert tv["destination_status"] == ("confirmed" if pv.confirmed else "unconfirmed")
         if pv.confirmed:
             assert tv["discharge_port"] == pv.discharge
-        assert tv["counts_toward_cap"]
+        assert tv["counts_toward_cap"] == "true"
     assert summary["first_load_departure"] == FIRST_DEPARTURE.isoformat()
     assert summary["last_load_departure"] == LAST_DEPARTURE.isoformat()
     assert summary["tankers"] >= MIN_TANKERS
@@ -1162,7 +894,7 @@ def write(path: Path, text: str) -> None:
 
 def generate(seed: int, out: Path) -> dict:
     for tk in TANKERS:
-        assert imo_valid(str(tk.imo)), tk.name
+        assert stdnum_imo.is_valid(str(tk.imo)), tk.name
     rng = random.Random(seed)
     ports = load_ports()
 
@@ -1178,19 +910,22 @@ def generate(seed: int, out: Path) -> dict:
     registry = registry_rows(rng)
     imagery = emit_imagery(rng, plan, ports)
     nmea = emit_ais(rng, plan, ports)
-    check_geometry(imagery, nmea, ports)
-
-    truth, rejects = compute_truth(registry, imagery, nmea, ports)
-    summary = summarize(seed, truth, imagery, nmea, rejects)
-    assert all(r["vessel_name"].upper().replace("-", " ").startswith("KUM JIN GANG") for r in rejects)
-    check_against_plan(truth, plan, summary)
 
     write(out / "registry" / "tankers.csv", csv_text(REGISTRY_HEADER, registry))
     write(out / "registry" / "ESTIMATES.md", estimates_md())
     write(out / "sightings" / "imagery_2024.csv", csv_text(IMAGERY_HEADER, imagery))
     write(out / "sightings" / "ais_2024.nmea", "".join(line + "\n" for line in nmea))
-    write(out / "truth" / "voyages.csv", csv_text(TRUTH_HEADER, truth_rows(truth)))
-    write(out / "truth" / "summary.json", json.dumps(summary, indent=2) + "\n")
+    check_geometry(imagery, out / answer_key.NMEA, ports)
+
+    # The truth is what the rules read from the bytes just written, never what was planned;
+    # the plan only checks that the calibration came out as intended.
+    voyages_csv, summary_json, summary = answer_key.answer_key(out, seed)
+    truth = list(csv.DictReader(io.StringIO(voyages_csv)))
+    unresolvable = [r for r in imagery if reference.name_key(r["vessel_name"]) == reference.name_key(KUM_JIN_GANG_3)]
+    assert summary["rejected_expected"] == len(unresolvable) >= 2, summary["rejected_expected"]
+    check_against_plan(truth, plan, summary)
+    write(out / answer_key.VOYAGES_CSV, voyages_csv)
+    write(out / answer_key.SUMMARY_JSON, summary_json)
     return summary
 
 
