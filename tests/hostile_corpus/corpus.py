@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pyais import decode as ais_decode
 from pyais.encode import encode_dict
+from stdnum import imo as stdnum_imo
 
 from tankerwatch.settings import REPO_ROOT
 
@@ -35,8 +36,7 @@ def copy_demo(dst: Path) -> Path:
 
 def imo_with_check_digit(six: str) -> str:
     """A valid ship IMO number: six digits and their check digit."""
-    check = sum(int(d) * w for d, w in zip(six, range(7, 1, -1))) % 10
-    return f"{six}{check}"
+    return six + stdnum_imo.calc_check_digit(six)
 
 
 def csv_line(cells: list[str]) -> str:
@@ -230,7 +230,7 @@ def ofac_full(demo: Path) -> Path:
 
 
 def _check_digit_ok(number: str) -> bool:
-    return len(number) == 7 and number.isdigit() and imo_with_check_digit(number[:6]) == number
+    return len(number) == 7 and stdnum_imo.is_valid(number)
 
 
 def ofac_vessel_identifiers(path: Path) -> tuple[set[str], set[str]]:
