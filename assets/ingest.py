@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from orchestration.partitions import DAILY_PARTITIONS, partition_days
-from orchestration.resources import TankerwatchResource
+from assets.partitions import DAILY_PARTITIONS, partition_days
+from assets.resources import TankerwatchResource
 from tankerwatch.errors import FetchError
 from tankerwatch.ingest import KIND_TABLES, IngestReport, ingest_kind
 from tankerwatch.sources import DAILY_KINDS

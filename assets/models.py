@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from orchestration.resources import TankerwatchResource
+from assets.resources import TankerwatchResource
 from tankerwatch.ingest import KIND_TABLES
 from tankerwatch.models import Model, build_model, discover_models
 from tankerwatch.warehouse import fetch_all, identifier, table_schema

@@ -1,17 +1,23 @@
 """Publish assets: write a complete candidate version, then switch published/current to it once gated."""
 
-
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration.resources import TankerwatchResource
-from orchestration.schedules import PUBLISHED_FRESHNESS
+from assets.resources import TankerwatchResource
 from tankerwatch.publish import keep_versions_setting, prune_versions, switch_current, write_manifest, write_version
 from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, latest_gate_results, publish_blockers
 from tankerwatch.settings import EXPECTATIONS_DIR
+
+# The published assets are rebuilt once a day by the nightly run (a run takes minutes). A set older than
+# 25 hours means a night was late; older than 26 hours, a night was missed or failed: the UI marks the
+# asset degraded, then failed. (Evaluated when `freshness: enabled: true` is in dagster.yaml.)
+PUBLISHED_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=26),
+    warn_window=timedelta(hours=25),
+)
 
 OWNERS = ["team:tankerwatch-data"]
 CANDIDATE_KEY = dg.AssetKey("publish_candidate")

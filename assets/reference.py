@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from orchestration.resources import TankerwatchResource
+from assets.resources import TankerwatchResource
 from tankerwatch.reference import load_countries, load_ports, load_volume_assumptions
 
 OWNERS = ["team:tankerwatch-data"]

@@ -3,10 +3,9 @@
 import dagster as dg
 import polars as pl
 
-from assets.publish import CANDIDATE_KEY, OWNERS, REPORT_KEY, candidate_dir
-from orchestration.checks import GATE, GX_SUITE_CHECK, check_metadata
-from orchestration.resources import TankerwatchResource
-from orchestration.schedules import PUBLISHED_FRESHNESS
+from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
+from assets.checks import GATE, GX_SUITE_CHECK, check_metadata
+from assets.resources import TankerwatchResource
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish_set import record_gate_result, report_consistency_frame
 from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, write_report

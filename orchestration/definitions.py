@@ -7,10 +7,10 @@ from assets.models import model_assets
 from assets.publish import publish_assets
 from assets.reference import reference_assets
 from assets.report import report_assets, report_checks
-from orchestration.accounting import accounting_checks
-from orchestration.checks import build_suite_checks, publish_set_check, published_schema_check
+from assets.accounting import accounting_checks
+from assets.checks import build_suite_checks, publish_set_check, published_schema_check
 from orchestration.jobs import full_pipeline_job
-from orchestration.resources import TankerwatchResource
+from assets.resources import TankerwatchResource
 from orchestration.schedules import nightly_full_run
 from orchestration.sensors import imagery_drop_sensor
 from tankerwatch.ingest import KIND_TABLES

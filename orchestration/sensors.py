@@ -34,8 +34,8 @@ from urllib.parse import unquote, urlsplit
 import dagster as dg
 
 from orchestration.jobs import full_pipeline_job
-from orchestration.partitions import DAILY_PARTITIONS, last_complete_day
-from orchestration.resources import TankerwatchResource
+from assets.partitions import DAILY_PARTITIONS, last_complete_day
+from assets.resources import TankerwatchResource
 from tankerwatch.sources import DAY_PLACEHOLDER
 
 DROP_DIR_ENV = "TANKERWATCH_IMAGERY_DROP_DIR"

@@ -15,7 +15,7 @@ in the same transaction as the build. Downstream models use only rows without a 
 (int_port_calls still reads int_sightings' reject rows as places in a vessel's sequence, as it reads
 a repeated position, whose neighbours int_sightings judged with the row in use), the `rejects` mart lists the row with the reason like any other reject, and the gate, which evaluates
 the same predicates on the same rows, passes. How many rows each expectation took out is kept in
-`quarantined_rows` and reported by a non-blocking WARN check (orchestration/checks.py).
+`quarantined_rows` and reported by a non-blocking WARN check (assets/checks.py).
 
 Tables are updated in place; a view is redefined with the reason computed in its select, since a
 view has no rows to update. A model with a gate window is updated and counted on the rows its gate

@@ -117,7 +117,7 @@ def run_tankerwatch(
     env = {k: v for k, v in os.environ.items() if k not in (FAULT_ENV, "DAGSTER_HOME")}
     if fault:
         env[FAULT_ENV] = fault
-    command = [sys.executable, "-m", "tankerwatch.cli", "run", "--sources", str(sources), "--data-dir", str(data_dir),
+    command = [sys.executable, "-m", "orchestration.cli", "run", "--sources", str(sources), "--data-dir", str(data_dir),
                "--lock-wait", str(lock_wait_s)]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout_s)
 

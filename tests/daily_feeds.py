@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.partitions import days_between
+from assets.partitions import days_between
 from tankerwatch.settings import REPO_ROOT
 
 DEMO = REPO_ROOT / "demo"

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from tankerwatch import ingest as ingest_module
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.errors import FetchError, ParseError
 from tankerwatch.fetch import Snapshot
 from tankerwatch.ingest import IngestError, fetch_and_parse, ingest_kind, load_parsed

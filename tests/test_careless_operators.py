@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from assets.ingest import build_ingest_asset
-from orchestration.resources import TankerwatchResource
-from tankerwatch.cli import EXIT_CONFIG, main
+from assets.resources import TankerwatchResource
+from orchestration.cli import EXIT_CONFIG, main
 from tankerwatch.errors import SourcesFileError
 from tankerwatch.settings import REPO_ROOT
 from tankerwatch.sources import load_sources

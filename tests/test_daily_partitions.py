@@ -17,9 +17,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from orchestration.partitions import DAILY_PARTITIONS, FIRST_DAY, days_between, last_complete_day
+from assets.partitions import DAILY_PARTITIONS, FIRST_DAY, days_between, last_complete_day
 from orchestration.schedules import nightly_full_run
-from tankerwatch.cli import main, parse_days
+from orchestration.cli import main, parse_days
 from tankerwatch.errors import SourcesFileError
 from tankerwatch.ingest import fetch_and_parse, ingest_kind
 from tankerwatch.publish import resolve_current

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tankerwatch.cli import EXIT_LOCKED, run_lock
+from orchestration.cli import EXIT_LOCKED, run_lock
 from tankerwatch.errors import FetchError
 from tankerwatch.fetch import STATE_FILE, Fetcher, FetchOptions
 from tankerwatch.publish import current_version, list_versions, remove_interrupted, resolve_current
@@ -169,7 +169,7 @@ def test_after_the_kills_two_runs_at_once_both_complete_and_publish_identical_co
     data_dir, version, hashes = baseline
     versions_before = list_versions(data_dir / "published")
     env = {k: v for k, v in os.environ.items() if k not in ("TANKERWATCH_FAULT", "DAGSTER_HOME")}
-    command = [sys.executable, "-m", "tankerwatch.cli", "run", "--sources", str(DEMO_SOURCES_FILE),
+    command = [sys.executable, "-m", "orchestration.cli", "run", "--sources", str(DEMO_SOURCES_FILE),
                "--data-dir", str(data_dir), "--lock-wait", "600"]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
@@ -203,7 +203,7 @@ def test_a_run_that_cannot_get_the_lock_in_time_gives_up_clearly_and_touches_not
 def test_a_stale_source_warning_neither_fails_the_run_nor_hides_a_failed_gate():
     import dagster as dg
 
-    from tankerwatch.cli import failed_and_warned
+    from orchestration.cli import failed_and_warned
 
     def evaluation(name, passed, severity):
         return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(name), check_name="c", passed=passed, severity=severity)

@@ -11,8 +11,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.checks import build_suite_check
-from orchestration.resources import TankerwatchResource
+from assets.checks import build_suite_check
+from assets.resources import TankerwatchResource
 from tankerwatch import gate_docs, gates
 from tankerwatch.warehouse import connect
 

@@ -29,7 +29,7 @@ import polars as pl
 import pytest
 
 import tankerwatch.models as models_module
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.gates import quote_identifier
 from tankerwatch.gates_sql import ROW_LEVEL_TYPES, _Context, _RowCondition, validate_table_in_sql
 from tankerwatch.models import discover_models

@@ -26,7 +26,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.publish import current_version, list_versions, resolve_current
 from tankerwatch.settings import DEMO_SOURCES_FILE
 from tankerwatch.soak import content_hashes

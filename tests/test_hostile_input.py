@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from assets.ingest import build_ingest_asset
-from orchestration.resources import TankerwatchResource
+from assets.resources import TankerwatchResource
 from tankerwatch.errors import FetchError, ParseError, SourcesFileError
 from tankerwatch.fetch import Fetcher, FetchOptions
 from tankerwatch.ingest import fetch_and_parse

@@ -7,8 +7,8 @@ import shutil
 import dagster as dg
 
 from assets.ingest import FRESH_SNAPSHOTS_CHECK, build_ingest_asset
-from orchestration.resources import TankerwatchResource
-from tankerwatch.cli import root_cause
+from assets.resources import TankerwatchResource
+from orchestration.cli import root_cause
 from tankerwatch.ingest import ingest_kind
 from tankerwatch.settings import REPO_ROOT
 from tankerwatch.sources import load_sources

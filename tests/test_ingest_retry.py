@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from assets.ingest import INGEST_MAX_RETRIES, RETRY_WAIT_ENV, build_ingest_asset, retry_wait_s
-from orchestration.resources import TankerwatchResource
-from tankerwatch.cli import root_cause
+from assets.resources import TankerwatchResource
+from orchestration.cli import root_cause
 from tankerwatch.errors import FetchError
 from tankerwatch.fetch import Fetcher, FetchOptions
 from tankerwatch.settings import REPO_ROOT

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.publish import resolve_current
 from tankerwatch.settings import EXPECTATIONS_DIR, REPO_ROOT
 

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import orchestration.checks
+import assets.checks
 from tankerwatch import published_schema as ps
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish import current_version, list_versions, resolve_current
 from tankerwatch.publish_set import PUBLISHED_TABLES
@@ -164,7 +164,7 @@ def test_a_schema_change_stops_the_run_and_leaves_current(demo_run, tmp_path, mo
     expected["port_calls"] = [*committed["port_calls"], ("berth", "string")]
     expected["tanker_tracks"] = [("imo", "string")]
     mutated = ps.write_schema(expected, tmp_path / "published.json")
-    monkeypatch.setattr(orchestration.checks, "SCHEMA_FILE", mutated)
+    monkeypatch.setattr(assets.checks, "SCHEMA_FILE", mutated)
 
     code = main(["run", "--data-dir", str(data_dir)])
     err = capsys.readouterr().err

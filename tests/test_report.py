@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from tankerwatch.cli import main
+from orchestration.cli import main
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish import resolve_current, write_manifest
 from tankerwatch.publish_set import report_consistency_frame

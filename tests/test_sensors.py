@@ -13,8 +13,8 @@ import pytest
 
 from orchestration.definitions import defs
 from orchestration.jobs import FULL_JOB_NAME
-from orchestration.partitions import last_complete_day
-from orchestration.resources import TankerwatchResource
+from assets.partitions import last_complete_day
+from assets.resources import TankerwatchResource
 from orchestration.sensors import DROP_DIR_ENV, SENSOR_NAME, imagery_drop_sensor
 
 HEADER = "sighting_id,observed_at,source,image_id,latitude,longitude,vessel_name,imo,mmsi,laden_state,load_fraction,confidence,notes\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.publish import candidate_dir
-from orchestration.resources import TankerwatchResource
+from assets.resources import TankerwatchResource
 from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
 from tankerwatch.gate_windows import validate_gate
 from tankerwatch.gates import GateResult, validate_frame

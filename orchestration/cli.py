@@ -139,7 +139,7 @@ def parse_days(text: str | None) -> tuple[str, str]:
     """(first, last) day partition of a run from ``YYYY-MM-DD`` or ``FIRST..LAST``; both must be partitions."""
     from datetime import datetime, timezone
 
-    from orchestration.partitions import DAILY_PARTITIONS, days_between, last_complete_day
+    from assets.partitions import DAILY_PARTITIONS, days_between, last_complete_day
 
     if not text:
         day = last_complete_day(datetime.now(timezone.utc))
