@@ -1,8 +1,9 @@
-"""Tests of the demo bundle generator (demo/generate.py) and the files it committed.
+"""The demo bundle: its generator (demo/generate.py), its answer key, and the files they committed.
 
-The generator must be deterministic (same seed, same bytes), its ground truth must match
-the calibration of the 2024 case, and what it wrote must be valid in the formats the
-pipeline reads. Distances are computed here independently of the generator.
+The generator must be deterministic (same seed, same bytes), and what it wrote must be valid in
+the formats the pipeline reads. Its truth comes from one answer engine, scenarios.reference: the
+truth regenerated from the committed inputs must be the committed truth, and a demo run must
+publish that answer. Distances are computed here independently of the generator.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ from datetime import date, datetime
 from functools import reduce
 from pathlib import Path
 
+import polars as pl
 import pytest
 from pyais import decode
+
+from orchestration.cli import main
+from scenarios.answer_key import answer_key
+from tankerwatch.publish import resolve_current
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -85,6 +91,60 @@ def test_same_seed_reproduces_committed_files(tmp_path: Path, summary: dict) -> 
                    check=True, capture_output=True)
     for rel in GENERATED:
         assert (tmp_path / rel).read_bytes() == (DEMO / rel).read_bytes(), f"{rel} differs from a fresh run"
+
+
+@pytest.fixture(scope="module")
+def regenerated(summary: dict) -> tuple[list[dict[str, str]], dict]:
+    """The truth the one answer engine reads from the committed inputs, without the generator."""
+    voyages_csv, summary_json, facts = answer_key(DEMO, summary["seed"])
+    assert voyages_csv.encode() == (DEMO / "truth" / "voyages.csv").read_bytes()
+    assert summary_json.encode() == (DEMO / "truth" / "summary.json").read_bytes()
+    return list(csv.DictReader(voyages_csv.splitlines())), facts
+
+
+def test_the_answer_engine_regenerates_the_committed_truth(regenerated: tuple) -> None:
+    voyages, facts = regenerated
+    assert len(voyages) == facts["voyages"] == 43
+    assert facts["tankers"] == len({v["imo"] for v in voyages}) == 15
+    assert facts["total_bbl"] == pytest.approx(1_059_664, abs=0.5)
+    assert facts["breach_date"] == "2024-07-11"
+    assert facts["rejected_expected"] == 3
+
+
+@pytest.fixture(scope="module")
+def demo_published(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("demo-run")
+    assert main(["run", "--data-dir", str(data_dir)]) == 0
+    current = resolve_current(data_dir / "published")
+    assert current is not None, "the demo run published nothing"
+    return current
+
+
+def test_a_demo_run_publishes_the_answer_engines_truth(regenerated: tuple, demo_published: Path) -> None:
+    expected, facts = regenerated
+    published = {(str(r["imo"]), r["load_departure_at"].strftime("%Y-%m-%dT%H:%M:%SZ")): r
+                 for r in pl.read_parquet(demo_published / "voyages.parquet").iter_rows(named=True)}
+    assert sorted(published) == sorted((v["imo"], v["load_departure_at"]) for v in expected)
+    for v in expected:
+        got = published[(v["imo"], v["load_departure_at"])]
+        assert got["load_arrival_at"].strftime("%Y-%m-%dT%H:%M:%SZ") == v["load_arrival_at"], v["voyage_no"]
+        assert got["destination_status"] == v["destination_status"], v["voyage_no"]
+        assert got["counts_toward_cap"] == (v["counts_toward_cap"] == "true"), v["voyage_no"]
+        assert got["capacity_bbl"] == pytest.approx(float(v["capacity_bbl"]), abs=0.01), v["voyage_no"]
+        assert got["load_fraction"] == pytest.approx(float(v["load_fraction"])), v["voyage_no"]
+        assert got["volume_bbl"] == pytest.approx(float(v["volume_bbl"]), abs=0.01), v["voyage_no"]
+
+    cap = pl.read_parquet(demo_published / "cap_tracker.parquet").to_dicts()
+    assert [c["year"] for c in cap] == [2024]
+    assert cap[0]["voyages"] == facts["voyages"]
+    assert cap[0]["delivered_bbl"] == pytest.approx(facts["total_bbl"], abs=0.5)
+    assert str(cap[0]["breach_date"]) == facts["breach_date"]
+    # the bounds around the answer are the pipeline's own (volume ranges), not the answer key's
+    assert cap[0]["delivered_bbl_low"] < cap[0]["delivered_bbl"] < cap[0]["delivered_bbl_high"]
+    assert cap[0]["breach_date_high"] <= cap[0]["breach_date"] <= cap[0]["breach_date_low"]
+
+    rejects = pl.read_parquet(demo_published / "rejects.parquet").filter(pl.col("stage") == "identity")
+    assert rejects.height == facts["rejected_expected"]
 
 
 def test_truth_matches_the_2024_calibration(summary: dict, truth: list[dict[str, str]]) -> None:
