@@ -496,7 +496,7 @@ def plan_visit(rng: random.Random, v: Visit, ports: dict[str, Port]) -> None:
         t1 = daylight(rng, v.a_day + timedelta(days=1), -1.5, 1.0)
         t2 = daylight(rng, v.dep_day, 0.25, 1.5)
         t3 = daylight(rng, v.dep_day, 2.75, 5.5)
-        assert t2 - t1 > 5 * DAY + 6 * HOUR
+        assert t2 - t1 > reference.CALL_GAP_S + 6 * HOUR
         times = [t0, t1, t2, t3]
         states = [("empty", empty_fraction(), "arrival")] * 3 + [("laden", laden_fraction(), "departure")]
         v.t_berth, v.t_flip = t2 + HOUR // 2, (t2 + t3) // 2

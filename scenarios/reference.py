@@ -21,16 +21,19 @@ from pyais import decode as ais_decode
 from stdnum import imo as stdnum_imo
 
 from scenarios.geo import REPO_ROOT, Port, port_at
+from tankerwatch import parameters
 
 BBL_PER_M3 = 6.2898
 BBL_PER_TONNE_DIESEL = 7.46
 CARGO_SHARE_OF_DWT = 0.95
 DEFAULT_LOAD_FRACTION = 0.90
 CAP_BBL = 500_000
-CALL_GAP_S = 5 * 86400
-DRAUGHT_MAX_AGE_S = 24 * 3600
-LADEN_RATIO = 0.8
-EMPTY_RATIO = 0.6
+# the rules' constants, from the file the SQL models read too (sql/parameters.yml)
+CALL_GAP_S = parameters.seconds("port_call_max_gap")
+DRAUGHT_MAX_AGE_S = parameters.seconds("draught_max_age")
+LADEN_RATIO = parameters.value("laden_draught_ratio")
+EMPTY_RATIO = parameters.value("empty_draught_ratio")
+PARTIAL_LADEN_FRACTION = parameters.value("partial_laden_fraction")
 
 SANCTIONS_DIR = REPO_ROOT / "demo" / "sanctions"
 OFAC_SDN = SANCTIONS_DIR / "ofac_sdn_dprk_20240503.csv"
@@ -328,7 +331,7 @@ class Identity:
 
 def imagery_state(laden_state: str, fraction: float | None) -> str | None:
     if laden_state == "partial":
-        return "laden" if fraction is not None and fraction >= 0.5 else "empty"
+        return "laden" if fraction is not None and fraction >= PARTIAL_LADEN_FRACTION else "empty"
     return laden_state if laden_state in ("empty", "laden") else None
 
 

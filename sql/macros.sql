@@ -1,5 +1,41 @@
 -- Shared SQL functions of tankerwatch's models. Loaded on every warehouse connection.
 
+-- The domain constants (sql/parameters.yml), one argument-less macro each. Macros rather
+-- than a params CTE: a filter on a cross-joined params column over every AIS position
+-- plans as a nested-loop join, and its misjudged size made DuckDB build its hash table
+-- from all the positions instead of the gaps (1.6 s against 0.7 s at 10M positions);
+-- a macro is a constant the planner sees.
+-- BEGIN domain parameters (generated from sql/parameters.yml: python -m tankerwatch.parameters)
+-- a gap over this between a vessel's consecutive sightings at one port ends the call (DOMAIN §3 Port call).
+create or replace macro port_call_max_gap() as interval 5 days;
+-- an AIS draught report is in force at a sighting for at most this long after it (DOMAIN §3 Laden state).
+create or replace macro draught_max_age() as interval 24 hours;
+-- a draught at or above this share of the registry's summer draught is laden (DOMAIN §3 Laden state).
+create or replace macro laden_draught_ratio() as 0.8;
+-- a draught at or below this share of the registry's summer draught is empty (DOMAIN §3 Laden state).
+create or replace macro empty_draught_ratio() as 0.6;
+-- an imagery sighting logged partial is laden at or above this load fraction, else empty (DOMAIN §3 Laden state).
+create or replace macro partial_laden_fraction() as 0.5;
+-- side of the grid cells a sighting's candidate ports are looked up by (no rule of its own; it only has to be fine enough that no cell lies near more than two ports) (DOMAIN §3 Ports).
+create or replace macro port_cell_deg() as 0.05;
+-- two vessels' sightings at sea this close or closer can be a ship-to-ship encounter (DOMAIN §3 Load event, voyage (ship-to-ship transfers)).
+create or replace macro encounter_max_distance_km() as 1.0;
+-- two vessels' sightings at sea match within this time of each other (DOMAIN §3 Load event, voyage (ship-to-ship transfers)).
+create or replace macro encounter_max_time_gap() as interval 6 hours;
+-- a pair's matches form one encounter while each starts within this of the encounter's latest sighting so far (DOMAIN §3 Load event, voyage (ship-to-ship transfers)).
+create or replace macro encounter_cluster_gap() as interval 12 hours;
+-- side of the grid cells encounter candidates are paired in; must be at least encounter_max_distance_km / 10 (DOMAIN §3 Load event, voyage (ship-to-ship transfers)).
+create or replace macro encounter_grid_deg() as 0.1;
+-- encounters compare a vessel's first AIS fix at sea in each slot of this length, not every fix (DOMAIN §3 Load event, voyage (ship-to-ship transfers)).
+create or replace macro encounter_ais_slot() as interval 30 minutes;
+-- a transfer reads each side's state from sightings at most this long before its start and after its end (DOMAIN §3 Laden state (ship-to-ship transfers)).
+create or replace macro sts_state_window() as interval 3 days;
+-- a silence longer than this between a vessel's consecutive AIS positions is a gap (DOMAIN §3 Track integrity (AIS dark periods)).
+create or replace macro ais_dark_min_gap() as interval 12 hours;
+-- a gap counts as dark near the DPRK when its last or first position lies this close to a DPRK port (DOMAIN §3 Track integrity (AIS dark periods)).
+create or replace macro dark_port_max_distance_km() as 100.0;
+-- END domain parameters
+
 -- Exactly `digits` ASCII digits. Cheaper than a regular expression, and it runs on every
 -- AIS message.
 create or replace macro is_digits(text, digits) as length(text) = digits and ltrim(text, '0123456789') = '';
@@ -177,28 +213,23 @@ create or replace macro ais_message_reject_reason(received_at, mmsi) as
 create or replace macro list_distinct_in_order(items) as
     list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);
 
--- DOMAIN port-call rule: a gap over this between a vessel's consecutive sightings at
--- one port ends the call (int_sightings; and how far before the window a nightly build
--- of int_port_calls looks).
-create or replace macro port_call_max_gap() as interval 5 days;
-
--- Two sightings of two vessels at sea match within this time of each other
--- (int_vessel_encounters)...
-create or replace macro encounter_max_time_gap() as interval 6 hours;
--- ...and a pair's matches form one encounter while each starts within this of the
--- encounter's latest sighting so far.
-create or replace macro encounter_cluster_gap() as interval 12 hours;
-
--- A silence between a vessel's consecutive AIS positions longer than this is a gap
--- (int_ais_gaps; ais_dark_periods keeps those near the DPRK). A macro rather than a
--- params CTE: a filter on a cross-joined params column over every AIS position plans
--- as a nested-loop join, and its misjudged size made DuckDB build its hash table from
--- all the positions instead of the gaps (1.6 s against 0.7 s at 10M positions).
-create or replace macro ais_dark_min_gap() as interval 12 hours;
-
--- int_vessel_encounters compares a vessel's first AIS fix in each slot of this length,
--- not every fix: a transfer keeps two hulls alongside for hours.
-create or replace macro encounter_ais_slot() as interval 30 minutes;
+-- DOMAIN laden-state rule, in one place for every model that gives a sighting a state.
+-- Imagery: laden and empty as logged; partial is laden when its load fraction is at least
+-- partial_laden_fraction(), else empty; unknown carries no state. An AIS position or GFW
+-- port-visit end: its draught in force (int_draught_intervals) as a share of the registry's
+-- summer draught, laden from laden_draught_ratio(), empty up to empty_draught_ratio(), no
+-- state in between or without a draught.
+create or replace macro sighting_state(evidence_kind, laden_state, load_fraction, draught_ratio) as
+    case
+        when evidence_kind = 'imagery' then
+            case laden_state
+                when 'laden' then 'laden'
+                when 'empty' then 'empty'
+                when 'partial' then case when load_fraction >= partial_laden_fraction() then 'laden' else 'empty' end
+            end
+        when draught_ratio >= laden_draught_ratio() then 'laden'
+        when draught_ratio <= empty_draught_ratio() then 'empty'
+    end;
 
 -- True for a sighting int_vessel_encounters compares: at sea (no port), and imagery, or an
 -- AIS position that is its vessel's first in its encounter_ais_slot() (its AIS position

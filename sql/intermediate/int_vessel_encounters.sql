@@ -43,15 +43,7 @@
 --   state_after_a: vessel a's first state-carrying sighting at or after its last matched sighting and after its first
 --   state_before_b: the same for vessel b
 --   state_after_b: the same for vessel b
-with params as (
-    select
-        1.0 as max_distance_km,
-        encounter_max_time_gap() as max_time_gap,
-        encounter_cluster_gap() as cluster_gap,
-        0.1 as grid_deg
-),
-
-source as (
+with source as (
     select
         sighting_id,
         imo,
@@ -77,29 +69,27 @@ source as (
                 then {'sighting_id': null::varchar, 'observed_at': next_state_at, 'state': next_state, 'load_fraction': null::double}
         end as state_at_or_after
     from int_sightings
-    cross join params
     where reject_reason is null
         and is_encounter_sighting(evidence_kind, port_id, previous_ais_at, observed_at)
         -- a recomputed encounter's matches, and the earlier matches of its pair it may chain to
         and (
             $rebuild_all
-            or observed_at >= cast($recompute_from as timestamptz) - params.cluster_gap - params.max_time_gap
+            or observed_at >= cast($recompute_from as timestamptz) - encounter_cluster_gap() - encounter_max_time_gap()
         )
 ),
 
 bucketed as (
     select
         source.sighting_id, source.imo, source.observed_at, source.latitude, source.longitude,
-        floor(epoch(source.observed_at) / epoch(params.max_time_gap))::bigint as time_bin,
-        floor((source.latitude + 90) / params.grid_deg)::bigint as lat_cell,
-        floor((source.longitude + 180) / params.grid_deg)::bigint % round(360 / params.grid_deg)::bigint as lon_cell,
-        round(360 / params.grid_deg)::bigint as lon_cells,
-        params.max_distance_km / 111.0 as latitude_reach,
-        params.max_distance_km / (111.0 * greatest(
-            cos(radians(least(abs(source.latitude) + params.max_distance_km / 111.0, 90))), 0.01
+        floor(epoch(source.observed_at) / epoch(encounter_max_time_gap()))::bigint as time_bin,
+        floor((source.latitude + 90) / encounter_grid_deg())::bigint as lat_cell,
+        floor((source.longitude + 180) / encounter_grid_deg())::bigint % round(360 / encounter_grid_deg())::bigint as lon_cell,
+        round(360 / encounter_grid_deg())::bigint as lon_cells,
+        encounter_max_distance_km() / 111.0 as latitude_reach,
+        encounter_max_distance_km() / (111.0 * greatest(
+            cos(radians(least(abs(source.latitude) + encounter_max_distance_km() / 111.0, 90))), 0.01
         )) as longitude_reach
     from source
-    cross join params
 ),
 
 -- each sighting once per bucket a match of it can lie in, so that an equality join finds
@@ -112,15 +102,14 @@ neighbour_keys as (
         bucketed.time_bin + time_step as key_time_bin,
         bucketed.lat_cell + lat_step as key_lat_cell,
         (bucketed.lon_cell + lon_step + bucketed.lon_cells) % bucketed.lon_cells as key_lon_cell
-    from bucketed
-    cross join params,
+    from bucketed,
         unnest([-1, 0, 1]) as time_steps(time_step),
         unnest([-1, 0, 1]) as lat_steps(lat_step),
         unnest([-1, 0, 1]) as lon_steps(lon_step)
-    where floor((bucketed.latitude + 90 + lat_step * bucketed.latitude_reach) / params.grid_deg)
-            = floor((bucketed.latitude + 90) / params.grid_deg) + lat_step
-        and floor((bucketed.longitude + 180 + lon_step * bucketed.longitude_reach) / params.grid_deg)
-            = floor((bucketed.longitude + 180) / params.grid_deg) + lon_step
+    where floor((bucketed.latitude + 90 + lat_step * bucketed.latitude_reach) / encounter_grid_deg())
+            = floor((bucketed.latitude + 90) / encounter_grid_deg()) + lat_step
+        and floor((bucketed.longitude + 180 + lon_step * bucketed.longitude_reach) / encounter_grid_deg())
+            = floor((bucketed.longitude + 180) / encounter_grid_deg()) + lon_step
 ),
 
 candidates as (
@@ -149,10 +138,9 @@ matched as (
         least(candidates.observed_at_a, candidates.observed_at_b) as pair_start,
         greatest(candidates.observed_at_a, candidates.observed_at_b) as pair_end
     from candidates
-    cross join params
-    where candidates.distance_km <= params.max_distance_km
-        and candidates.observed_at_b between candidates.observed_at_a - params.max_time_gap
-            and candidates.observed_at_a + params.max_time_gap
+    where candidates.distance_km <= encounter_max_distance_km()
+        and candidates.observed_at_b between candidates.observed_at_a - encounter_max_time_gap()
+            and candidates.observed_at_a + encounter_max_time_gap()
 ),
 
 flagged as (
@@ -163,11 +151,10 @@ flagged as (
                 partition by matched.imo_a, matched.imo_b
                 order by matched.pair_start, matched.pair_end, matched.sighting_id_a, matched.sighting_id_b
                 rows between unbounded preceding and 1 preceding
-            ) <= params.cluster_gap then 0
+            ) <= encounter_cluster_gap() then 0
             else 1
         end as starts_encounter
     from matched
-    cross join params
 ),
 
 grouped as (

@@ -32,11 +32,7 @@
 --   seen_by_imagery: true when imagery sighted the vessel during the gap
 --   imagery_ids: those imagery sightings, in time order
 --   evidence_ids: the two bounding positions and the imagery sightings during the gap
-with params as (
-    select 100.0 as max_port_distance_km
-),
-
-gaps as (
+with gaps as (
     select * from int_ais_gaps
 ),
 
@@ -77,11 +73,10 @@ near_dprk as (
         nearest_port.distance_km as nearest_dprk_port_km,
         nearest_port.position_end as nearest_dprk_port_end
     from gaps
-    cross join params
     inner join nearest_port
         on nearest_port.imo = gaps.imo
         and nearest_port.went_dark_at = gaps.went_dark_at
-    where nearest_port.distance_km <= params.max_port_distance_km
+    where nearest_port.distance_km <= dark_port_max_distance_km()
 ),
 
 imagery_in_gap as (

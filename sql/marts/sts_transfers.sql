@@ -45,11 +45,7 @@
 --   volume_bbl_low: low capacity x low fraction
 --   volume_bbl_high: high capacity x high fraction
 --   evidence_ids: the state sightings before, the encounter's sightings of both vessels, the state sightings after
-with params as (
-    select interval 3 days as state_window
-),
-
-encounters as (
+with encounters as (
     select * from int_vessel_encounters
 ),
 
@@ -78,9 +74,8 @@ crossing_sides as (
         sides.state_after.observed_at as after_at,
         sides.state_after.state as after_state
     from sides
-    cross join params
-    where sides.state_before.observed_at >= sides.started_at - params.state_window
-        and sides.state_after.observed_at <= sides.ended_at + params.state_window
+    where sides.state_before.observed_at >= sides.started_at - sts_state_window()
+        and sides.state_after.observed_at <= sides.ended_at + sts_state_window()
         and sides.state_before.state <> sides.state_after.state
 ),
 
