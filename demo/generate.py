@@ -28,27 +28,40 @@ import argparse
 import csv
 import io
 import json
-import math
 import random
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from functools import reduce
 from pathlib import Path
 
 from pyais.encode import encode_dict
 from stdnum import imo as stdnum_imo
 
 from scenarios import answer_key, reference
+from scenarios.generator import (
+    _jitter,
+    _move_some,
+    _stay_times,
+    daylight,
+    loose_name,
+    midnight,
+    near,
+    spaced_days,
+    tag_block,
+)
 from scenarios.geo import (
+    DISCHARGE_WEIGHTS,
+    TERMINAL_APPROACH,
+    Lane,
     Port,
-    bearing_deg,
+    clear_of_ports,
+    dist_to_dprk_coast_km,
     haversine_km,
+    lane,
     load_ports,
-    offset_point,
     port_at,
 )
-from scenarios.reference import CARGO_SHARE_OF_DWT
+from scenarios.reference import CARGO_SHARE_OF_DWT, utc_date
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,7 +75,6 @@ MIN_TANKERS = 13
 # --- geometry conventions of the synthetic data -----------------------------------
 IN_PORT_MAX_KM = 1.5  # sightings "at" a port lie this close to the port point
 BERTH_MAX_KM = 1.2  # berth/anchorage points are drawn inside this disc; jitter stays under 1.5 km
-OUTSIDE_MARGIN_KM = 3.0  # sightings "not at" a port lie at least radius + this from every port
 DARK_KM = 60.0  # AIS transmitters go dark this close to the DPRK coast
 LOAD_PORT = "vostochny"
 
@@ -186,104 +198,11 @@ KUM_JIN_GANG_3 = "KUM JIN GANG 3"  # at Vostochny per press reports, no IMO in a
 # (distances, bearings and the port rule come from scenarios.geo)
 
 
-def clear_of_ports(ports: dict[str, Port], lat: float, lon: float) -> bool:
-    return all(haversine_km(lat, lon, p.lat, p.lon) > p.radius_km + OUTSIDE_MARGIN_KM
-               for p in ports.values())
-
-
-# Open-sea waypoints (hand-placed, Sea of Japan) so that tracks between Vostochny and the
-# DPRK east-coast ports stay offshore and pass no other port. Vostochny is approached from
-# the south so that tracks never cross the Kozmino circle next door.
-APPROACH = (42.62, 133.12)
-SEA_PETER_GREAT = (42.30, 131.50)
-SEA_N = (41.60, 130.40)
-SEA_MID = (40.40, 129.70)
-SEA_S = (39.60, 128.40)
-ROUTE_TAIL = {  # waypoints after SEA_PETER_GREAT, ending next to the port
-    "rajin": [(42.10, 130.55)],
-    "sonbong": [(42.18, 130.62)],
-    "chongjin": [SEA_N, (41.70, 129.95)],
-    "kimchaek": [SEA_N, (40.60, 129.60)],
-    "chaho": [SEA_N, SEA_MID, (40.12, 128.90)],
-    "hungnam": [SEA_N, SEA_MID, SEA_S, (39.75, 127.85)],
-    "wonsan": [SEA_N, SEA_MID, SEA_S, (39.20, 127.75)],
-}
-DISCHARGE_WEIGHTS = [("rajin", 30), ("chongjin", 30), ("kimchaek", 12), ("sonbong", 8),
-                     ("chaho", 6), ("hungnam", 8), ("wonsan", 6)]
-
-# Rough DPRK east coast (general geography, only for the "go dark within ~60 km" rule).
-DPRK_COAST = [(42.29, 130.70), (42.23, 130.30), (42.00, 130.05), (41.77, 129.82), (41.45, 129.60),
-              (41.00, 129.45), (40.67, 129.20), (40.45, 128.92), (40.20, 128.65), (40.03, 128.18),
-              (39.83, 127.62), (39.50, 127.55), (39.17, 127.45), (38.90, 127.80), (38.61, 128.35)]
-
-
-def _densify(points: list[tuple[float, float]], step_km: float = 5.0) -> list[tuple[float, float]]:
-    out = []
-    for (a, b), (c, d) in zip(points, points[1:]):
-        n = max(1, int(haversine_km(a, b, c, d) / step_km))
-        out += [(a + (c - a) * i / n, b + (d - b) * i / n) for i in range(n)]
-    return out + [points[-1]]
-
-
-DPRK_COAST_DENSE = _densify(DPRK_COAST)
-
-
-def dist_to_dprk_coast_km(lat: float, lon: float) -> float:
-    return min(haversine_km(lat, lon, a, b) for a, b in DPRK_COAST_DENSE)
-
-
-class Route:
-    """A polyline with cumulative lengths; position(s) interpolates by distance along it."""
-
-    def __init__(self, points: list[tuple[float, float]]):
-        self.points = points
-        self.cum = [0.0]
-        for (a, b), (c, d) in zip(points, points[1:]):
-            self.cum.append(self.cum[-1] + haversine_km(a, b, c, d))
-
-    @property
-    def length_km(self) -> float:
-        return self.cum[-1]
-
-    def position(self, s_km: float) -> tuple[float, float, float]:
-        """(lat, lon, course) at distance s along the route."""
-        s = min(max(s_km, 0.0), self.length_km)
-        for i in range(len(self.points) - 1):
-            if s <= self.cum[i + 1] or i == len(self.points) - 2:
-                seg = self.cum[i + 1] - self.cum[i]
-                f = 0.0 if seg == 0 else (s - self.cum[i]) / seg
-                (a, b), (c, d) = self.points[i], self.points[i + 1]
-                return a + (c - a) * f, b + (d - b) * f, bearing_deg(a, b, c, d)
-        raise AssertionError("unreachable")
-
-
-def outbound_route(start: tuple[float, float], port: Port, end: tuple[float, float]) -> Route:
-    return Route([start, APPROACH, SEA_PETER_GREAT, *ROUTE_TAIL[port.port_id], end])
+def outbound_route(start: tuple[float, float], port: Port, end: tuple[float, float]) -> Lane:
+    return lane(start, LOAD_PORT, port.port_id, end)
 
 
 # ============================================================================ time helpers
-def midnight(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp())
-
-
-def iso_z(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc_date(t: int) -> date:
-    return datetime.fromtimestamp(t, timezone.utc).date()
-
-
-def daylight_time(rng: random.Random, d: date, lo_h: float = -1.5, hi_h: float = 5.5) -> int:
-    """A satellite pass over the case's area in local daylight on day d.
-
-    Vladivostok is UTC+10 and Pyongyang UTC+9, so the late morning to early afternoon
-    passes fall from 22:30 UTC the day before to 05:30 UTC. Negative hours land on the
-    previous UTC date: one reason the pipeline must normalise offsets before taking dates.
-    """
-    return midnight(d) + int(rng.uniform(lo_h, hi_h) * HOUR)
-
-
 # ============================================================================ planning
 @dataclass
 class ImageryEvent:
@@ -315,7 +234,7 @@ class Voyage:
     t_port_arrive: int = 0  # reaches the discharge port
     t_port_leave: int = 0  # leaves the discharge port
     port_berth: tuple[float, float] = (0.0, 0.0)
-    out_route: Route | None = None
+    out_route: Lane | None = None
     events: list[ImageryEvent] = field(default_factory=list)
 
     @property
@@ -323,25 +242,8 @@ class Voyage:
         return self.dep_day - timedelta(days=self.stay_days)
 
     def t_first_laden_image(self) -> int:
-        return min(e.t for e in self.events if imagery_state(e.state, e.load_fraction) == "laden"
+        return min(e.t for e in self.events if reference.imagery_state(e.state, e.load_fraction) == "laden"
                    and e.where == LOAD_PORT)
-
-
-def imagery_state(laden_state: str, load_fraction: float | None) -> str | None:
-    """DOMAIN §3 Laden state for one imagery sighting."""
-    if laden_state == "partial":
-        return "laden" if load_fraction is not None and load_fraction >= 0.5 else "empty"
-    if laden_state in ("empty", "laden"):
-        return laden_state
-    return None
-
-
-def spaced_days(rng: random.Random, k: int, lo: int, hi: int, gap: int) -> list[int]:
-    """k sorted day offsets in [lo, hi], consecutive ones at least gap apart (uniform)."""
-    slack = (hi - lo) - (k - 1) * gap
-    assert slack >= 0, (k, lo, hi, gap)
-    u = sorted(rng.randint(0, slack) for _ in range(k))
-    return [lo + x + i * gap for i, x in enumerate(u)]
 
 
 def plan_voyages(rng: random.Random) -> list[Voyage]:
@@ -360,8 +262,7 @@ def plan_voyages(rng: random.Random) -> list[Voyage]:
             voyages.append(Voyage(
                 tanker=tk, seq=i, dep_day=FIRST_DEPARTURE + timedelta(days=d),
                 stay_days=rng.choice([1, 2, 2, 3, 3, 4]),
-                discharge=rng.choices([p for p, _ in DISCHARGE_WEIGHTS],
-                                      [w for _, w in DISCHARGE_WEIGHTS])[0],
+                discharge=rng.choices(list(DISCHARGE_WEIGHTS), list(DISCHARGE_WEIGHTS.values()))[0],
                 confirmed=True, fraction=round(rng.uniform(0.87, 0.93), 3),
                 speed_kmh=rng.uniform(9.0, 11.0) * 1.852))
     assert len(voyages) == N_VOYAGES, len(voyages)
@@ -375,16 +276,6 @@ def plan_voyages(rng: random.Random) -> list[Voyage]:
     return voyages
 
 
-def random_point_near(rng: random.Random, lat: float, lon: float, max_km: float) -> tuple[float, float]:
-    r = max_km * math.sqrt(rng.random())
-    return offset_point(lat, lon, r, rng.uniform(0, 360))
-
-
-def jitter(rng: random.Random, pt: tuple[float, float], km: float = 0.03) -> tuple[float, float]:
-    """A ship swinging at anchor or seen on another image: a few tens of metres."""
-    return random_point_near(rng, pt[0], pt[1], km)
-
-
 def laden_fraction(rng: random.Random, v: Voyage) -> float | None:
     if v.no_fraction:
         return None
@@ -395,26 +286,11 @@ def empty_fraction(rng: random.Random) -> float:
     return round(rng.uniform(0.05, 0.20), 2)
 
 
-def stay_times(rng: random.Random, a_day: date, d_day: date, n: int) -> list[int]:
-    """n image times during a terminal stay: the first on the arrival day, the last on the
-    departure day after 00:15 UTC (so the departure's UTC date is the planned one), at least
-    an hour apart."""
-    for _ in range(1000):
-        ts = [daylight_time(rng, a_day)]
-        ts += [daylight_time(rng, a_day + timedelta(days=rng.randint(0, (d_day - a_day).days)))
-               for _ in range(n - 2)]
-        ts.append(daylight_time(rng, d_day, 0.25, 5.5))
-        s = sorted(ts)
-        if s[0] == ts[0] and s[-1] == ts[-1] and all(b - a >= HOUR for a, b in zip(s, s[1:])):
-            return s
-    raise RuntimeError("could not place stay images")
-
-
 def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None:
     """Physical movements and the imagery events of one voyage."""
     vost = ports[LOAD_PORT]
-    v.anchorage = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
-    v.berth = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
+    v.anchorage = near(rng, (vost.lat, vost.lon), BERTH_MAX_KM)
+    v.berth = near(rng, (vost.lat, vost.lon), BERTH_MAX_KM)
     # Anchors the evening before the first image (so AIS arrival precedes it), leaves in the
     # UTC morning of the departure day, after the last image.
     v.t_arrive = midnight(v.a_day) - int(rng.uniform(2, 12) * HOUR)
@@ -423,12 +299,12 @@ def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None
     # Terminal imagery: 1-2 empty on arrival, maybe a partial, 1-2 laden before departure.
     n_empty, n_laden = rng.choice([1, 2]), rng.choice([1, 2])
     partial = rng.random() < 0.35
-    times = stay_times(rng, v.a_day, v.dep_day, n_empty + int(partial) + n_laden)
+    times = _stay_times(rng, v.a_day, v.dep_day, n_empty + int(partial) + n_laden)
     states = ["empty"] * n_empty + ["partial"] * int(partial) + ["laden"] * n_laden
     # The ship moves to the berth between the last empty image and the next one.
     v.t_berth = (times[n_empty - 1] + times[n_empty]) // 2
     for t, st in zip(times, states):
-        pt = jitter(rng, v.anchorage if t < v.t_berth else v.berth)
+        pt = _jitter(rng, v.anchorage if t < v.t_berth else v.berth)
         if st == "empty":
             lf, kind = empty_fraction(rng), "arrival"
         elif st == "partial":
@@ -441,7 +317,7 @@ def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None
 
     # Sail to the discharge port (also when the analysts never see it there).
     port = ports[v.discharge]
-    v.port_berth = random_point_near(rng, port.lat, port.lon, 1.0)
+    v.port_berth = near(rng, (port.lat, port.lon), 1.0)
     v.out_route = outbound_route(v.berth, port, v.port_berth)
     v.t_port_arrive = v.t_leave + int(v.out_route.length_km / v.speed_kmh * HOUR)
 
@@ -450,14 +326,14 @@ def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None
     offset = rng.randint(2, 4)
     while midnight(v.dep_day + timedelta(days=offset)) + int(-1.5 * HOUR) < v.t_port_arrive + HOUR:
         offset += 1
-    t_laden = max(daylight_time(rng, v.dep_day + timedelta(days=offset)), v.t_port_arrive + HOUR)
+    t_laden = max(daylight(rng, v.dep_day + timedelta(days=offset)), v.t_port_arrive + HOUR)
     # (the image day is the local one: a 23:30 UTC pass belongs to the next day's window)
-    t_empty = daylight_time(rng, utc_date(t_laden + 2 * HOUR) + timedelta(days=rng.randint(1, 3)))
+    t_empty = daylight(rng, utc_date(t_laden + 2 * HOUR) + timedelta(days=rng.randint(1, 3)))
     v.t_port_leave = t_empty + int(rng.uniform(2, 8) * HOUR)
     if v.confirmed:
         for t, st, lf, kind in ((t_laden, "laden", laden_fraction(rng, v), "discharge_laden"),
                                 (t_empty, "empty", empty_fraction(rng), "discharge_empty")):
-            pt = jitter(rng, v.port_berth)
+            pt = _jitter(rng, v.port_berth)
             v.events.append(ImageryEvent(t, pt[0], pt[1], st, lf, v.discharge, kind))
 
 
@@ -467,10 +343,10 @@ def add_at_sea_sightings(rng: random.Random, voyages: list[Voyage], ports: dict[
     for v in voyages:
         d = utc_date(v.t_leave)
         for k in range(0, 4):
-            t = daylight_time(rng, d + timedelta(days=k))
+            t = daylight(rng, d + timedelta(days=k))
             if v.t_leave + 2 * HOUR < t < v.t_port_arrive - 2 * HOUR:
-                lat, lon, _ = v.out_route.position((t - v.t_leave) / HOUR * v.speed_kmh)
-                if clear_of_ports(ports, lat, lon) and haversine_km(lat, lon, *APPROACH) > 20:
+                lat, lon, _ = v.out_route.at((t - v.t_leave) / HOUR * v.speed_kmh)
+                if clear_of_ports(ports, lat, lon) and haversine_km(lat, lon, *TERMINAL_APPROACH[LOAD_PORT]) > 20:
                     candidates.append((v, t, lat, lon))
                     break
     for v, t, lat, lon in rng.sample(candidates, min(n, len(candidates))):
@@ -487,13 +363,13 @@ def add_unknown_sightings(rng: random.Random, voyages: list[Voyage], n: int) -> 
         lo, hi = group[0].t + HOUR, group[-1].t - HOUR
         # a daylight pass on one of the call's days, strictly inside the call
         days = [utc_date(lo) + timedelta(days=k) for k in range((utc_date(hi) - utc_date(lo)).days + 2)]
-        slots = [t for t in (daylight_time(rng, d) for d in days) if lo < t < hi]
+        slots = [t for t in (daylight(rng, d) for d in days) if lo < t < hi]
         if not slots:
             continue
         t = rng.choice(slots)
         base = group[0] if t < v.t_berth or group is dprk else None
         pt = (base.lat, base.lon) if base else v.berth
-        pt = jitter(rng, pt)
+        pt = _jitter(rng, pt)
         v.events.append(ImageryEvent(t, pt[0], pt[1], "unknown", None, group[0].where, "noise"))
         v.events.sort(key=lambda e: e.t)
 
@@ -532,27 +408,6 @@ NOTES = {
               "shadow obscures waterline"],
     "kjg": ["hull marking KUM JIN GANG 3, no IMO visible", "name read from stern, IMO unknown"],
 }
-
-
-def loose_name(rng: random.Random, name: str) -> str:
-    """How analysts spell names: case, hyphens, extra or missing spaces. Normalising by
-    upper-casing and removing all spaces and hyphens always gives back the registry name."""
-    words = name.split(" ")
-    style = rng.choice(["title", "lower", "hyphen", "spaces", "joined", "title_hyphen"])
-    if style == "title":
-        return " ".join(w.capitalize() for w in words)
-    if style == "lower":
-        return " ".join(words).lower()
-    if style == "hyphen":
-        return "-".join(words)
-    if style == "spaces":
-        return "  ".join(words) + " "
-    if style == "joined":  # 'ansan 1': syllables run together, number kept apart
-        head = [w for w in words if not w.isdigit()]
-        tail = [w for w in words if w.isdigit()]
-        return " ".join(["".join(head).lower()] + tail)
-    # title_hyphen: 'Chon Ma-San'
-    return " ".join(w.capitalize() for w in words[:-1]) + "-" + words[-1].capitalize()
 
 
 def image_source(rng: random.Random, t: int, lon: float, has_fraction: bool) -> tuple[str, str, str]:
@@ -599,11 +454,11 @@ def emit_imagery(rng: random.Random, voyages: list[Voyage], ports: dict[str, Por
     # so the pipeline cannot resolve it and must reject these rows (they would otherwise
     # look like a load).
     vost = ports[LOAD_PORT]
-    kjg_pt = random_point_near(rng, vost.lat, vost.lon, BERTH_MAX_KM)
+    kjg_pt = near(rng, (vost.lat, vost.lon), BERTH_MAX_KM)
     d0 = date(2024, 6, 11)
     for k, (st, lf) in enumerate([("empty", empty_fraction(rng)), ("partial", 0.6), ("laden", 0.9)]):
-        pt = jitter(rng, kjg_pt)
-        items.append((daylight_time(rng, d0 + timedelta(days=k), 0.0, 5.5), None,
+        pt = _jitter(rng, kjg_pt)
+        items.append((daylight(rng, d0 + timedelta(days=k), 0.0, 5.5), None,
                       ImageryEvent(0, pt[0], pt[1], st, lf, LOAD_PORT, "kjg")))
     items.sort(key=lambda x: x[0])
 
@@ -643,20 +498,10 @@ def emit_imagery(rng: random.Random, voyages: list[Voyage], ports: dict[str, Por
         r["vessel_name"] = loose_name(rng, tk.name)
 
     # Analysts append late-read images: ~8% of rows sit out of time order.
-    out = [r for _, r in rows]
-    for _ in range(round(0.08 * len(out))):
-        r = out.pop(rng.randrange(len(out)))
-        out.insert(rng.randrange(len(out) + 1), r)
-    return out
+    return _move_some(rng, [r for _, r in rows], 0.08)
 
 
 # ============================================================================ AIS
-def tag_block(t: int) -> str:
-    body = f"c:{t}"
-    cs = reduce(lambda a, ch: a ^ ord(ch), body, 0)
-    return f"\\{body}*{cs:02X}\\"
-
-
 @dataclass
 class AisMsg:
     t: int
@@ -677,14 +522,14 @@ def ship_dims(tk: Tanker) -> dict:
     return {"to_bow": bow, "to_stern": length - bow, "to_port": beam // 2, "to_starboard": beam - beam // 2}
 
 
-def transit_positions(rng: random.Random, route: Route, t0: int, speed_kmh: float,
+def transit_positions(rng: random.Random, route: Lane, t0: int, speed_kmh: float,
                       t_from: int, t_to: int, ports: dict[str, Port]) -> list[tuple[int, float, float, float]]:
     """Positions every 1-3 h along a route sailed from t0, between t_from and t_to, kept only
     clear of every port (so none falls near a port's edge)."""
     out = []
     t = t_from
     while t <= t_to:
-        lat, lon, course = route.position((t - t0) / HOUR * speed_kmh)
+        lat, lon, course = route.at((t - t0) / HOUR * speed_kmh)
         if clear_of_ports(ports, lat, lon):
             out.append((t, lat, lon, course))
         t += int(rng.uniform(1, 3) * HOUR)
@@ -700,12 +545,12 @@ def voyage_ais(rng: random.Random, v: Voyage, prev_port: Port, ports: dict[str, 
 
     # Inbound: from the previous discharge port to the anchorage; only the stretch after the
     # last point within DARK_KM of the DPRK coast is transmitted.
-    inbound = Route(list(reversed(outbound_route(v.anchorage, prev_port, (prev_port.lat, prev_port.lon)).points)))
+    inbound = outbound_route(v.anchorage, prev_port, (prev_port.lat, prev_port.lon)).reversed()
     t0 = v.t_arrive - int(inbound.length_km / v.speed_kmh * HOUR)
     s_dark = 0.0
     s = 0.0
     while s < inbound.length_km:
-        lat, lon, _ = inbound.position(s)
+        lat, lon, _ = inbound.at(s)
         if dist_to_dprk_coast_km(lat, lon) <= DARK_KM:
             s_dark = s
         s += 2.0
@@ -719,7 +564,7 @@ def voyage_ais(rng: random.Random, v: Voyage, prev_port: Port, ports: dict[str, 
     t = v.t_arrive + rng.randint(600, 3000)
     while t < v.t_leave - 300:
         if not (t_flip - 120 <= t <= t_flip + 180):
-            pt = jitter(rng, v.anchorage if t < v.t_berth else v.berth, 0.04)
+            pt = _jitter(rng, v.anchorage if t < v.t_berth else v.berth, 0.04)
             positions.append((t, pt[0], pt[1], rng.uniform(0, 359.9), "anchor" if t < v.t_berth else "berth"))
         t += int(rng.uniform(1, 3) * HOUR)
 
