@@ -1,15 +1,18 @@
-"""The SQL models of sql/: discovery, documentation headers, dependency order, and building one model."""
+"""The SQL models of sql/: discovery (each with its contract, tankerwatch/contracts.py), dependency order,
+and building one model."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp, parse_one
+from sqlglot.errors import SqlglotError
 
+from tankerwatch.contracts import LAYERS, MATERIALIZATIONS, Contract, ContractError, discover_contracts
 from tankerwatch.errors import TankerwatchError
 from tankerwatch.faults import fault_point
 from tankerwatch.incremental import build_incremental
@@ -18,11 +21,13 @@ from tankerwatch.quarantine import quarantine_model
 from tankerwatch.settings import SQL_DIR
 from tankerwatch.warehouse import fetch_all, identifier, row_count
 
-LAYERS = ("staging", "intermediate", "marts")
+__all__ = ["BASE_TABLES", "LAYERS", "MATERIALIZATIONS", "Model", "ModelError", "build_all", "build_model",
+           "build_order", "discover_models"]
 
 
 class ModelError(TankerwatchError):
     """A SQL model failed to build; the message names the model and its file."""
+
 
 # Tables that exist before any model runs: loaded by ingest and reference assets.
 BASE_TABLES = frozenset(
@@ -54,90 +59,38 @@ class Model:
     # also depend on (tankerwatch/gate_windows.py).
     gate_window: str | None = None
     gate_inputs: tuple[str, ...] = ()
+    contract: Contract | None = None
 
 
-_HEADER_LINE = re.compile(r"^--\s?(.*)$")
-_COLUMN_DOC = re.compile(r"^\s+([a-z_][a-z0-9_]*):\s*(.+)$")
-
-
-MATERIALIZATIONS = ("table", "view", "incremental")
-
-
-@dataclass(frozen=True)
-class _Header:
-    description: str
-    grain: str
-    columns: dict[str, str]
-    materialized: str
-    gate_window: str | None
-    gate_inputs: tuple[str, ...]
-
-
-def _parse_header(sql: str) -> _Header:
-    """Read the leading comment block: a description, `grain:`, `materialized:`, `gate window:`,
-    `gate inputs:` and `columns:` entries."""
-    description_lines: list[str] = []
-    settings = {"grain": "", "materialized": "table", "gate window": None, "gate inputs": ""}
-    columns: dict[str, str] = {}
-    in_columns = False
-    for line in sql.splitlines():
-        match = _HEADER_LINE.match(line)
-        if not match:
-            break
-        text = match.group(1)
-        key = next((key for key in settings if text.startswith(f"{key}:")), None)
-        if key is not None:
-            settings[key] = text.removeprefix(f"{key}:").strip()
-            in_columns = False
-        elif text.startswith("columns:"):
-            in_columns = True
-        elif in_columns and (column := _COLUMN_DOC.match(text)):
-            columns[column.group(1)] = column.group(2).strip()
-        elif not in_columns and text.strip():
-            description_lines.append(text.strip())
-    return _Header(
-        description=" ".join(description_lines),
-        grain=settings["grain"],
-        columns=columns,
-        materialized=settings["materialized"],
-        gate_window=settings["gate window"] or None,
-        gate_inputs=tuple(name.strip() for name in settings["gate inputs"].split(",") if name.strip()),
-    )
-
-
-_CTE_NAME = re.compile(r"^\s*(?:with\s+)?([a-z_][a-z0-9_]*)\s+as\s*\(", re.MULTILINE)
-_READ_TABLE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)")
-
-
-def _referenced_tables(sql: str, known: set[str]) -> tuple[str, ...]:
-    """Known tables the SQL reads (after `from` or `join`), other than its own CTEs, which may shadow a table name."""
-    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    read = set(_READ_TABLE.findall(body))
-    ctes = set(_CTE_NAME.findall(body))
+def _referenced_tables(path: Path, sql: str, known: set[str]) -> tuple[str, ...]:
+    """Known tables the SQL reads, other than its own CTEs, which may shadow a table name."""
+    try:
+        tree = parse_one(sql, read="duckdb")
+    except SqlglotError as exc:
+        raise ModelError(f"{path}: the SQL does not parse, so its dependencies are unknown: {exc}") from exc
+    read = {table.name for table in tree.find_all(exp.Table)}
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     return tuple(sorted((read - ctes) & known))
 
 
 @cache
 def discover_models(sql_dir: Path = SQL_DIR) -> dict[str, Model]:
-    """Every model under sql/<layer>/, keyed by name, with its dependencies resolved."""
-    files = {path.stem: (layer, path) for layer in LAYERS for path in sorted((sql_dir / layer).glob("*.sql"))}
-    known = set(files) | set(BASE_TABLES)
+    """Every model under sql/<layer>/, keyed by name, with its contract and dependencies."""
+    contracts = discover_contracts(sql_dir)
+    known = set(contracts) | set(BASE_TABLES)
     models = {}
-    for name, (layer, path) in files.items():
+    for name, contract in contracts.items():
         identifier(name)
+        path = contract.path.with_suffix(".sql")
         sql = path.read_text(encoding="utf-8")
-        header = _parse_header(sql)
-        if not header.grain:
-            raise ValueError(f"{path}: the header must state the model's grain ('-- grain: ...')")
-        if header.materialized not in MATERIALIZATIONS:
-            raise ValueError(f"{path}: 'materialized: {header.materialized}' is not one of {MATERIALIZATIONS}")
-        unknown_inputs = set(header.gate_inputs) - known
+        unknown_inputs = set(contract.gate_inputs) - known
         if unknown_inputs:
-            raise ValueError(f"{path}: 'gate inputs' names unknown tables {sorted(unknown_inputs)}")
-        deps = tuple(dep for dep in _referenced_tables(sql, known) if dep != name)
+            raise ContractError(f"{contract.path}: 'gate_inputs' names unknown tables {sorted(unknown_inputs)}")
+        deps = tuple(dep for dep in _referenced_tables(path, sql, known) if dep != name)
         models[name] = Model(
-            name, layer, path, sql, header.grain, header.description, header.columns, deps,
-            header.materialized, header.gate_window, header.gate_inputs,
+            name, contract.layer, path, sql, contract.grain, contract.description,
+            {column.name: column.description for column in contract.columns}, deps,
+            contract.materialized, contract.gate_window, contract.gate_inputs, contract,
         )
     return models
 

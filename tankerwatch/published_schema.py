@@ -8,13 +8,12 @@ check `published_schema_unchanged` on publish_candidate compares the candidate's
 it: a missing or extra table, or a missing, extra, renamed, reordered or retyped column
 stops the run before `current` moves.
 
-Changing a published table on purpose: run the pipeline (it stops at the check, leaving the
-candidate under published/versions/), then regenerate the file from that candidate and commit
-it with the change that caused it:
+The file is generated from the model contracts (sql/marts/<table>.yml, tankerwatch/contracts.py),
+which also give each column its description. Changing a published table on purpose: change its
+SQL and its contract, regenerate, and commit the generated files with the change:
 
-    python -m tankerwatch.published_schema --write            # newest version in $TANKERWATCH_DATA_DIR
-    python -m tankerwatch.published_schema --write DIR        # or a given version directory
-    python -m tankerwatch.published_schema --check [DIR]      # show differences, exit 1 if any
+    python -m tankerwatch.contracts                         # rewrites schemas/published.json and the rest
+    python -m tankerwatch.published_schema --check [DIR]    # compare a version directory, exit 1 if it differs
 """
 
 from __future__ import annotations
@@ -67,7 +66,9 @@ def load_schema(path: Path | None = None) -> dict[str, TableSchema]:
     tables: dict[str, TableSchema] = {}
     for table, columns in doc["tables"].items():
         if not isinstance(columns, list) or not all(
-            isinstance(c, dict) and set(c) == {"column", "type"} and all(isinstance(v, str) for v in c.values())
+            isinstance(c, dict)
+            and {"column", "type"} <= set(c) <= {"column", "type", "description"}
+            and all(isinstance(v, str) for v in c.values())
             for c in columns
         ):
             raise ValueError(f"{path}: table {table!r} must be a list of {{'column': ..., 'type': ...}}")
@@ -175,11 +176,15 @@ def _default_version_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tankerwatch.published_schema", description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="write schemas/published.json from DIR")
+    mode.add_argument("--write", action="store_true", help="write a schema file other than the generated one from DIR")
     mode.add_argument("--check", action="store_true", help="compare DIR with the schema file; exit 1 on a difference")
     parser.add_argument("dir", nargs="?", type=Path,
                         help="a version directory (default: the newest under $TANKERWATCH_DATA_DIR/published/versions)")
     args = parser.parse_args(argv)
+    if args.write and Path(SCHEMA_FILE).resolve() == (REPO_ROOT / "schemas" / "published.json").resolve():
+        print("schemas/published.json is generated from the model contracts: run python -m tankerwatch.contracts",
+              file=sys.stderr)
+        return 2
     version_dir = args.dir or _default_version_dir()
     found = read_version_schema(version_dir)
     if not found:

@@ -1,24 +1,6 @@
 -- Every gap longer than ais_dark_min_gap() (12 hours) between a vessel's consecutive AIS
--- positions, with the positions that bound it and their states; ais_dark_periods
--- keeps those near the DPRK. A hull's positions from every feed and MMSI count (by
--- IMO), so changing MMSI or feed does not open a gap. Built incrementally
--- (sql/incremental/int_ais_gaps.sql): a gap, its bounding positions and their
--- states are fixed by the positions up to its end, so a nightly build computes
--- again only the gaps that end from the window on.
--- grain: one row per AIS gap (imo, went_dark_at)
--- materialized: incremental
--- columns:
---   imo: ship IMO number
---   went_dark_at: time of the last AIS position before the gap, UTC
---   reappeared_at: time of the first AIS position after the gap, UTC
---   last_position_id: evidence id of the last AIS position before the gap (the highest of several at that second)
---   last_latitude: degrees north of that position
---   last_longitude: degrees east of that position
---   state_before: laden, empty or null: that position's state (AIS draught within 24 hours)
---   first_position_id: evidence id of the first AIS position after the gap
---   first_latitude: degrees north of that position
---   first_longitude: degrees east of that position
---   state_after: laden, empty or null: that position's state
+-- positions, with the positions that bound it and their states; ais_dark_periods keeps those near
+-- the DPRK.
 with consecutive as (
     -- each AIS position with the vessel's AIS position before it (int_sightings' sequence)
     select

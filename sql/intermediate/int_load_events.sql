@@ -1,21 +1,5 @@
--- DOMAIN load rule: in a vessel's time-ordered sightings that carry a state, each
--- empty -> laden transition is a load. It belongs to the load-terminal call that
--- contains, or lies between, the last empty and the first laden sighting (the
--- latest such call when there are several). A load with no terminal call in
--- that bracket is unattributed: reported, never counted. A terminal call holds
--- at most one load; a second transition in the same call (noise) is reported as
--- a duplicate. The transitions are read off the vessel's changes of state
--- (int_state_changes).
--- grain: one row per empty -> laden transition (load_event_id)
--- columns:
---   load_event_id: '<imo>-<first laden time yyyymmddThhmmss>'
---   imo: ship IMO number
---   last_empty_id: the last empty sighting before the load
---   last_empty_at: its time, UTC
---   first_laden_id: the first laden sighting after it
---   first_laden_at: its time, UTC
---   load_call_id: the load-terminal call the load belongs to; null when unattributed
---   attribution: attributed, unattributed, or duplicate_in_call
+-- DOMAIN load rule: in a vessel's time-ordered sightings that carry a state, each empty -> laden
+-- transition is a load.
 with transitions as (
     select
         imo || '-' || utc_strftime(first_after_at, '%Y%m%dT%H%M%S') as load_event_id,

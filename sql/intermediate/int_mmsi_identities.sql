@@ -1,11 +1,5 @@
--- Which IMO each MMSI stands for, from the registry, sanctions lists, AIS static
--- reports and GFW identity records. An MMSI claimed for more than one IMO resolves nothing.
--- grain: one row per MMSI
--- columns:
---   mmsi: 9-digit MMSI
---   imo: the one IMO the MMSI is linked to; null when ambiguous
---   candidate_imos: every IMO any source links the MMSI to
---   origins: sources of the links (registry, ofac, opensanctions, ais_static, gfw)
+-- Which IMO each MMSI stands for, from the registry, sanctions lists, AIS static reports and GFW
+-- identity records.
 with links as (
     select mmsi, imo, 'registry' as origin from int_vessels where mmsi is not null and in_registry
     union all

@@ -1,27 +1,6 @@
--- DOMAIN port-call rule: a vessel's consecutive sightings at one port, with no
--- sighting elsewhere in between and no gap over 5 days, form one call; arrival is
--- the first sighting, departure the last. The call's evidence is every imagery
--- sighting of it plus its first and last sighting of any kind: an AIS-tracked stay
--- holds thousands of fixes, and the two that bound it prove the call. Where a
--- call starts and ends is read off the vessel's sequence in int_sightings
--- (starts_call, ends_call), so only those sightings and imagery are read here,
--- and the sightings either side of a run of reject rows, whose bounds are judged
--- again without the rejects.
--- Built incrementally (sql/incremental/int_port_calls.sql): a call ending more than 5
--- days before the window cannot change, so a nightly build computes again only the
--- calls from the earliest arrival among the others.
--- grain: one row per port call (port_call_id)
--- materialized: incremental
--- columns:
---   port_call_id: '<imo>-<port_id>-<arrival yyyymmddThhmmss>'
---   imo: ship IMO number
---   port_id: port of the call
---   port_role: load_terminal, discharge_port or other
---   arrival_at: first sighting of the call, UTC
---   departure_at: last sighting of the call, UTC
---   sightings: number of sightings in the call (reject rows, such as a repeated AIS position, not counted)
---   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
--- the sequence's bounds, as int_sightings computed them from each row's neighbours
+-- DOMAIN port-call rule: a vessel's consecutive sightings at one port, with no sighting elsewhere
+-- in between and no gap over 5 days, form one call; arrival is the first sighting, departure the
+-- last.
 with sequence_bounds as (
     select
         sighting_id, evidence_kind, imo, port_id, port_role, observed_at, sighting_number,

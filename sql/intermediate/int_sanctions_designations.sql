@@ -1,27 +1,4 @@
--- Sanctions designations of hulls, keyed by IMO where the list gives one. OFAC,
--- OpenSanctions and the UK list name vessels with their IMO (OpenSanctions and
--- the UK with listing dates). An OFAC vessel entry that gives no valid ship IMO
--- but an MMSI or a call sign designates the hull those identify (imo null): the
--- list still designates it, and screening by MMSI must find it. An OFAC entry
--- giving several ship IMOs designates each.
--- The UN Consolidated List has no vessel records: a tanker counts as
--- designated by a DPRK-regime UN entry whose comments name it (e.g. KPe.066
--- "Registered owner of the DPRK tanker YU JONG 2"), dated by the entry's
--- LISTED_ON; the name is resolved to an IMO only when exactly one known hull
--- bears it. Numbers in UN comments are company IMOs and are never read.
--- grain: one row per list, list entry and hull (list_name, entry_id, hull_key)
--- columns:
---   list_name: OFAC SDN, UN SC Consolidated List, UK Sanctions List, or OpenSanctions (<authority>)
---   source_name: sources-file name of the list
---   entry_id: OFAC ent_num or UN reference number
---   hull_key: 'IMO <imo>', else 'MMSI <mmsi>', else 'call sign <call sign>'
---   imo: ship IMO number; null when the entry gives none
---   mmsi: MMSI the list gives for the hull, when it gives one
---   call_sign: call sign the list gives for the hull, when it gives one
---   listed_name: the name the list uses for the hull
---   program: OFAC program tags or the UN regime
---   listed_on: date of listing; null when the list gives none (then the hull counts as sanctioned on every date)
---   basis: how the designation links to the hull
+-- Sanctions designations of hulls, keyed by IMO where the list gives one.
 with ofac_hulls as (
     select
         source_name,

@@ -1,35 +1,6 @@
--- DOMAIN identity rule applied to every usable sighting (imagery rows, AIS
--- positions, and the start and end of GFW port visits): the IMO it reports; else
--- the IMO its MMSI stands for; else the one
--- hull whose registry name, former name, sanctions name or alias has the same
--- name key. A sighting that matches no hull, or several, is kept with the reason.
--- A view: its rows are computed once, inside int_sightings. Its gate validates
--- the AIS positions of snapshots loaded since its last passing gate (each depends
--- only on its own raw row and the MMSI links) and every other row, since an
--- imagery repeat looks across snapshots.
--- grain: one row per usable sighting (sighting_id)
--- materialized: view
--- gate window: evidence_kind <> 'ais' or list_contains($unvalidated_snapshots, snapshot_id)
--- gate inputs: int_mmsi_identities, int_vessel_names
--- columns:
---   sighting_id: evidence id, '<source_name>:<analyst id>', '<source_name>:<mmsi>@<time>' or '<source_name>:<event id>:start|end'
---   evidence_kind: imagery, ais or gfw_port_visit
---   source_name: sources-file name of the log or feed
---   snapshot_id: snapshot the sighting was read from
---   source_row: line in that snapshot
---   observed_at: time of the sighting, UTC
---   latitude: degrees north
---   longitude: degrees east
---   reported_imo: IMO written in the sighting
---   reported_mmsi: MMSI written in or transmitted with the sighting
---   reported_name: vessel name written in the sighting
---   laden_state: imagery laden state (null for AIS)
---   load_fraction: imagery load fraction (null for AIS)
---   imo: the resolved IMO; null when unresolved
---   resolved_by: imo, mmsi or name
---   candidate_imos: IMOs whose names match, when resolution by name was tried
---   image_key: '<imagery source>/<image id>' for imagery sightings
---   reject_reason: why the sighting could not be tied to one hull (or repeats an image already logged for it); null when usable
+-- DOMAIN identity rule applied to every usable sighting (imagery rows, AIS positions, and the
+-- start and end of GFW port visits): the IMO it reports; else the IMO its MMSI stands for; else
+-- the one hull whose registry name, former name, sanctions name or alias has the same name key.
 with imagery as (
     select
         source_name || ':' || sighting_id as sighting_id,

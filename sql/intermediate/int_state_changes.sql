@@ -1,22 +1,6 @@
--- DOMAIN laden-state rule read along a vessel's sequence: each change of state
--- between its consecutive state-carrying sightings (empty -> laden, laden -> empty),
--- with the last sighting of the old state and the first of the new. A load
--- (int_load_events) is an empty -> laden change; the first empty sighting after a
--- load (int_voyage_destinations) is the first laden -> empty change after it.
--- Built incrementally (sql/incremental/int_state_changes.sql): a change is fixed by
--- the sightings up to its first sighting of the new state, so a nightly build
--- computes again only the changes from the window on, and looks up their last
--- sighting of the old state for those few alone.
--- grain: one row per change of state (first_after_id)
--- materialized: incremental
--- columns:
---   imo: ship IMO number
---   state_before: the vessel's state before the change (laden or empty)
---   state_after: its state after the change
---   last_before_id: the last sighting of the old state (the highest id at its time that precedes the change in the sequence)
---   last_before_at: its time, UTC
---   first_after_id: the first sighting of the new state
---   first_after_at: its time, UTC
+-- DOMAIN laden-state rule read along a vessel's sequence: each change of state between its
+-- consecutive state-carrying sightings (empty -> laden, laden -> empty), with the last sighting of
+-- the old state and the first of the new.
 with changes as (
     select
         imo,

@@ -1,16 +1,6 @@
--- DOMAIN volume rule, capacity part: capacity_bbl = cargo_capacity_m3 x 6.2898
--- when known, else dwt x cargo share (0.95) x barrels per tonne of the product
--- (diesel 7.46 by default; ref_volume_assumptions). A hull with neither gets
--- the median capacity of the hulls that have one, flagged as fleet_median.
--- The low and high capacities use the low and high cargo shares of DWT; a
--- measured tank capacity is the same in all three.
--- grain: one row per IMO number
--- columns:
---   imo: ship IMO number
---   capacity_bbl: central cargo capacity in barrels
---   capacity_bbl_low: low estimate
---   capacity_bbl_high: high estimate
---   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
+-- DOMAIN volume rule, capacity part: capacity_bbl = cargo_capacity_m3 x 6.2898 when known, else
+-- dwt x cargo share (0.95) x barrels per tonne of the product (diesel 7.46 by default;
+-- ref_volume_assumptions).
 with assumptions as (
     select * from ref_volume_assumptions
 ),

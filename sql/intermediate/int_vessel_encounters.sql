@@ -1,48 +1,5 @@
--- Two different vessels sighted together at sea: a sighting of each (imagery or
--- AIS), both outside every port's radius, within max_distance_km (1 km) and
--- max_time_gap (6 hours) of each other. Ships side by side in a port are
--- ordinary, so only meetings at sea can hint at a ship-to-ship transfer
--- (sts_transfers). A pair's matched sightings form one encounter as long as
--- each starts within cluster_gap (12 hours) of the latest sighting of the
--- encounter so far; a longer pause starts a new encounter.
--- Comparing every sighting with every other grows with the square of the log,
--- so sightings are put in buckets first: time bins as wide as max_time_gap and
--- a grid of grid_deg (0.1 degree) cells, longitude wrapping at 180. Two
--- sightings that can match always sit in the same or neighbouring bin and
--- cells, so each is compared only with the sightings of the three bins of its
--- own cell, and of a neighbouring cell only when it lies within max_distance_km
--- of their border (about one sighting in three), then the exact distance and
--- time are checked. That holds while a cell is at least
--- max_distance_km wide: 0.1 degree of longitude is still 1 km at 84.8 degrees
--- latitude, so meetings nearer the poles may be missed, and raising
--- max_distance_km needs grid_deg >= max_distance_km / 10.
--- GFW port-visit ends are not sightings at sea and are left out. AIS positions
--- are thinned to a vessel's first fix in each encounter_ais_slot() (30 minute) slot
--- (its AIS position before lies in an earlier slot): a transfer keeps two hulls
--- alongside for hours, and a fix every few minutes would only multiply the pairs
--- to compare. Each vessel's states around its part of the encounter come from
--- its sequence (int_sightings), for sts_transfers.
--- Built incrementally (sql/incremental/int_vessel_encounters.sql): a nightly build
--- computes again only the encounters new sightings can extend or whose state after
--- is still open, from the earliest of them on ($rebuild_all false, $recompute_from).
--- grain: one row per encounter (encounter_id): a pair of vessels sighted together at sea, with the pair's matched sightings chained by cluster_gap
--- materialized: incremental
--- columns:
---   encounter_id: '<imo_a>-<imo_b>-<started_at yyyymmddThhmmss>'
---   imo_a: the pair's lower IMO number
---   imo_b: the pair's higher IMO number
---   started_at: earliest matched sighting of either vessel, UTC
---   ended_at: latest matched sighting of either vessel, UTC
---   latitude: degrees north of vessel a's sighting in the closest matched pair
---   longitude: degrees east of that sighting
---   min_distance_km: distance of the closest matched pair, km
---   matched_pairs: number of sighting pairs within both limits
---   sighting_ids_a: vessel a's matched sightings, in time order
---   sighting_ids_b: vessel b's matched sightings, in time order
---   state_before_a: vessel a's last state-carrying sighting at or before its first matched sighting {sighting_id, observed_at, state, load_fraction}; sighting_id and load_fraction are null when it is not one of the matched sightings
---   state_after_a: vessel a's first state-carrying sighting at or after its last matched sighting and after its first
---   state_before_b: the same for vessel b
---   state_after_b: the same for vessel b
+-- Two different vessels sighted together at sea: a sighting of each (imagery or AIS), both outside
+-- every port's radius, within max_distance_km (1 km) and max_time_gap (6 hours) of each other.
 with source as (
     select
         sighting_id,

@@ -1,12 +1,4 @@
 -- Every name a hull is known by, for resolving sightings that carry no IMO.
--- Names are compared by vessel_name_key: case, spaces, hyphens and other
--- punctuation do not count.
--- grain: one row per IMO and distinct name
--- columns:
---   imo: ship IMO number
---   vessel_name: the name, upper-case
---   name_key: vessel_name_key(vessel_name)
---   origins: where the name comes from (registry, registry_former, ofac, ofac_alias, opensanctions, uk_sanctions, gfw, ais)
 with registry_names as (
     select imo, vessel_name, 'registry' as origin from int_vessels where in_registry
     union all

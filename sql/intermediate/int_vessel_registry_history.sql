@@ -1,16 +1,5 @@
--- What the registry said about each hull over time: a registry row is in force
--- from its updated_at until the next row for the same IMO. A reflagged or
--- renamed hull thus has its flag and name as of any date. The earliest row
--- also stands for the time before it: the registry says nothing earlier.
--- grain: one row per IMO and registry version (imo, valid_from)
--- columns:
---   imo: ship IMO number
---   valid_from: when this version came into force; null for the earliest version
---   valid_to: when the next version came into force; null for the latest
---   vessel_name: name in this version
---   flag_iso2: flag in this version, ISO 3166 alpha-2
---   source_name: registry source of the version
---   source_row: line of the registry row
+-- What the registry said about each hull over time: a registry row is in force from its updated_at
+-- until the next row for the same IMO.
 with versions as (
     select
         imo,

@@ -1,24 +1,5 @@
--- Every hull any source keys by a valid ship IMO, with its particulars: the
--- registry's latest row first, the sanctions lists (OFAC, OpenSanctions, UK)
--- where the registry is silent.
--- Lists and registries may name one hull differently (OFAC's CHONG RIM 2 is the
--- registry's SIN PHYONG 9): they are joined on IMO only.
--- grain: one row per IMO number
--- columns:
---   imo: ship IMO number
---   vessel_name: registry name, else the name on the sanctions list
---   former_names: registry former names
---   mmsi: registry MMSI, else the MMSI a sanctions list gives
---   call_sign: registry call sign, else OFAC's
---   flag_iso2: flag state (registry, else the sanctions list's flag)
---   vessel_type: registry type, else OFAC's
---   dwt: deadweight tonnage (t): registry, else OpenSanctions
---   gross_tonnage: gross tonnage
---   cargo_capacity_m3: cargo tank capacity (m3)
---   summer_draught_m: summer load-line draught (m)
---   build_year: year built
---   owner: registered owner
---   in_registry: true when a registry source lists the IMO
+-- Every hull any source keys by a valid ship IMO, with its particulars: the registry's latest row
+-- first, the sanctions lists (OFAC, OpenSanctions, UK) where the registry is silent.
 with registry as (
     select *
     from stg_registry_vessels

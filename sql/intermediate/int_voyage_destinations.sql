@@ -1,28 +1,4 @@
--- DOMAIN voyage and destination rules: each attributed load is one voyage. Its
--- destination is the first call after the load call that is not at a load
--- terminal, up to and including the call holding the first empty sighting after
--- the load. A discharge port in the DPRK makes the destination confirmed, any
--- other port other; no such call leaves it unconfirmed.
--- grain: one row per voyage (voyage_id)
--- columns:
---   voyage_id: '<imo>-<load departure yyyymmddThhmmss>'
---   imo: ship IMO number
---   load_event_id: the load (int_load_events)
---   load_call_id: the load-terminal call
---   load_port_id: port of the load call
---   load_arrival_at: arrival of the load call, UTC
---   load_departure_at: departure of the load call, UTC
---   last_empty_id: last empty sighting before the load
---   first_laden_id: first laden sighting after it
---   first_empty_after_id: first empty sighting after the load; null when none yet
---   first_empty_after_at: its time, UTC
---   destination_call_id: the destination call; null when unconfirmed
---   discharge_port_id: port of the destination call
---   discharge_arrival_at: arrival of the destination call, UTC
---   discharge_departure_at: departure of the destination call, UTC
---   destination_status: confirmed, other or unconfirmed
---   load_evidence_ids: sightings of the load call
---   destination_evidence_ids: sightings of the destination call
+-- DOMAIN voyage and destination rules: each attributed load is one voyage.
 with loads as (
     select
         int_load_events.*,

@@ -1,23 +1,4 @@
--- DOMAIN volume rule, load part: the load fraction is the median load_fraction
--- of the laden sightings from the load call's arrival to the destination call's
--- departure (to the first empty sighting after the load when the destination is
--- unconfirmed), else the default 0.90. volume_bbl = capacity_bbl x load fraction.
--- Low and high: with observed fractions, the lowest and highest observation
--- -/+ the imagery margin (0.05), clipped to 0..1; without, the default band
--- 0.80-0.95; each times the low or high capacity (ref_volume_assumptions).
--- grain: one row per voyage (voyage_id)
--- columns:
---   voyage_id: the voyage
---   capacity_bbl: cargo capacity in barrels (int_vessel_capacities)
---   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
---   load_fraction: share of capacity loaded
---   load_fraction_low: low estimate of the share
---   load_fraction_high: high estimate of the share
---   load_fraction_source: observed_median (n laden sightings with a fraction) or default
---   fraction_evidence_ids: the laden sightings whose fractions were used
---   volume_bbl: capacity_bbl x load_fraction
---   volume_bbl_low: capacity_bbl_low x load_fraction_low
---   volume_bbl_high: capacity_bbl_high x load_fraction_high
+-- DOMAIN volume rule, load part.
 with voyages as (
     select
         voyage_id,

@@ -1,37 +1,6 @@
--- AIS dark periods near the DPRK: a vessel's gap between consecutive AIS
--- positions longer than 12 hours (int_ais_gaps) where the last position before it
--- or the first after it lies within max_port_distance_km (100 km) of a DPRK
--- port (ref_ports, country KP). Tankers delivering to the DPRK are reported
--- to switch AIS off for the last leg; a gap that starts laden and ends empty is
--- a delivery nobody saw. The gaps, with their bounding positions and states, come
--- from int_ais_gaps (a hull's positions from every feed and MMSI count). The states
--- are those of the two bounding positions (AIS draught within 24 hours); a
--- position with no recent draught carries none, and then state_changed is null.
--- Imagery of the hull strictly inside the gap is listed: it places the vessel
--- while its transponder was silent.
--- grain: one row per dark period (dark_period_id)
--- columns:
---   dark_period_id: '<imo>-<went_dark_at yyyymmddThhmmss>'
---   imo: ship IMO number
---   vessel_name: current name
---   went_dark_at: time of the last AIS position before the gap, UTC
---   reappeared_at: time of the first AIS position after the gap, UTC
---   hours: length of the gap in hours
---   last_latitude: degrees north of the last position before the gap
---   last_longitude: degrees east of the last position before the gap
---   first_latitude: degrees north of the first position after the gap
---   first_longitude: degrees east of the first position after the gap
---   nearest_dprk_port: name of the DPRK port nearest to either bounding position
---   nearest_dprk_port_km: distance from that position to that port, km
---   nearest_dprk_port_end: which bounding position is that near: last_position or first_position
---   state_before: laden, empty or null: the last position's state
---   state_after: laden, empty or null: the first position's state
---   state_changed: true when both states are known and differ (laden -> empty: a likely unobserved delivery); null when either is unknown
---   last_position_id: evidence id of the last AIS position before the gap
---   first_position_id: evidence id of the first AIS position after the gap
---   seen_by_imagery: true when imagery sighted the vessel during the gap
---   imagery_ids: those imagery sightings, in time order
---   evidence_ids: the two bounding positions and the imagery sightings during the gap
+-- AIS dark periods near the DPRK: a vessel's gap between consecutive AIS positions longer than 12
+-- hours (int_ais_gaps) where the last position before it or the first after it lies within
+-- max_port_distance_km (100 km) of a DPRK port (ref_ports, country KP).
 with gaps as (
     select * from int_ais_gaps
 ),

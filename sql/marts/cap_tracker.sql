@@ -1,19 +1,6 @@
--- DOMAIN cap rule: per calendar year, the volume of voyages counting toward the
--- cap, dated by load departure, against the UNSCR 2397 cap (refined products
--- 500,000 bbl; crude 4,000,000 when the product is crude). The breach date is
--- the first date on which the year's cumulative volume exceeds the cap,
--- separately for the central, low and high estimates.
--- grain: one row per calendar year with voyages
--- columns:
---   year: calendar year of the load departures
---   cap_bbl: the year's cap in barrels
---   voyages: voyages counting toward the cap
---   delivered_bbl: central volume delivered
---   delivered_bbl_low: low estimate
---   delivered_bbl_high: high estimate
---   breach_date: first date the central cumulative volume exceeds the cap; null if not exceeded
---   breach_date_low: the same for the low estimate
---   breach_date_high: the same for the high estimate
+-- DOMAIN cap rule: per calendar year, the volume of voyages counting toward the cap, dated by load
+-- departure, against the UNSCR 2397 cap (refined products 500,000 bbl; crude 4,000,000 when the
+-- product is crude).
 with counted as (
     select
         year(load_departure_at) as year,

@@ -1,17 +1,4 @@
 -- Port calls of every resolved vessel at the reference ports (DOMAIN port-call rule).
--- grain: one row per port call (port_call_id)
--- columns:
---   port_call_id: '<imo>-<port_id>-<arrival yyyymmddThhmmss>'
---   imo: ship IMO number
---   vessel_name: current name
---   port_id: port of the call
---   port_name: port name
---   port_country: ISO 3166 alpha-2 of the port
---   port_role: load_terminal, discharge_port or other
---   arrival_at: first sighting of the call, UTC
---   departure_at: last sighting of the call, UTC
---   sightings: sightings in the call
---   evidence_ids: the call's imagery sightings and its first and last sighting, in time order
 with calls as (
     select * from int_port_calls
 ),

@@ -1,23 +1,4 @@
--- Every input record tankerwatch could not use, with the reason: nothing is
--- dropped silently. Parse failures come from the ingest step; the rest from the
--- checks of the staging models, from identity resolution, and further AIS
--- positions of one sighting id (feed, MMSI, second) found in the vessels' sequences.
--- A further position names the message it came from, so every input record of a
--- snapshot is counted used or rejected (manifest accounting): int_sightings keeps the
--- first of an id's positions by latitude and longitude, so the id's messages in that
--- order, less the first, are its rejects, matched position by position.
--- The AIS positions' rejects (NMEA staging checks, identity), which grow with the
--- history, are built incrementally in int_ais_rejects and read from there.
--- grain: one row per rejected record and stage (stage, table_name, source_name, snapshot_id, source_row)
--- columns:
---   stage: parse, staging, identity or sequence
---   table_name: raw table or model that rejected the record
---   source_name: sources-file name of the source
---   snapshot_id: snapshot the record came from (null only for a row no rule foresaw in a model without lineage: record_id names it)
---   source_row: line or record number in that snapshot (null where snapshot_id is)
---   record_id: the record's own id when it has one (OFAC ent_num, UN reference, IMO, sighting id)
---   reason: why the record was rejected
---   record: the record as JSON (raw text for parse failures)
+-- Every input record tankerwatch could not use, with the reason: nothing is dropped silently.
 with parse_failures as (
     select
         'parse' as stage,

@@ -1,23 +1,4 @@
--- Hulls designated by any loaded sanctions list, with their voyages. A hull is
--- keyed by its IMO; a list entry that gives no valid ship IMO but an MMSI or a
--- call sign is published under those with imo null, so that a user screening
--- by MMSI finds it (it has no voyages: voyages are keyed by IMO).
--- grain: one row per designated hull (hull_key)
--- columns:
---   hull_key: 'IMO <imo>', else 'MMSI <mmsi>', else 'call sign <call sign>'
---   imo: ship IMO number; null when no list gives one
---   mmsi: MMSI (registry, else the lists')
---   call_sign: call sign (registry, else the lists')
---   vessel_name: current name (registry, else the list's name)
---   listed_names: names the lists use for the hull
---   flag: flag state, ISO 3166 alpha-2
---   lists: lists designating the hull
---   programs: sanctions programs
---   entry_ids: list entries ('<list>: <entry>')
---   earliest_listed_on: earliest known listing date; null when no list gives one
---   listing_date_known: false when some list gives no date (then sanctioned on every date)
---   voyages: voyages in the published set
---   volume_bbl: central volume of those voyages counting toward the cap
+-- Hulls designated by any loaded sanctions list, with their voyages.
 with designations as (
     select * from int_sanctions_designations
 ),

@@ -1,50 +1,6 @@
--- Encounters at sea (int_vessel_encounters: two hulls within 1 km and 6 hours,
--- outside every port) that look like a ship-to-ship transfer: across the
--- encounter one vessel goes laden -> empty (the giver) and the other empty ->
--- laden (the receiver). A vessel's state before is its last state-carrying
--- sighting (imagery or AIS draught, anywhere) at or before its first sighting
--- in the encounter, no earlier than state_window (3 days) before the
--- encounter's start; its state after is its first state-carrying sighting at or
--- after its last sighting in the encounter (and after its first, so one
--- sighting is never both), no later than state_window after the encounter's
--- end (int_vessel_encounters reads both off the vessel's sequence). Sightings
--- inside a longer encounter are neither: the cargo may be moving.
--- A meeting without that crossing pattern (both laden, both empty, a state
--- unknown) is an encounter, not a transfer, and is not listed here.
--- The volume is the giver's cargo before the meeting, by the voyages' rule:
--- capacity (int_vessel_capacities) x load fraction, the fraction being the
--- giver's laden sighting's observed load_fraction (low/high: -/+ the imagery
--- margin) or else the default 0.90 (band 0.80-0.95), from ref_volume_assumptions.
--- It assumes the whole cargo moved; a giver logged empty may have kept some, so
--- a partial transfer is overstated.
--- grain: one row per encounter that looks like a transfer (encounter_id)
--- columns:
---   encounter_id: the encounter (int_vessel_encounters)
---   giver_imo: IMO of the vessel that went laden -> empty
---   giver_name: its current name
---   receiver_imo: IMO of the vessel that went empty -> laden
---   receiver_name: its current name
---   started_at: first sighting of the encounter, UTC
---   ended_at: last sighting of the encounter, UTC
---   latitude: degrees north of the closest approach
---   longitude: degrees east of the closest approach
---   min_distance_km: distance of the closest approach, km
---   giver_laden_id: the giver's last state-carrying sighting before the encounter (laden)
---   giver_laden_at: its time, UTC
---   giver_empty_id: the giver's first state-carrying sighting after the encounter (empty)
---   giver_empty_at: its time, UTC
---   receiver_empty_id: the receiver's last state-carrying sighting before the encounter (empty)
---   receiver_empty_at: its time, UTC
---   receiver_laden_id: the receiver's first state-carrying sighting after the encounter (laden)
---   receiver_laden_at: its time, UTC
---   capacity_bbl: the giver's cargo capacity in barrels; null when unknown
---   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
---   load_fraction: the giver's share of capacity before the encounter
---   load_fraction_source: observed (giver_laden_id's load_fraction) or default
---   volume_bbl: capacity_bbl x load_fraction: the central estimate of the cargo moved
---   volume_bbl_low: low capacity x low fraction
---   volume_bbl_high: high capacity x high fraction
---   evidence_ids: the state sightings before, the encounter's sightings of both vessels, the state sightings after
+-- Encounters at sea (int_vessel_encounters: two hulls within 1 km and 6 hours, outside every port)
+-- that look like a ship-to-ship transfer: across the encounter one vessel goes laden -> empty (the
+-- giver) and the other empty -> laden (the receiver).
 with encounters as (
     select * from int_vessel_encounters
 ),

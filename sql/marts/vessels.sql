@@ -1,26 +1,4 @@
 -- Every hull any source keys by a valid IMO, with particulars, capacity and activity.
--- grain: one row per IMO number
--- columns:
---   imo: ship IMO number
---   vessel_name: current name (registry, else sanctions list)
---   former_names: earlier names (registry)
---   other_names: every other name sources use (sanctions names and aliases, AIS)
---   mmsi: MMSI
---   call_sign: call sign
---   flag: flag state, ISO 3166 alpha-2
---   vessel_type: vessel type
---   dwt: deadweight tonnage (t)
---   gross_tonnage: gross tonnage
---   cargo_capacity_m3: cargo tank capacity (m3)
---   summer_draught_m: summer load-line draught (m)
---   build_year: year built
---   owner: registered owner
---   in_registry: true when a registry source lists the IMO
---   capacity_bbl: cargo capacity in barrels
---   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
---   sanctioned: true when any loaded list designates the hull (on any date)
---   sightings: resolved sightings of the hull
---   voyages: voyages of the hull
 with names as (
     select
         int_vessel_names.imo,

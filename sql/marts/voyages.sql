@@ -1,36 +1,5 @@
--- Loaded voyages out of the load terminals: the published answer to "which
--- tankers loaded where, how much, and where did it go". DOMAIN cap rule: a
--- voyage counts toward the DPRK cap when its destination is confirmed, or
--- unconfirmed for a vessel that is DPRK-flagged or sanctioned on its load
--- departure date. Sanctioned: any loaded list designates the IMO with a listing
--- date on or before that date, or with no listing date known. Name and flag are
--- the registry's as of the load departure (a hull reflagged mid-year counts as
--- DPRK-flagged only for voyages while it flew that flag).
--- grain: one row per voyage (voyage_id)
--- columns:
---   voyage_id: '<imo>-<load departure yyyymmddThhmmss>'
---   imo: ship IMO number
---   vessel_name: name on the load departure date (registry history, else the current name)
---   flag: flag state on the load departure date, ISO 3166 alpha-2
---   load_port: port where the vessel loaded
---   load_arrival_at: first sighting of the load call, UTC
---   load_departure_at: last sighting of the load call, UTC
---   discharge_port: destination port; null when unconfirmed
---   discharge_arrival_at: first sighting at the destination, UTC
---   destination_status: confirmed (DPRK discharge port), other, or unconfirmed
---   counts_toward_cap: true when the voyage counts toward the DPRK cap
---   capacity_bbl: cargo capacity in barrels
---   capacity_source: cargo_capacity_m3, dwt, fleet_median, or unknown
---   load_fraction: share of capacity loaded
---   load_fraction_source: observed_median or default
---   volume_bbl: central volume estimate in barrels
---   volume_bbl_low: low volume estimate
---   volume_bbl_high: high volume estimate
---   sanctioned: true when the vessel was sanctioned on the load departure date
---   sanctions_lists: lists designating the vessel on that date
---   load_call_id: the load-terminal port call
---   destination_call_id: the destination port call
---   evidence_ids: sightings proving the load (last empty, first laden, load call, fractions) and the destination, in that order
+-- Loaded voyages out of the load terminals: the published answer to "which tankers loaded where,
+-- how much, and where did it go".
 with voyages as (
     select * from int_voyage_destinations
 ),

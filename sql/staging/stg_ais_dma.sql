@@ -1,30 +1,4 @@
--- Danish Maritime Authority AIS rows, typed. A row carries a position, static
--- data (IMO, name, draught), or both; static-only rows have latitude 91 (or
--- longitude 181). Implausible values (sql/macros.sql) are rejects: a time before
--- 1990 or more than a day after the run, an MMSI of more than 9 digits (DMA writes
--- MMSIs as numbers, so shorter ones lose their leading zeros and get them back), any
--- other coordinate that is out of range or not finite, a speed or course that is
--- negative or not finite, a draught that is not a finite positive number.
--- grain: one row per DMA AIS CSV line (source_name, snapshot_id, source_row)
--- columns:
---   source_name: sources-file name of the DMA feed
---   snapshot_id: snapshot the row was read from
---   source_row: line of the CSV
---   received_at: timestamp, UTC
---   mmsi: 9-digit MMSI
---   has_position: true when latitude and longitude are real coordinates
---   latitude: degrees north; null when not available
---   longitude: degrees east; null when not available
---   speed_knots: speed over ground
---   course: course over ground
---   heading: true heading
---   imo: reported IMO when valid by the ship check digit
---   ship_name: reported name, upper-case
---   call_sign: reported call sign
---   ship_type: reported ship type, as written
---   draught_m: reported draught; null when not available
---   destination: reported destination
---   reject_reason: why the row cannot be used; null when usable
+-- Danish Maritime Authority AIS rows, typed.
 with source as (
     select * from raw_ais_dma
 ),

@@ -1,23 +1,4 @@
--- Global Fishing Watch port visits. Each visit becomes evidence that the vessel
--- was at the anchorage at its start and at its end (int_sighting_identities).
--- Implausible values (sql/macros.sql) are rejects: a start or end before 1990 or more
--- than a day after the run, or written with an offset beyond ±14:00; a position that
--- is out of range or not finite.
--- grain: one row per GFW port-visit event (source_name, event_id)
--- columns:
---   source_name: sources-file name of the GFW source
---   snapshot_id: snapshot the event was read from
---   source_row: record number in the landed answers
---   event_id: GFW event id
---   mmsi: 9-digit MMSI (GFW ssvid)
---   vessel_name: GFW's vessel name, upper-case
---   started_at: visit start, UTC
---   ended_at: visit end, UTC
---   latitude: anchorage latitude, else the event position
---   longitude: anchorage longitude, else the event position
---   anchorage_name: GFW anchorage label
---   confidence: GFW visit confidence (2-4 published)
---   reject_reason: why the visit cannot be used; null when usable
+-- Global Fishing Watch port visits.
 with source as (
     select * from raw_gfw_port_visits
 ),

@@ -1,23 +1,5 @@
--- Global Fishing Watch identity records: what a vessel broadcast (self-reported)
--- or what registries say, linking MMSI, IMO and names. Implausible values
--- (sql/macros.sql) are rejects: an ssvid that is given but not 9 digits, a
--- transmission time before 1990 or more than a day after the run, or written with an
--- offset beyond ±14:00.
--- grain: one row per GFW identity record (source_name, snapshot_id, source_row)
--- columns:
---   source_name: sources-file name of the GFW source
---   snapshot_id: snapshot the record was read from
---   source_row: record number in the landed answers
---   gfw_vessel_id: GFW's vessel id
---   info_kind: selfReportedInfo or registryInfo
---   mmsi: 9-digit MMSI (GFW ssvid)
---   imo: IMO when valid by the ship check digit
---   ship_name: name, upper-case
---   call_sign: call sign
---   flag_iso2: flag, ISO 3166 alpha-2
---   transmission_from: first transmission seen
---   transmission_to: last transmission seen
---   reject_reason: why the record links nothing; null when usable
+-- Global Fishing Watch identity records: what a vessel broadcast (self-reported) or what
+-- registries say, linking MMSI, IMO and names.
 with source as (
     select * from raw_gfw_vessels
 ),

@@ -1,28 +1,5 @@
--- Analysts' satellite-imagery sightings, typed and checked. observed_at must carry
--- an explicit UTC offset (analysts log local times); it is normalised to UTC.
--- Implausible values (sql/macros.sql) are rejects: an offset beyond ±14:00 (DuckDB
--- would read '+99:00'), a time before 1990 (year 0001) or more than a day after the
--- run (year 3024), a coordinate out of range or not finite, an MMSI that is not 9
--- digits, a load fraction outside 0..1 or not finite.
--- grain: one row per imagery log row (source_name, snapshot_id, source_row)
--- columns:
---   source_name: sources-file name of the imagery log
---   snapshot_id: first 16 hex digits of the landed file's sha256
---   source_row: line of the imagery log
---   sighting_id: the analysts' id of the sighting
---   observed_at: time of the image, UTC
---   imagery_source: satellite or provider, e.g. Maxar
---   image_id: provider's image id
---   latitude: degrees north
---   longitude: degrees east
---   vessel_name: name as the analyst wrote it
---   imo: ship IMO number when given (check digit valid)
---   mmsi: 9-digit MMSI when given
---   laden_state: empty, partial, laden or unknown
---   load_fraction: share of capacity loaded, 0..1, when estimated
---   confidence: analyst's confidence
---   notes: analyst's notes
---   reject_reason: why the row cannot be used; null when usable
+-- Analysts' satellite-imagery sightings, typed and checked. observed_at must carry an explicit UTC
+-- offset (analysts log local times); it is normalised to UTC.
 with source as (
     select * from raw_imagery_sightings
 ),

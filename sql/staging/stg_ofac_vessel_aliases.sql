@@ -1,12 +1,5 @@
--- Other names OFAC gives its vessel entries: ALT.CSV rows (a.k.a., f.k.a., n.k.a.)
--- and the a.k.a./f.k.a. names written into Remarks.
--- grain: one row per OFAC vessel entry and alternate name (source_name, ent_num, alias)
--- columns:
---   source_name: sources-file name of the OFAC source
---   ent_num: OFAC entry number
---   alias: the alternate name, upper-case
---   alias_type: aka, fka or nka
---   origin: alt_csv or remarks
+-- Other names OFAC gives its vessel entries: ALT.CSV rows (a.k.a., f.k.a., n.k.a.) and the
+-- a.k.a./f.k.a. names written into Remarks.
 with vessels as (
     select source_name, ent_num, remarks from stg_ofac_vessels
 ),

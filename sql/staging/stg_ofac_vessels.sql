@@ -1,35 +1,4 @@
 -- OFAC SDN entries of type vessel with every identifier their Remarks give.
--- Only rows whose SDN_Type is 'vessel' are read: entity rows carry company IMO
--- numbers ('Company Number IMO ...', or owner IMOs under the same wording), which
--- are never ship IMOs.
--- OFAC writes a ship's number in many ways ('Vessel Registration Identification
--- IMO 9123456', 'IMO  9123456', 'Identification Number IMO 9123456', 'IMO: ...',
--- 'IMO No. ...', several in one row), and the wording changes between releases,
--- so a number counts as the hull's IMO by what it is, not by the phrase around it:
--- any number the Remarks attach to the word IMO (at most two words between them,
--- never across a ';', which separates OFAC's Remarks items) or write straight
--- after 'Registration Identification', that is 7 digits with a valid ship check
--- digit. A number the Remarks call a company's ('Company Number IMO') is not one.
--- An entry with no valid ship IMO is still a designated hull when it gives an
--- MMSI or a call sign: it is kept, keyed by those, so screening by MMSI finds it.
--- grain: one row per OFAC SDN entry of type vessel (source_name, ent_num)
--- columns:
---   source_name: sources-file name of the OFAC source
---   snapshot_id: first 16 hex digits of the landed SDN.CSV's sha256
---   source_row: line of SDN.CSV the entry came from
---   ent_num: OFAC entry number
---   listed_name: vessel name as OFAC lists it
---   imo: first valid ship IMO number in Remarks; null when there is none
---   imos: every valid ship IMO number in Remarks, in the order written (empty when none)
---   imo_as_listed: every number Remarks attach to IMO or to 'Registration Identification', as written, ', '-separated
---   mmsi: MMSI from Remarks, when given as 9 digits
---   program: OFAC program tags, '] ['-separated as published
---   is_dprk_program: true when any program tag starts with DPRK
---   vessel_type: OFAC vessel type
---   flag_as_listed: OFAC Vess_flag (a country name)
---   call_sign: OFAC call sign, upper-case
---   remarks: Remarks with the SDN_COMMENTS overflow appended
---   reject_reason: why the entry cannot be keyed by IMO, MMSI or call sign; null when usable
 with source as (
     select * from raw_ofac_sdn
     where lower(sdn_type) = 'vessel'

@@ -1,25 +1,4 @@
--- OpenSanctions Sanction entities that designate a Vessel entity of the same
--- export. The listing date is the earliest listingDate, else the earliest
--- startDate; a partial date ('2018', '2018-03') counts from the last day of
--- that period, so a hull is never called sanctioned before the list says so.
--- A listing date before 1990 or more than a day after the run (sql/macros.sql) rejects
--- the record, rather than being nulled: a designation with no listing date counts on
--- every date (DOMAIN), a stronger claim than the list makes, and a date the publisher
--- got that wrong puts the record's other fields in doubt. No list tankerwatch reads
--- designated anything before 1990 (the UN Consolidated List's entries date from 1999,
--- its DPRK regime from 2006), so such a date is a default or a typing error; the record
--- and the reason are in `rejects`, where an analyst reviewing the list finds the hull.
--- grain: one row per Sanction entity and sanctioned vessel (source_name, sanction_id, vessel_entity_id)
--- columns:
---   source_name: sources-file name of the OpenSanctions export
---   snapshot_id: snapshot the sanction was read from
---   source_row: line of the export
---   sanction_id: the Sanction entity's id
---   vessel_entity_id: the sanctioned Vessel entity's id
---   authority: sanctioning authority
---   program: sanctions program
---   listed_on: date of listing (see above); null when none is given
---   reject_reason: why the designation cannot be used; null when usable
+-- OpenSanctions Sanction entities that designate a Vessel entity of the same export.
 with sanctions as (
     select
         source_name,

@@ -1,23 +1,4 @@
--- OpenSanctions Vessel entities, keyed by their ship IMO. FtM properties are
--- lists; the first valid ship IMO keys the entity, and numbers are read as
--- written ('IMO8604917', '8604917'). Implausible values (sql/macros.sql) reject the
--- entity, as in every other source: an MMSI that is not 9 digits, a deadweight that is
--- not a finite positive number.
--- grain: one row per OpenSanctions Vessel entity (source_name, entity_id)
--- columns:
---   source_name: sources-file name of the OpenSanctions export
---   snapshot_id: snapshot the entity was read from
---   source_row: line of the export
---   entity_id: OpenSanctions entity id
---   imo: ship IMO number (check digit valid); null when rejected
---   listed_name: the entity's first name, upper-case
---   other_names: every other name, alias and previous name, upper-case
---   mmsi: first 9-digit MMSI
---   flag_iso2: first flag, ISO 3166 alpha-2
---   vessel_type: first type
---   dwt: first deadweight tonnage (t)
---   datasets: OpenSanctions datasets naming the entity
---   reject_reason: why the entity cannot be keyed by IMO; null when usable
+-- OpenSanctions Vessel entities, keyed by their ship IMO.
 with source as (
     select * from raw_opensanctions_vessels
 ),

@@ -1,30 +1,4 @@
--- Vessel particulars from the registry source(s), typed and checked. The flag is
--- reduced to ISO 3166 alpha-2 whether the registry wrote a code or a country name.
--- Implausible values (sql/macros.sql) are rejects: an MMSI that is not 9 digits, a
--- tonnage, capacity or draught that is not a finite positive number ('NaN', 'inf',
--- '-inf', 0), an updated_at before 1990 or more than a day after the run, or written
--- with an offset beyond ±14:00.
--- grain: one row per registry row (source_name, snapshot_id, source_row)
--- columns:
---   source_name: sources-file name of the registry source
---   snapshot_id: first 16 hex digits of the landed file's sha256
---   source_row: line of the registry file
---   imo: ship IMO number (check digit valid); null when rejected
---   vessel_name: current name, upper-case
---   former_names: earlier names, upper-case
---   mmsi: 9-digit MMSI
---   call_sign: radio call sign
---   flag_iso2: flag state, ISO 3166 alpha-2
---   flag_as_listed: flag as written in the registry
---   vessel_type: type as written
---   dwt: deadweight tonnage (t)
---   gross_tonnage: gross tonnage
---   cargo_capacity_m3: cargo tank capacity (m3)
---   summer_draught_m: summer load-line draught (m)
---   build_year: year built
---   owner: registered owner
---   updated_at: when the registry last updated the row
---   reject_reason: why the row cannot be used; null when usable
+-- Vessel particulars from the registry source(s), typed and checked.
 with source as (
     select * from raw_registry_vessels
 ),

@@ -1,25 +1,4 @@
 -- UK Sanctions List ship designations, one row per name the list gives a ship.
--- A listing date before 1990 or more than a day after the run (sql/macros.sql) rejects
--- the record, rather than being nulled: a designation with no listing date counts on
--- every date (DOMAIN), a stronger claim than the list makes, and a date the publisher
--- got that wrong puts the record's other fields in doubt. No list tankerwatch reads
--- designated anything before 1990 (the UN Consolidated List's entries date from 1999,
--- its DPRK regime from 2006), so such a date is a default or a typing error; the record
--- and the reason are in `rejects`, where an analyst reviewing the list finds the hull.
--- grain: one row per name line of a UK ship designation (source_name, snapshot_id, source_row)
--- columns:
---   source_name: sources-file name of the UK list
---   snapshot_id: snapshot the row was read from
---   source_row: line of the CSV
---   unique_id: the designation's Unique ID
---   imo: ship IMO number (check digit valid); null when rejected
---   listed_name: the name of this row, upper-case
---   name_type: primary name or alias
---   regime_name: sanctions regime
---   designation_source: UK or UN
---   listed_on: Date Designated
---   flag_as_listed: current believed flag
---   reject_reason: why the row cannot be keyed by IMO; null when usable
 with source as (
     select * from raw_uk_sanctions_ships
 ),
