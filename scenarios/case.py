@@ -27,7 +27,10 @@ from pyais.encode import encode_dict
 from stdnum import imo as stdnum_imo
 
 from scenarios import answer_key, reference
+from scenarios.answer_key import csv_text
 from scenarios.generator import (
+    IMAGERY_HEADER,
+    REGISTRY_HEADER,
     _jitter,
     _move_some,
     _stay_times,
@@ -315,9 +318,6 @@ def check_spacing(voyages: list[Voyage]) -> None:
 
 
 # ============================================================================ imagery
-IMAGERY_HEADER = ["sighting_id", "observed_at", "source", "image_id", "latitude", "longitude",
-                  "vessel_name", "imo", "mmsi", "laden_state", "load_fraction", "confidence", "notes"]
-
 NOTES = {
     "arrival": ["arrived, high freeboard", "at anchor, riding high", "empty, awaiting berth",
                 "high freeboard, red hull band visible"],
@@ -558,10 +558,6 @@ def emit_ais(rng: random.Random, voyages: list[Voyage], ports: dict[str, Port], 
 
 
 # ============================================================================ registry
-REGISTRY_HEADER = ["imo", "name", "former_names", "mmsi", "call_sign", "flag", "vessel_type", "dwt",
-                   "gross_tonnage", "cargo_capacity_m3", "summer_draught_m", "build_year", "owner",
-                   "updated_at"]
-
 
 def registry_rows(rng: random.Random, cal: Calibration) -> list[dict[str, str]]:
     rows = []
@@ -612,14 +608,6 @@ def check_against_plan(truth: list[dict[str, str]], plan: list[Voyage], summary:
 
 
 # ============================================================================ writing
-def csv_text(header: list[str], rows: list[dict[str, str]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("utf-8"))

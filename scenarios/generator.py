@@ -17,8 +17,6 @@ Same seed and arguments, same bytes.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import random
@@ -32,6 +30,7 @@ from pyais.encode import encode_dict
 from stdnum import imo as stdnum_imo
 
 from scenarios import reference
+from scenarios.answer_key import csv_text
 from scenarios.geo import (
     DISCHARGE_WEIGHTS,
     IN_PORT_MAX_KM,
@@ -1095,14 +1094,6 @@ def _cases(hulls: list[Hull], visits: list[Visit], rows: list[TruthVoyage]) -> l
 # ============================================================================ entry points
 
 
-def _csv_text(header: list[str], rows: list[dict[str, str]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
-
-
 TRUTH_COLUMNS = [f.name for f in fields(TruthVoyage)]
 
 
@@ -1154,8 +1145,8 @@ def generate(seed: int, out_dir: Path, *, tankers: int, voyages: int, year: int 
     nmea = emit_ais(ais_rng, hulls, plan, ports, noise, year)
     registry = registry_rows(fleet_rng, hulls, year)
 
-    (out_dir / "registry.csv").write_text(_csv_text(REGISTRY_HEADER, registry), encoding="utf-8")
-    (out_dir / "imagery.csv").write_text(_csv_text(IMAGERY_HEADER, imagery), encoding="utf-8")
+    (out_dir / "registry.csv").write_text(csv_text(REGISTRY_HEADER, registry), encoding="utf-8")
+    (out_dir / "imagery.csv").write_text(csv_text(IMAGERY_HEADER, imagery), encoding="utf-8")
     (out_dir / "ais.nmea").write_text("".join(line + "\n" for line in nmea), encoding="ascii")
     sources = out_dir / "sources.yaml"
     sources.write_text(
@@ -1178,7 +1169,7 @@ def generate(seed: int, out_dir: Path, *, tankers: int, voyages: int, year: int 
         row["load_call_evidence"] = ";".join(v.load_call_evidence)
         truth_rows.append({k: "" if x is None else (f"{x:.4f}" if isinstance(x, float) else str(x))
                            for k, x in row.items()})
-    (out_dir / "truth_voyages.csv").write_text(_csv_text(TRUTH_COLUMNS, truth_rows), encoding="utf-8")
+    (out_dir / "truth_voyages.csv").write_text(csv_text(TRUTH_COLUMNS, truth_rows), encoding="utf-8")
     (out_dir / "truth.json").write_text(json.dumps(truth.to_json(), indent=2) + "\n", encoding="utf-8")
     return truth
 
