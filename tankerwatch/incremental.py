@@ -45,6 +45,7 @@ _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 _SAME_AS = re.compile(r"^-- same as ([a-z_]+)$")
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
+_WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b")
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,32 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, select: str, statements: dict[s
     inputs = _execute(con, statements["inputs"], {})[0][0]
     digest = hashlib.sha256()
     companion = [f"{name}\n{body}" for name, body in sorted(statements.items())]
-    for part in (select, *companion, MACROS_FILE.read_text(encoding="utf-8"), str(inputs), duckdb.__version__):
+    read = _models_read(con, select)
+    for part in (select, *companion, *read, MACROS_FILE.read_text(encoding="utf-8"), str(inputs), duckdb.__version__):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _models_read(con: duckdb.DuckDBPyConnection, select: str) -> list[str]:
+    """The SQL of the models a select reads, and of the models the views among them read in turn: a
+    rule moved out of the select into a model it reads still rebuilds the select's rows when it changes.
+    Words of the select that name a model file are taken for reads; a false match only widens the
+    fingerprint."""
+    files = {path.stem: path for path in sorted(SQL_DIR.glob("*/*.sql")) if path.parent != INCREMENTAL_DIR}
+    views = {name for (name,) in fetch_all(con, "select view_name from duckdb_views() where not internal")}
+    seen: set[str] = set()
+    texts = []
+    pending = [select]
+    while pending:
+        words = set(_WORD.findall(_COMMENT_LINE.sub("", pending.pop())))
+        for name in sorted((words & files.keys()) - seen):
+            seen.add(name)
+            text = files[name].read_text(encoding="utf-8")
+            texts.append(f"{name}\n{text}")
+            if name in views:
+                pending.append(text)
+    return texts
 
 
 def _snapshot_times(con, statements: dict[str, str], snapshot_ids: set[str]) -> dict[str, datetime | None]:

@@ -1,163 +1,26 @@
--- The resolved sightings the voyage rules read, with what they read of them, computed in one pass
--- over every sighting: what may be tens of millions of AIS positions.
-with params as (
-    select
-        port_call_max_gap() as max_call_gap,
-        interval 24 hours as max_draught_age,
-        0.8 as laden_draught_ratio,
-        0.6 as empty_draught_ratio,
-        0.05 as port_cell_deg
+-- Each vessel's sequence of sightings, and the rows of it a rule reads (the contract beside this
+-- file says more).
+
+-- the sightings to compute, where each is (int_sighting_places): all of them, or each
+-- resumed vessel's from its resume point
+with sightings as (
+    select places.*
+    from int_sighting_places as places
+    left join int_sightings__resume as resume on resume.imo = places.imo
+    where places.observed_at >= $recompute_from::timestamptz
+        and ($rebuild_all or places.observed_at >= resume.resume_at)
 ),
 
--- the sightings to compute: all of them, or each resumed vessel's from its resume point
-sightings as (
-    select
-        identities.sighting_id, identities.evidence_kind, identities.source_name, identities.imo,
-        identities.reported_mmsi, identities.observed_at, identities.latitude, identities.longitude,
-        identities.laden_state, identities.load_fraction
-    from (
-        -- An AIS position's id is written for the stored rows only (`final`): formatting
-        -- it for every position would cost more than the rest of reading them. Read
-        -- apart, the AIS positions leave the identities' id column unread.
-        select * replace (null::varchar as sighting_id)
-        from int_sighting_identities
-        where evidence_kind = 'ais'
-        union all
-        select * from int_sighting_identities
-        where evidence_kind <> 'ais'
-    ) as identities
-    left join int_sightings__resume as resume on resume.imo = identities.imo
-    where identities.reject_reason is null
-        and identities.observed_at >= $recompute_from::timestamptz
-        and ($rebuild_all or identities.observed_at >= resume.resume_at)
-),
-
--- A ship reports the same draught for days. Consecutive reports of one draught, each
--- within max_draught_age of the one before, form a run; the draught in force at a
--- time is its run's from the run's first report until the next run starts or
--- max_draught_age after the run's last report: exactly "the latest report at or
--- before the time, if no older than max_draught_age".
-reports as (
-    select
-        mmsi,
-        received_at,
-        draught_m,
-        lag(draught_m) over by_mmsi as previous_draught_m,
-        lag(received_at) over by_mmsi as previous_received_at,
-        lead(received_at) over by_mmsi as next_received_at
-    from int_ais_static_reports
-    cross join params
-    -- every report that can be in force from $recompute_from on
-    where draught_m is not null and received_at >= $recompute_from::timestamptz - params.max_draught_age
-    window by_mmsi as (partition by mmsi order by received_at, draught_m)
-),
-
-report_runs as (
-    select
-        reports.*,
-        sum(case
-            when previous_draught_m is distinct from draught_m
-                or received_at - previous_received_at > params.max_draught_age then 1 else 0
-        end) over (partition by mmsi order by received_at, draught_m rows unbounded preceding) as run_number
-    from reports
-    cross join params
-),
-
-draught_intervals as (
-    select
-        mmsi,
-        draught_m,
-        min(received_at) as valid_from,
-        least(
-            max(received_at) + any_value(params.max_draught_age),
-            coalesce(arg_max_null(next_received_at, received_at) - interval 1 microsecond, 'infinity'::timestamptz)
-        ) as valid_until
-    from report_runs
-    cross join params
-    group by mmsi, run_number, draught_m
-),
-
--- each interval listed under every hour it touches, for an equality join
+-- each run of one reported draught (int_draught_intervals) listed under every hour it
+-- touches, for an equality join
 draught_hours as (
     select mmsi, draught_m, valid_from, valid_until, hour
-    from draught_intervals,
+    from int_draught_intervals,
         unnest(range(
             floor(epoch(valid_from) / 3600)::bigint,
             floor(epoch(valid_until) / 3600)::bigint + 1
         )) as hours(hour)
-),
-
--- the reference ports under every grid cell their box touches, as at most two
--- candidate columns per cell (a cell near three ports fails the build)
-port_cells as (
-    select
-        lat_cell,
-        lon_cell,
-        list({
-            'port_id': port_id,
-            'latitude': latitude,
-            'longitude': longitude,
-            'radius_km': radius_km
-        } order by port_id) as ports
-    from (
-        select
-            ref_ports.*,
-            radius_km / 111.0 as latitude_reach,
-            radius_km / (111.0 * greatest(cos(radians(latitude)), 0.01)) as longitude_reach
-        from ref_ports
-    ) as reached
-    cross join params,
-        unnest(range(
-            floor((latitude - latitude_reach) / params.port_cell_deg)::bigint,
-            floor((latitude + latitude_reach) / params.port_cell_deg)::bigint + 1
-        )) as lat_cells(lat_cell),
-        unnest(range(
-            floor((longitude - longitude_reach) / params.port_cell_deg)::bigint,
-            floor((longitude + longitude_reach) / params.port_cell_deg)::bigint + 1
-        )) as lon_cells(lon_cell)
-    group by lat_cell, lon_cell
-),
-
-cell_candidates as (
-    select
-        lat_cell,
-        lon_cell,
-        ports[1] as port_1,
-        ports[2] as port_2,
-        -- a third candidate would be ignored: fail loudly rather than pick wrongly
-        case when len(ports) > 2 then error('a grid cell lies near more than two reference ports: ' || ports::varchar) end
-            as crowded_cell_check
-    from port_cells
-),
-
-located as (
-    select
-        sightings.*,
-        draught_hours.draught_m,
-        -- measured only where the cell has a candidate: a position out at sea has none, and
-        -- the trigonometry over every position costs more than the join
-        case when cell_candidates.port_1 is not null then haversine_km(
-            sightings.latitude, sightings.longitude, cell_candidates.port_1.latitude, cell_candidates.port_1.longitude
-        ) end as distance_1,
-        case when cell_candidates.port_2 is not null then haversine_km(
-            sightings.latitude, sightings.longitude, cell_candidates.port_2.latitude, cell_candidates.port_2.longitude
-        ) end as distance_2,
-        distance_1 <= cell_candidates.port_1.radius_km as within_1,
-        distance_2 <= cell_candidates.port_2.radius_km as within_2,
-        -- the nearest port within its radius; at equal distance the lower port id (port_1)
-        case
-            when within_1 and (not coalesce(within_2, false) or distance_1 <= distance_2) then cell_candidates.port_1.port_id
-            when within_2 then cell_candidates.port_2.port_id
-        end as port_id
-    from sightings
-    cross join params
-    left join draught_hours
-        on draught_hours.mmsi = sightings.reported_mmsi
-        and draught_hours.hour = floor(epoch(sightings.observed_at) / 3600)::bigint
-        and sightings.observed_at between draught_hours.valid_from and draught_hours.valid_until
-    left join cell_candidates
-        on cell_candidates.lat_cell = floor(sightings.latitude / params.port_cell_deg)::bigint
-        and cell_candidates.lon_cell = floor(sightings.longitude / params.port_cell_deg)::bigint
+    where valid_until >= $recompute_from::timestamptz
 ),
 
 -- Only what the sequence reads, or cannot be computed again for the stored rows, goes
@@ -167,28 +30,25 @@ located as (
 with_states as (
     select
         -- the sighting id, or an AIS position's MMSI: its id is written from it for the stored rows
-        coalesce(located.sighting_id, located.reported_mmsi) as sighting_key,
-        located.evidence_kind, located.source_name, located.imo, located.observed_at, located.latitude,
-        located.longitude, located.draught_m, located.port_id,
+        coalesce(sightings.sighting_id, sightings.reported_mmsi) as sighting_key,
+        sightings.evidence_kind, sightings.source_name, sightings.imo, sightings.observed_at, sightings.latitude,
+        sightings.longitude, draught_hours.draught_m, sightings.port_id,
         -- orders sightings at one time, and stands for the id in the neighbour comparisons
         -- of `stored` and of a reject (with its second)
         sighting_tiebreak(
-            located.evidence_kind, located.source_name, located.reported_mmsi, located.observed_at, located.sighting_id
+            sightings.evidence_kind, sightings.source_name, sightings.reported_mmsi, sightings.observed_at,
+            sightings.sighting_id
         ) as tiebreak,
-        located.draught_m / int_vessels.summer_draught_m as draught_ratio,
-        case
-            when located.evidence_kind = 'imagery' then
-                case located.laden_state
-                    when 'laden' then 'laden'
-                    when 'empty' then 'empty'
-                    when 'partial' then case when located.load_fraction >= 0.5 then 'laden' else 'empty' end
-                end
-            when draught_ratio >= params.laden_draught_ratio then 'laden'
-            when draught_ratio <= params.empty_draught_ratio then 'empty'
-        end as state
-    from located
-    cross join params
-    left join int_vessels on int_vessels.imo = located.imo
+        sighting_state(
+            sightings.evidence_kind, sightings.laden_state, sightings.load_fraction,
+            draught_hours.draught_m / int_vessels.summer_draught_m
+        ) as state
+    from sightings
+    left join draught_hours
+        on draught_hours.mmsi = sightings.reported_mmsi
+        and draught_hours.hour = floor(epoch(sightings.observed_at) / 3600)::bigint
+        and sightings.observed_at between draught_hours.valid_from and draught_hours.valid_until
+    left join int_vessels on int_vessels.imo = sightings.imo
 ),
 
 windowed as (
@@ -216,7 +76,7 @@ windowed as (
         lead(case when evidence_kind = 'ais' then observed_at end ignore nulls) over by_vessel as next_ais_at,
         lag(tiebreak, 2) over by_vessel as second_previous_tiebreak,
         lag(case when evidence_kind = 'ais' then observed_at end, 2 ignore nulls) over by_vessel as second_previous_ais_at
-    from (select * exclude (draught_ratio) from with_states) as with_states
+    from with_states
     window by_vessel as (partition by imo order by observed_at, tiebreak, latitude, longitude)
 ),
 
@@ -249,12 +109,12 @@ judged as (
         sequenced.port_id is not null and (
             sequenced.previous_at is null
             or sequenced.previous_port_id is distinct from sequenced.port_id
-            or sequenced.previous_at < sequenced.observed_at - params.max_call_gap
+            or sequenced.previous_at < sequenced.observed_at - port_call_max_gap()
         ) as starts_call,
         sequenced.port_id is not null and (
             sequenced.next_row is null
             or sequenced.next_row.port_id is distinct from sequenced.port_id
-            or sequenced.next_row.at > sequenced.observed_at + params.max_call_gap
+            or sequenced.next_row.at > sequenced.observed_at + port_call_max_gap()
         ) as ends_call,
         sequenced.evidence_kind = 'ais'
             and sequenced.previous_row.kind = 'ais'
@@ -272,7 +132,6 @@ judged as (
             sequenced.previous_row.at
         ) as follows_encounter_sighting
     from sequenced
-    cross join params
 ),
 
 -- Which rows are stored: a row per AIS position would be most of the cost of the model
