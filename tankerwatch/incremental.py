@@ -66,7 +66,7 @@ def read_statements(model_name: str) -> dict[str, str]:
         raise ValueError(f"{model_name} is materialized incrementally but {path} does not exist")
     text = path.read_text(encoding="utf-8")
     parts = _NAME_LINE.split(text)
-    statements = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2])}
+    statements = {name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)}
     for name, body in statements.items():
         # `-- same as <model>`: the statement of that name in the other model's companion
         if (same := _SAME_AS.match(body)) and same.group(1) != model_name:
@@ -94,7 +94,8 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     if resumes:
         _execute(con, statements["resume_table"], {})
     fingerprint = _fingerprint(con, select, statements)
-    snapshots = {snapshot_id for (snapshot_id,) in fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")}
+    loaded = fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")
+    snapshots = {snapshot_id for (snapshot_id,) in loaded}
     stored = fetch_all(
         con, "select inputs_fingerprint, unvalidated_from::varchar from incremental_builds where model = ?", [name]
     )
@@ -139,7 +140,9 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     )
     build = IncrementalBuild("incremental", window_from)
     unvalidated_from = fetch_all(
-        con, "select least(coalesce(?::timestamptz, 'infinity'), ?::timestamptz)::varchar", [unvalidated_from, recompute_from]
+        con,
+        "select least(coalesce(?::timestamptz, 'infinity'), ?::timestamptz)::varchar",
+        [unvalidated_from, recompute_from],
     )[0][0]
     _forget(con, name, removed)
     _record(con, name, build, fingerprint, added, replace=False, unvalidated_from=unvalidated_from)

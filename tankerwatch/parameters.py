@@ -8,6 +8,7 @@ is stale.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -69,7 +70,7 @@ def load(path: Path = PARAMETERS_FILE) -> dict[str, Parameter]:
         if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
             raise ValueError(f"{path}: parameter {name} must have exactly {sorted(_ENTRY_KEYS)}")
         value = entry["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{path}: parameter {name} has no finite number as its value: {value!r}")
         if entry["unit"] in INTERVAL_UNITS and not isinstance(value, int):
             raise ValueError(f"{path}: parameter {name} is an interval of whole {entry['unit']}: {value!r}")

@@ -16,7 +16,9 @@ from tankerwatch.warehouse import connect
 
 MODEL_FILES = sorted(path for path in SQL_DIR.glob("*/*.sql"))
 _COMMENT = re.compile(r"--.*$", re.MULTILINE)
-_INTERVAL = re.compile(r"\binterval\s+'?\s*(\d+(?:\.\d+)?)\s*'?\s*(microseconds?|seconds?|minutes?|hours?|days?)\b", re.I)
+_INTERVAL = re.compile(
+    r"\binterval\s+'?\s*(\d+(?:\.\d+)?)\s*'?\s*(microseconds?|seconds?|minutes?|hours?|days?)\b", re.IGNORECASE
+)
 _UNIT_SECONDS = {"microsecond": 1e-6, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
