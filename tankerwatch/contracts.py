@@ -26,6 +26,8 @@ from typing import Any
 import yaml
 
 from tankerwatch.errors import TankerwatchError
+from tankerwatch.parameters import load as load_parameters
+from tankerwatch.parameters import macros_with_parameters
 from tankerwatch.settings import REPO_ROOT, SQL_DIR
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -379,6 +381,9 @@ def generated_files(root: Path = REPO_ROOT, published_tables: Iterable[str] | No
     published = published_contracts(contracts, published_tables)
     files[root / "schemas" / "published.json"] = _json(published_schema(published))
     files[root / "docs" / "reference" / "tables.md"] = tables_reference(published)
+    # the domain constants' macros (sql/parameters.yml), so one command regenerates everything
+    macros = root / "sql" / "macros.sql"
+    files[macros] = macros_with_parameters(macros.read_text(encoding="utf-8"), load_parameters(root / "sql" / "parameters.yml"))
     return files
 
 

@@ -29,6 +29,7 @@ import requests.adapters
 import urllib3
 import urllib3.connectionpool
 
+from tankerwatch import atomic
 from tankerwatch.errors import FetchError
 from tankerwatch.faults import fault_point
 from tankerwatch.settings import DEMO_DIR
@@ -538,10 +539,9 @@ class Fetcher:
                     part.path.unlink()
                 else:
                     try:
-                        os.replace(part.path, final)
+                        atomic.replace(part.path, final)
                     except OSError as exc:
                         raise FetchError(f"{where}: cannot land {final}: {exc.strerror or exc}") from None
-                    _fsync_dir(role_dir)
                 good = {
                     "sha256": part.sha256, "file": final.name, "bytes": part.size, "fetched_at": fetched_at,
                     "url": _display_url(url),
@@ -839,20 +839,6 @@ def _looks_like_html(text: str) -> bool:
     return lowered.startswith("<!doctype html") or lowered.startswith("<html")
 
 
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the folder entry is; not every platform lets a folder be opened.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class _State:
     """``_state.json`` of one source/role: per URL or file, its validators and last good snapshot."""
 
@@ -897,17 +883,8 @@ class _State:
             self.entries = {k: self.entries[k] for k in recent[:_STATE_ENTRIES_KEPT]}
             self.sets = {k: v for k, v in self.sets.items() if all(m in self.entries for m in v)}
         text = jsonlib.dumps({"format": 1, "entries": self.entries, "sets": self.sets}, indent=1, sort_keys=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as sink:
-                sink.write(text)
-                sink.flush()
-                os.fsync(sink.fileno())
-            os.replace(tmp_name, self.path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        # Readable by its owner only, like the landed files beside it.
+        atomic.write_text(self.path, text, prefix=".state-", suffix=".tmp", mode=0o600)
 
 
 def _snapshot_from(

@@ -18,10 +18,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from tankerwatch import atomic
 from tankerwatch.gates import ExpectationFailure, GateResult, to_jsonable
 
 __all__ = [
@@ -315,16 +315,8 @@ def _slug(text: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # Gate documents are rewritten by the next run, so they skip the flushes to disk.
+    atomic.write_text(path, text, mode=0o644, durable=False)
 
 
 @contextlib.contextmanager

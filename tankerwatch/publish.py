@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
+from tankerwatch import atomic
 from tankerwatch.faults import fault_point
 
 if TYPE_CHECKING:
@@ -98,10 +99,10 @@ def write_version(
                     f"TO {_sql_string(str(target))} (FORMAT parquet)"
                 ).fetchall()
         for file_name in files:
-            _fsync_path(tmp / file_name)
+            atomic.fsync_path(tmp / file_name)
         if manifest is not None:
             write_manifest(tmp, dict(manifest))
-        _fsync_path(tmp)
+        atomic.fsync_path(tmp)
         fault_point("publish.write")
         # rename() of a directory onto an existing non-empty one fails, which is the
         # behaviour we want if a concurrent writer got there first.
@@ -109,7 +110,7 @@ def write_version(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_path(versions)
+    atomic.fsync_path(versions)
     return final
 
 
@@ -146,18 +147,7 @@ def write_manifest(version_dir: Path, manifest: Mapping[str, Any]) -> Path:
     )
     text = json.dumps(out, indent=2, sort_keys=True, allow_nan=False, default=_json_default) + "\n"
     target = version_dir / MANIFEST_NAME
-    tmp = version_dir / f".{MANIFEST_NAME}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_path(version_dir)
+    atomic.write_text(target, text, prefix=f".{MANIFEST_NAME}.", suffix=".tmp")
     return target
 
 
@@ -188,7 +178,7 @@ def switch_current(published_dir: Path, version_dir: Path) -> str | None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_path(published_dir)
+    atomic.fsync_path(published_dir)
     return previous
 
 
@@ -269,7 +259,7 @@ def prune_versions(published_dir: Path, keep: int, previous: str | None = None) 
         shutil.rmtree(hidden)
         removed.append(version_id)
     if removed:
-        _fsync_path(published_dir / VERSIONS_NAME)
+        atomic.fsync_path(published_dir / VERSIONS_NAME)
     return removed
 
 
@@ -372,14 +362,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_default(value: Any) -> Any:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +27,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from tankerwatch import atomic
 from tankerwatch.settings import REPO_ROOT
 
 __all__ = [
@@ -86,9 +85,7 @@ def write_schema(tables: Mapping[str, Sequence[tuple[str, str]]], path: Path | N
         },
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(doc, indent=2) + "\n")
     return path
 
 

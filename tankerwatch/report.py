@@ -21,7 +21,6 @@ import html
 import io
 import json
 import math
-import os
 import secrets
 import shutil
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from tankerwatch import atomic
 from tankerwatch.publish import MANIFEST_NAME, write_manifest
 from tankerwatch.settings import SEEDS_DIR
 
@@ -622,7 +622,8 @@ def write_report(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv") -
     try:
         data = build_report(version_dir, tmp, ports_csv)
         for name in REPORT_FILES:
-            os.replace(tmp / name, version_dir / name)
+            atomic.fsync_path(tmp / name)
+            atomic.replace(tmp / name, version_dir / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     manifest = json.loads((version_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
