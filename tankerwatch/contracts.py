@@ -383,7 +383,8 @@ def generated_files(root: Path = REPO_ROOT, published_tables: Iterable[str] | No
     files[root / "docs" / "reference" / "tables.md"] = tables_reference(published)
     # the domain constants' macros (sql/parameters.yml), so one command regenerates everything
     macros = root / "sql" / "macros.sql"
-    files[macros] = macros_with_parameters(macros.read_text(encoding="utf-8"), load_parameters(root / "sql" / "parameters.yml"))
+    parameters = load_parameters(root / "sql" / "parameters.yml")
+    files[macros] = macros_with_parameters(macros.read_text(encoding="utf-8"), parameters)
     return files
 
 
