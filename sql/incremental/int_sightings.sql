@@ -14,7 +14,9 @@
 -- point on are deleted and computed again, with what the point knew of the rows before
 -- it (the row before, the last state and AIS position, its sighting number) as context.
 -- A change to anything else int_sightings reads (MMSI links, vessel names and
--- draughts, ports, the SQL) rebuilds everything: that is the `inputs` fingerprint.
+-- draughts, ports) rebuilds everything: that is the `inputs` fingerprint; so does a
+-- change to its SQL or to that of a model it reads (int_sighting_places,
+-- int_draught_intervals), which tankerwatch/incremental.py adds to the fingerprint.
 
 -- name: resume_table
 -- One row per resumed vessel: where its rows are computed again, and what lies before.
@@ -31,7 +33,7 @@ create or replace temp table int_sightings__resume (
 
 -- name: snapshot_times
 -- Per snapshot id in $snapshot_ids, its earliest time that can move a sighting: a
--- sighting's own time, or an AIS draught report's (in force for 24 hours after it).
+-- sighting's own time, or an AIS draught report's (in force for draught_max_age() after it).
 -- Read from staging, rejected rows included, so the window is never too late.
 select snapshot_id, min(observed_at) as first_at
 from (
