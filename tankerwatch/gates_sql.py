@@ -1,39 +1,36 @@
-"""Great Expectations suites evaluated inside DuckDB, for tables too large to pull into pandas.
+"""Great Expectations suites evaluated inside DuckDB: the engine of every warehouse table's gate.
 
-`validate_table_in_sql` gives the verdicts, counts, percentages and samples that
-`gates.validate_table` (GX 1.x on the pandas frame DuckDB hands out) gives for the
-same table, without materialising the table. GX's pandas semantics are the
-specification, not SQL's: NaN is a missing value, a condition on a null is False
-(or NA for pandas' nullable integer and boolean dtypes), `$` also matches before a
-trailing newline, every duplicate occurrence is unexpected. Expectation types,
-kwargs, row conditions or regex constructs this module cannot reproduce exactly
-raise SuiteError instead of being skipped or approximated.
+`validate_table_in_sql` gives the verdicts, counts, percentages and samples that GX 1.x gives
+on the pandas frame DuckDB hands out for the same table, without materialising the table (which
+engine runs what, and why: tankerwatch.gates). GX's pandas semantics are the specification, not
+SQL's: NaN is a missing value, a condition on a null is False (or NA for pandas' nullable integer
+and boolean dtypes), a final `$` also matches before a trailing newline, every duplicate occurrence
+is unexpected. Row conditions arrive in GX's structured form and regexes in the dialect Python and
+RE2 read the same (both checked by tankerwatch.gate_spec.read_suite), so neither is translated.
+Expectation types, kwargs or column types this module cannot evaluate exactly raise SuiteError
+instead of being skipped or approximated.
 """
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import io
 import itertools
 import math
-import re
-import tokenize
 import uuid
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tankerwatch.gates import (
-    check_entry_shape,
+from tankerwatch.gate_spec import (
     SAMPLE_SIZE,
     WHOLE_TABLE,
     ExpectationFailure,
     GateResult,
     SuiteError,
-    _read_suite_file,
+    check_entry_shape,
+    parse_row_condition,
     quote_identifier,
+    read_suite,
     to_jsonable,
 )
 
@@ -45,7 +42,7 @@ __all__ = ["ENGINE", "SUPPORTED_TYPES", "validate_table_in_sql"]
 
 ENGINE = "duckdb_sql"
 
-_CONDITION_KWARGS = frozenset({"row_condition", "condition_parser"})
+_CONDITION_KWARGS = frozenset({"row_condition"})
 _MAP_KWARGS = frozenset({"mostly"}) | _CONDITION_KWARGS
 
 
@@ -71,7 +68,7 @@ def validate_table_in_sql(
     does not model), and for a suite whose meta.table names another table.
     """
     path = Path(suite_path)
-    spec = _read_suite_file(path)
+    spec = read_suite(path)
     suite_table = str(spec["meta"].get("table", ""))
     if suite_table.rsplit(".", 1)[-1].lower() != table.rsplit(".", 1)[-1].lower():
         raise SuiteError(f"{suite_path}: suite is for table {suite_table!r}, not {table!r}")
@@ -555,8 +552,8 @@ def _coerce_bound(where: str, key: str, value: Any) -> float | dt.date | dt.date
     for parse in (parse_date, parse_datetime):
         try:
             return parse(value)
-        except Exception:  # pydantic's DateError/DateTimeError, TypeError, ValueError
-            continue
+        except (TypeError, ValueError):  # pydantic's DateError and DateTimeError are ValueErrors
+            pass
     raise SuiteError(f"{where}: {key} {value!r} is neither a number, a date nor a datetime")
 
 
@@ -692,21 +689,12 @@ class _Regex(_ColumnMap):
 
     def __init__(self, etype: str, kwargs: dict[str, Any], where: str) -> None:
         super().__init__(etype, kwargs, where)
-        regex = kwargs["regex"]
-        if not isinstance(regex, str):
-            raise SuiteError(f"{where}: regex must be a string")
-        try:
-            self.re2: str | None = python_regex_to_re2(regex)
-            self.regex_error: str | None = None
-        except re.error as exc:
-            # GX builds the expectation and fails it when pandas compiles the pattern.
-            self.re2, self.regex_error = None, f"invalid regular expression {regex!r}: {exc}"
-        except _Untranslatable as exc:
-            raise SuiteError(f"{where}: regex {regex!r}: {exc}") from exc
+        # read_suite has held the pattern to the dialect RE2 reads as Python does (gate_spec.check_regex).
+        self.regex: str = kwargs["regex"]
+        body = self.regex[:-1]
+        self.final_anchor = self.regex.endswith("$") and (len(body) - len(body.rstrip("\\"))) % 2 == 0
 
     def unexpected(self, ctx: _Context, column: _Column) -> _Sql:
-        if self.regex_error:
-            raise _Problem(self.regex_error)
         # GX matches column.astype(str); these are the types whose text DuckDB can give
         # exactly (a decimal prints 1.250 in DuckDB but 1.25 from pandas' float64, and
         # pandas prints timestamps differently depending on the rest of the column).
@@ -721,7 +709,15 @@ class _Regex(_ColumnMap):
                 f"{self.where}: column {column.name!r} has type {column.sql_type}; the SQL gate executor "
                 "matches regexes only on text, integer and boolean columns"
             )
-        return _cat(f"NOT regexp_matches({text}, ", ctx.param(self.re2), ")")
+        pattern = ctx.param(self.regex)
+        matches = _cat(f"regexp_matches({text}, ", pattern, ")")
+        if self.final_anchor:
+            # Python's final $ also matches before a final newline; RE2's only at the end.
+            matches = _cat(
+                f"(CASE WHEN ends_with({text}, chr(10)) THEN regexp_matches({text}, ", pattern,
+                f") OR regexp_matches(substr({text}, 1, length({text}) - 1), ", pattern, ") ELSE ", matches, " END)",
+            )
+        return _cat("NOT ", matches)
 
 
 class _Unique(_ColumnMap):
@@ -1017,109 +1013,26 @@ _CHECKS: dict[str, type[_Check]] = {
 SUPPORTED_TYPES = frozenset(_CHECKS)
 
 
-# --- row_condition: the pandas query subset we translate ---------------------------------------
+# --- row_condition: GX's structured form, as pandas evaluates it ---------------------------------
 
-_NULL_METHODS = {"isnull": True, "isna": True, "notnull": False, "notna": False}
-_OPERATORS = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
-_MIRRORED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+_SQL_OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 class _RowCondition:
-    """A pandas `DataFrame.query` string, parsed once and checked against a small grammar:
-    `col.isnull()` / `isna` / `notnull` / `notna`, `col <op> literal` (string, number,
-    True/False), a bare boolean column, combined with and/or/not (&, |, ~) and parentheses."""
+    """A structured row condition (tankerwatch.gate_spec.parse_row_condition) as SQL with pandas'
+    meaning, since GX evaluates it as the `DataFrame.query` it compiles the condition into: a
+    comparison with a missing value is False (!= is True) in a NaN-based column, and NA (the row is
+    dropped) in pandas' nullable integer and boolean columns."""
 
-    def __init__(self, text: str, where: str) -> None:
-        self.text = text
+    def __init__(self, value: Any, where: str) -> None:
+        self.value = value
         self.where = where
-        self.tree = self._check(self._parse(text))
+        self.tree = parse_row_condition(where, value)
 
     @classmethod
     def from_kwargs(cls, where: str, kwargs: dict[str, Any]) -> _RowCondition | None:
-        parser = kwargs.get("condition_parser")
-        text = kwargs.get("row_condition")
-        if parser not in (None, "pandas"):
-            raise SuiteError(f"{where}: condition_parser {parser!r} is not implemented by the SQL gate executor")
-        if text is None or text == "":
-            return None
-        if not isinstance(text, str):
-            raise SuiteError(f"{where}: row_condition must be a pandas query string, got {text!r}")
-        return cls(text, where)
-
-    def refuse(self, why: str) -> SuiteError:
-        return SuiteError(
-            f"{self.where}: row_condition {self.text!r} is outside the pandas query subset the SQL gate "
-            f"executor translates ({why})"
-        )
-
-    def _parse(self, text: str) -> ast.expr:
-        # pandas' own preparser (parser="pandas") turns & and | into `and`/`or`, so they bind
-        # more loosely than comparisons.
-        out = []
-        try:
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-                kind, value = tok.type, tok.string
-                if kind == tokenize.ERRORTOKEN or value in ("@", "`"):
-                    raise self.refuse(f"token {value!r}")
-                if kind == tokenize.OP and value == "&":
-                    kind, value = tokenize.NAME, "and"
-                elif kind == tokenize.OP and value == "|":
-                    kind, value = tokenize.NAME, "or"
-                out.append((kind, value))
-            source = tokenize.untokenize(out)
-            return ast.parse(source.strip(), mode="eval").body
-        except (tokenize.TokenError, SyntaxError, ValueError) as exc:
-            raise self.refuse(f"not a Python expression: {exc}") from exc
-
-    def _check(self, node: ast.expr) -> tuple:
-        if isinstance(node, ast.BoolOp):
-            op = "AND" if isinstance(node.op, ast.And) else "OR"
-            return (op, [self._check(v) for v in node.values])
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)):
-            return ("NOT", self._check(node.operand))
-        if isinstance(node, ast.Compare):
-            if len(node.ops) != 1 or type(node.ops[0]) not in _OPERATORS:
-                raise self.refuse("only one ==, !=, <, <=, >, >= per comparison")
-            op = _OPERATORS[type(node.ops[0])]
-            left, right = node.left, node.comparators[0]
-            if isinstance(right, ast.Name) and not isinstance(left, ast.Name):
-                left, right, op = right, left, _MIRRORED[op]
-            if not isinstance(left, ast.Name):
-                raise self.refuse("a comparison needs a column on one side")
-            return ("CMP", self._name(left), op, self._literal(right))
-        if isinstance(node, ast.Call):
-            func = node.func
-            if (
-                isinstance(func, ast.Attribute)
-                and isinstance(func.value, ast.Name)
-                and func.attr in _NULL_METHODS
-                and not node.args
-                and not node.keywords
-            ):
-                return ("NULL", self._name(func.value), _NULL_METHODS[func.attr])
-            raise self.refuse("the only calls are .isnull(), .isna(), .notnull(), .notna()")
-        if isinstance(node, ast.Name):
-            return ("BOOL", self._name(node))
-        raise self.refuse(f"{type(node).__name__} is not supported")
-
-    def _name(self, node: ast.Name) -> str:
-        if node.id in ("index", "ilevel_0"):
-            raise self.refuse("the frame index is not a column")
-        return node.id
-
-    def _literal(self, node: ast.expr) -> str | int | float | bool:
-        sign = 1
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            sign = -1 if isinstance(node.op, ast.USub) else 1
-            node = node.operand
-            if not isinstance(node, ast.Constant) or isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise self.refuse("a sign needs a number")
-        if not isinstance(node, ast.Constant) or not isinstance(node.value, (str, int, float, bool)):
-            raise self.refuse("compare with a string, number, True or False")
-        value = node.value
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.refuse("non-finite number")
-        return value * sign if sign == -1 else value
+        value = kwargs.get("row_condition")
+        return None if value is None else cls(value, where)
 
     def sql(self, ctx: _Context) -> _Sql:
         return _cat("(", self._sql(ctx, self.tree), ")")
@@ -1133,19 +1046,12 @@ class _RowCondition:
 
     def _sql(self, ctx: _Context, node: tuple) -> _Sql:
         tag = node[0]
-        if tag in ("AND", "OR"):
-            return _cat("(", _join(f" {tag} ", [self._sql(ctx, n) for n in node[1]]), ")")
-        if tag == "NOT":
-            return _cat("(NOT ", self._sql(ctx, node[1]), ")")
-        if tag == "NULL":
+        if tag in ("and", "or"):
+            return _cat("(", _join(f" {tag.upper()} ", [self._sql(ctx, n) for n in node[1]]), ")")
+        if tag == "nullity":
             column = self._column(ctx, node[1])
             return _Sql(column.missing if node[2] else f"(NOT {column.missing})")
-        if tag == "BOOL":
-            column = self._column(ctx, node[1])
-            if column.kind != "boolean":
-                raise self.refuse(f"{column.name!r} ({column.sql_type}) used as a condition is not a boolean column")
-            return _Sql(column.ref)
-        _, name, op, literal = node
+        _, name, operator, literal = node
         column = self._column(ctx, name)
         kind = column.kind
         number = isinstance(literal, (int, float)) and not isinstance(literal, bool)
@@ -1154,138 +1060,15 @@ class _RowCondition:
             or (kind in ("integer", "float") and number)
             or (kind == "boolean" and isinstance(literal, bool))
         ):
-            raise self.refuse(f"comparing {column.sql_type} column {column.name!r} with {literal!r}")
+            raise SuiteError(
+                f"{self.where}: row_condition compares {column.sql_type} column {column.name!r} with {literal!r}"
+            )
+        op = _SQL_OPERATORS[operator]
         comparison = _cat(f"{column.value} {op} ", ctx.param(literal))
         if column.masked:
             # NA stays NA (Kleene logic, like SQL's NULL) and a filter drops it.
             return _cat("(", comparison, ")")
-        # A NaN-based dtype compares a missing value as False, and != as True.
         return _cat("coalesce(", comparison, f", {'TRUE' if op == '<>' else 'FALSE'})")
-
-
-# --- Python regex -> RE2 --------------------------------------------------------------------
-
-
-class _Untranslatable(ValueError):
-    """A valid Python pattern with a construct RE2 cannot express with Python's meaning."""
-
-
-@lru_cache(maxsize=None)
-def _category_ranges(category: str) -> str:
-    """Python's own \\d, \\s or \\w (Unicode-aware for str patterns) as an explicit RE2 class body."""
-    pattern = re.compile({"digit": r"\d+", "space": r"\s+", "word": r"\w+"}[category])
-    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
-    parts = []
-    for match in pattern.finditer(everything):
-        first, last = match.group()[0], match.group()[-1]
-        parts.append(_re2_char(ord(first)) if first == last else f"{_re2_char(ord(first))}-{_re2_char(ord(last))}")
-    return "".join(parts)
-
-
-def _re2_char(code: int) -> str:
-    if 0xD800 <= code <= 0xDFFF:
-        raise _Untranslatable("surrogate code point")
-    char = chr(code)
-    if char.isascii() and char.isalnum():
-        return char
-    return f"\\x{{{code:X}}}"
-
-
-def python_regex_to_re2(pattern: str) -> str:
-    """Rewrite a Python `re.search` pattern as an RE2 pattern matching exactly the same strings.
-
-    Built from Python's own parse tree, so escapes, classes and quantifiers mean what they
-    mean to Python. `$` becomes `\\n?\\z` (Python's `$` also matches before a final newline;
-    RE2 has no lookahead), which is exact where nothing follows it. Raises re.error for an
-    invalid pattern and _Untranslatable for lookarounds, backreferences, word boundaries,
-    inline flags and the like.
-    """
-    from re import _constants as c
-    from re import _parser as sre_parse
-
-    parsed = sre_parse.parse(pattern)
-    flags = parsed.state.flags & ~(c.SRE_FLAG_UNICODE | c.SRE_FLAG_VERBOSE)
-    if flags:
-        raise _Untranslatable("inline flags such as (?i), (?m), (?s) or (?a)")
-
-    def category(code: Any, negated_ok: bool) -> tuple[str, bool]:
-        table = {
-            c.CATEGORY_DIGIT: ("digit", False),
-            c.CATEGORY_NOT_DIGIT: ("digit", True),
-            c.CATEGORY_SPACE: ("space", False),
-            c.CATEGORY_NOT_SPACE: ("space", True),
-            c.CATEGORY_WORD: ("word", False),
-            c.CATEGORY_NOT_WORD: ("word", True),
-        }
-        if code not in table:
-            raise _Untranslatable(f"character category {code}")
-        name, negated = table[code]
-        if negated and not negated_ok:
-            raise _Untranslatable("a negated \\D, \\S or \\W inside a larger character class")
-        return _category_ranges(name), negated
-
-    def char_class(items: list) -> str:
-        negate = bool(items) and items[0][0] is c.NEGATE
-        items = items[1:] if negate else items
-        if len(items) == 1 and items[0][0] is c.CATEGORY:
-            body, negated = category(items[0][1], negated_ok=True)
-            return f"[{'^' if negate != negated else ''}{body}]"
-        body = []
-        for op, av in items:
-            if op is c.LITERAL:
-                body.append(_re2_char(av))
-            elif op is c.RANGE:
-                body.append(f"{_re2_char(av[0])}-{_re2_char(av[1])}")
-            elif op is c.CATEGORY:
-                body.append(category(av, negated_ok=False)[0])
-            else:
-                raise _Untranslatable(f"{op} inside a character class")
-        return f"[{'^' if negate else ''}{''.join(body)}]"
-
-    def sequence(items: list, terminal: bool) -> str:
-        return "".join(node(op, av, terminal and i == len(items) - 1) for i, (op, av) in enumerate(items))
-
-    def node(op: Any, av: Any, terminal: bool) -> str:
-        if op is c.LITERAL:
-            return _re2_char(av)
-        if op is c.NOT_LITERAL:
-            return f"[^{_re2_char(av)}]"
-        if op is c.ANY:
-            return "."  # neither engine's dot matches \n without the s flag
-        if op is c.IN:
-            return char_class(list(av))
-        if op is c.BRANCH:
-            return "(?:" + "|".join(sequence(list(branch), terminal) for branch in av[1]) + ")"
-        if op is c.SUBPATTERN:
-            _group, add_flags, del_flags, sub = av
-            if add_flags or del_flags:
-                raise _Untranslatable("scoped inline flags")
-            return "(?:" + sequence(list(sub), terminal) + ")"
-        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
-            low, high, sub = av
-            if low > 1000 or (high != c.MAXREPEAT and high > 1000):
-                raise _Untranslatable("a repeat count above RE2's limit of 1000")
-            if high == c.MAXREPEAT:
-                quantifier = {0: "*", 1: "+"}.get(low, f"{{{low},}}")
-            elif (low, high) == (0, 1):
-                quantifier = "?"
-            else:
-                quantifier = f"{{{low}}}" if low == high else f"{{{low},{high}}}"
-            lazy = "?" if op is c.MIN_REPEAT else ""
-            return "(?:" + sequence(list(sub), False) + ")" + quantifier + lazy
-        if op is c.AT:
-            if av in (c.AT_BEGINNING, c.AT_BEGINNING_STRING):
-                return "^"
-            if av is c.AT_END_STRING:
-                return "\\z"
-            if av is c.AT_END:
-                if not terminal:
-                    raise _Untranslatable("$ followed by more pattern")
-                return "(?:\\n?\\z)"
-            raise _Untranslatable("\\b and \\B (Unicode word boundaries in Python, ASCII in RE2)")
-        raise _Untranslatable(f"{str(op).lower()} (lookaround, backreference, atomic group or possessive repeat)")
-
-    return sequence(list(parsed), terminal=True)
 
 
 # --- row-level expectations as predicates (tankerwatch/quarantine.py) -------------------------
@@ -1324,7 +1107,7 @@ def row_violations(con: Any, relation: str, suite_path: str | Path, indexes: lis
     """The expectations at `indexes` of the suite (row-level types only) compiled against
     `relation` (a quoted table or view name) as predicates a row violates them by."""
     path = Path(suite_path)
-    spec = _read_suite_file(path)
+    spec = read_suite(path)
     ctx = _Context(con, relation)
     out = []
     for index in indexes:

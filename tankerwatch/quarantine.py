@@ -2,11 +2,12 @@
 
 A gate stops the publish, so a blocking expectation states an invariant of what would be published
 (DOMAIN §5). In a model that carries `reject_reason`, the rows it uses are those without one, and a
-row-level expectation about them is written with the condition `reject_reason.isnull()`. The rules
+row-level expectation about them is written with the row condition `reject_reason` is null
+(GX's structured form, `USED_ROWS`). The rules
 in the SQL (staging plausibility checks, identity resolution) are meant to reject every row such an
 expectation would refuse; a row they let through anyway is a surprise, and one odd record must not
 cost a night's publish. So right after such a model is built, and before its gate runs, every
-expectation of its suite conditioned on `reject_reason.isnull()` is compiled to SQL
+expectation of its suite conditioned on it is compiled to SQL
 (tankerwatch.gates_sql.row_violations) and each row violating one gets
 
     reject_reason = 'failed expectation <expectation> on <column>: <value> (no rule foresaw it)'
@@ -38,12 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tankerwatch.gate_spec import SuiteError, quote_identifier
+from tankerwatch.gates_sql import ROW_LEVEL_TYPES, RowViolation, row_violations
 from tankerwatch.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
     import duckdb
 
-    from tankerwatch.gates_sql import RowViolation
     from tankerwatch.models import Model
 
 __all__ = [
@@ -61,9 +63,9 @@ __all__ = [
 QUARANTINE_CHECK = "quarantined_rows"
 # Every reason the quarantine writes starts with this; suites that constrain reject_reason allow it.
 QUARANTINE_PREFIX = "failed expectation "
-# The row condition that makes a row-level expectation speak of the rows a model uses.
-USED_ROWS = "reject_reason.isnull()"
 REJECT_COLUMN = "reject_reason"
+# The row condition (GX's structured form) that makes a row-level expectation speak of the rows a model uses.
+USED_ROWS = {"type": "nullity", "column": {"name": REJECT_COLUMN}, "is_null": True}
 
 COUNTS_DDL = """
 create table if not exists quarantined_rows (
@@ -87,14 +89,19 @@ class Quarantined:
 
 
 def is_quarantinable(entry: dict[str, Any]) -> bool:
-    """A row-level expectation about the rows a model uses: its row condition is `reject_reason.isnull()`,
+    """A row-level expectation about the rows a model uses: its row condition is USED_ROWS,
     alone or as the first term of a conjunction."""
-    from tankerwatch.gates_sql import ROW_LEVEL_TYPES
-
     if entry.get("type") not in ROW_LEVEL_TYPES:
         return False
-    condition = " ".join(str(entry.get("kwargs", {}).get("row_condition") or "").split())
-    return condition == USED_ROWS or condition.startswith(f"{USED_ROWS} & ")
+    condition = entry.get("kwargs", {}).get("row_condition")
+    if condition == USED_ROWS:
+        return True
+    return (
+        isinstance(condition, dict)
+        and condition.get("type") == "and"
+        and bool(condition.get("conditions"))
+        and condition["conditions"][0] == USED_ROWS
+    )
 
 
 def quarantinable_indexes(suite_path: str | Path) -> list[int]:
@@ -113,9 +120,6 @@ def _reason_sql(violation: RowViolation) -> str:
 def quarantine_model(con: duckdb.DuckDBPyConnection, model: Model, suite_dir: Path = EXPECTATIONS_DIR) -> list[Quarantined]:
     """Reject the rows of the just-built `model` that violate a quarantinable expectation of its suite,
     and record the counts; a no-op (returning []) for a model without such expectations."""
-    from tankerwatch.gates import quote_identifier
-    from tankerwatch.gates_sql import row_violations
-
     suite_path = suite_dir / f"{model.name}.json"
     if not suite_path.exists():
         return []
@@ -125,8 +129,6 @@ def quarantine_model(con: duckdb.DuckDBPyConnection, model: Model, suite_dir: Pa
     relation = quote_identifier(model.name)
     columns = [row[0] for row in con.execute(f"select * from {relation} limit 0").description]
     if REJECT_COLUMN not in columns:
-        from tankerwatch.gates import SuiteError
-
         raise SuiteError(
             f"{suite_path}: expectations conditioned on {USED_ROWS} but {model.name} has no {REJECT_COLUMN} column"
         )
@@ -173,8 +175,6 @@ def _update_table(con, relation: str, violations: list[RowViolation], window: tu
 
 
 def _redefine_view(con, model: Model, columns: list[str], violations: list[RowViolation]) -> None:
-    from tankerwatch.gates import quote_identifier
-
     # A view keeps no parameters: the suite's constants (never data) are written as SQL literals.
     case, _ = _case(violations, inline=True)
     select = model.sql.strip().rstrip(";")

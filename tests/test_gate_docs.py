@@ -73,8 +73,8 @@ def parse(page_text):
 
 
 def engines(con, suite_path):
-    """The same table through both engines of validate_table_auto."""
-    by_gx = gates.validate_table_auto(con, "tiny_vessels", suite_path, sql_threshold_rows=1_000)
+    """The same table through both engines: GX on its frame, and SQL as the pipeline runs it."""
+    by_gx = gates.validate_table(con, "tiny_vessels", suite_path)
     by_sql = gates.validate_table_auto(con, "tiny_vessels", suite_path)
     assert (by_gx.engine, by_sql.engine) == ("great_expectations", "duckdb_sql")
     return [by_gx, by_sql]
@@ -134,8 +134,8 @@ def test_index_lists_every_suite_of_the_run(tmp_path):
     con = duckdb.connect()
     make_table(con, hostile=True)
     make_table(con, table="other_vessels", hostile=False)
-    bad = gates.validate_table_auto(con, "tiny_vessels", write_suite(tmp_path), sql_threshold_rows=1_000)
-    good = gates.validate_table_auto(con, "other_vessels", write_suite(tmp_path, "other_vessels"), sql_threshold_rows=1)
+    bad = gates.validate_table(con, "tiny_vessels", write_suite(tmp_path))
+    good = gates.validate_table_auto(con, "other_vessels", write_suite(tmp_path, "other_vessels"))
     for result in (good, bad):
         gate_docs.write_gate_docs(result, tmp_path, "run/../x<y>", asset=result.table)
 

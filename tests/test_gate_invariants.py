@@ -2,7 +2,7 @@
 
 Every expectation of every suite is classified here, so a new one is covered (or refused) on its own:
 
-- a row-level expectation conditioned on `reject_reason.isnull()` is quarantined (tankerwatch/quarantine.py):
+- a row-level expectation conditioned on `reject_reason` being null (quarantine.USED_ROWS) is quarantined (tankerwatch/quarantine.py):
   for each one, a row violating it is fed to its model, once in a whole demo run with every such row at
   once and once on the table alone; the run publishes, the row is in `rejects` with the expectation as
   its reason, and the WARN check counts it;
@@ -30,7 +30,7 @@ import pytest
 
 import tankerwatch.models as models_module
 from orchestration.cli import main
-from tankerwatch.gates import quote_identifier
+from tankerwatch.gate_spec import quote_identifier
 from tankerwatch.gates_sql import ROW_LEVEL_TYPES, _Context, _RowCondition, validate_table_in_sql
 from tankerwatch.models import discover_models
 from tankerwatch.publish import resolve_current
@@ -328,9 +328,10 @@ def violating_row(con, relation: str, entry: dict, entries: list[dict]) -> dict:
     sql = condition.sql(ctx)
     rows = _row_dicts(con, f"select * from {relation} where {sql.text} limit 1", dict(sql.params))
     if not rows:
-        # No used row meets the extra condition: take one and make it meet `col.isnull()` terms.
+        # No used row meets the extra condition: take one and make it meet the condition's is-null terms.
         rows = _row_dicts(con, f"select * from {relation} where reject_reason is null limit 1") or [_blank_row(types, entries)]
-        for column in re.findall(r"([a-z_0-9]+)\.isnull\(\)", kwargs["row_condition"]):
+        terms = condition.tree[1] if condition.tree[0] == "and" else [condition.tree]
+        for column in (term[1] for term in terms if term[0] == "nullity" and term[2]):
             rows[0][column] = None
     row = dict(rows[0])
     # A row of its own, not a second copy of a used one (a join on its id would double the original).

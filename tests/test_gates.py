@@ -23,7 +23,7 @@ def write_suite(tmp_path, expectations, *, name="voyages_marts", stage="marts", 
 
 VOYAGE_EXPECTATIONS = [
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo"}},
-    {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "imo", "regex": r"^\d{7}$"}},
+    {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "imo", "regex": "^[0-9]{7}$"}},
     {
         "type": "expect_column_values_to_be_between",
         "kwargs": {"column": "load_fraction", "min_value": 0, "max_value": 1},
@@ -350,3 +350,54 @@ def test_to_jsonable_handles_pipeline_types():
         "AAE=",
         True,
     ]
+
+
+def test_gx_evaluates_structured_row_conditions_natively(tmp_path):
+    """GX reads the structured form the suites use, with no string parser in between: a row outside
+    the condition is not counted, and each kind of term (nullity, == true, != a string) selects."""
+    used = {
+        "type": "and",
+        "conditions": [
+            {"type": "nullity", "column": {"name": "reject_reason"}, "is_null": True},
+            {"type": "comparison", "column": {"name": "counts_toward_cap"}, "operator": "==", "parameter": True},
+            {"type": "comparison", "column": {"name": "capacity_source"}, "operator": "!=", "parameter": "unknown"},
+        ],
+    }
+    frame = pd.DataFrame(
+        {
+            "load_fraction": [0.5, 7.0, 8.0, 9.0, 3.0, None],
+            "reject_reason": [None, "a rule said so", None, None, None, None],
+            "counts_toward_cap": [True, True, False, True, True, True],
+            "capacity_source": ["registry", "registry", "registry", "unknown", "registry", "registry"],
+        }
+    )
+    path = write_suite(
+        tmp_path,
+        [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "load_fraction", "max_value": 1, "row_condition": used}},
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "load_fraction", "row_condition": used}},
+        ],
+    )
+    result = gates.validate_frame(path, frame)
+    # Rows 1-3 each fail one term; of the rest, 3.0 is out of range and one value is missing.
+    between, not_null = result.failures
+    assert (between.unexpected_count, between.sample_values) == (1, [3.0])
+    assert (not_null.unexpected_count, not_null.unexpected_percent) == (1, 1 / 3 * 100)
+    assert between.kwargs["row_condition"]["type"] == "and"
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"row_condition": "reject_reason.isnull()", "condition_parser": "pandas"}, "condition_parser"),
+        ({"row_condition": "reject_reason.isnull()"}, "query string"),
+        ({"row_condition": {"type": "nullity", "column": {"name": "reject_reason"}}}, "is_null"),
+        ({"row_condition": {"type": "comparison", "column": {"name": "imo"}, "operator": "NOT_IN", "parameter": ["1"]}}, "operator"),
+    ],
+)
+def test_row_conditions_other_than_the_structured_form_are_refused(tmp_path, kwargs, fragment):
+    path = write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo", **kwargs}}])
+    with pytest.raises(gates.SuiteError, match=fragment) as info:
+        gates.validate_frame(path, good_voyages())
+    assert str(path) in str(info.value) and "#0" in str(info.value)
