@@ -100,6 +100,14 @@ def _cell(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
+def contract_column_schema(model: Model) -> dg.TableSchema:
+    """The columns a model's contract promises (sql/<layer>/<model>.yml): name, DuckDB type, description."""
+    columns = model.contract.columns if model.contract else ()
+    return dg.TableSchema(
+        columns=[dg.TableColumn(column.name, column.type, description=column.description) for column in columns]
+    )
+
+
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
     @dg.asset(
         name=model.name,
@@ -109,7 +117,12 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         kinds={"sql", "duckdb"},
         owners=OWNERS,
         pool="duckdb",
-        metadata={"sql_file": str(model.path.relative_to(model.path.parents[2])), "grain": model.grain},
+        metadata={
+            "sql_file": str(model.path.relative_to(model.path.parents[2])),
+            "grain": model.grain,
+            # the contract's columns, so the catalogue shows them before the first build
+            "dagster/column_schema": contract_column_schema(model),
+        },
     )
     def materialise(tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
         with tankerwatch.warehouse() as con:

@@ -20,6 +20,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,16 @@ def discover_contracts(sql_dir: Path = SQL_DIR) -> dict[str, Contract]:
     return contracts
 
 
+@cache
+def table_descriptions(table: str, sql_dir: Path = SQL_DIR) -> tuple[str, dict[str, str]] | None:
+    """A model's description and its columns' descriptions, for the files it is published as; None when
+    `table` is no model."""
+    contract = discover_contracts(sql_dir).get(table)
+    if contract is None:
+        return None
+    return contract.description, {column.name: column.description for column in contract.columns}
+
+
 # --- generated files ---------------------------------------------------------------------------
 
 
@@ -398,14 +409,12 @@ def stale_files(root: Path = REPO_ROOT, published_tables: Iterable[str] | None =
 
 def write_generated(root: Path = REPO_ROOT, published_tables: Iterable[str] | None = None) -> list[Path]:
     """Rewrite the generated files that differ; returns those written."""
-    from tankerwatch import atomic
-
     written = []
     for path, text in generated_files(root, published_tables).items():
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, text)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

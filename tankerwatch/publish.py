@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tankerwatch import atomic
@@ -98,6 +99,8 @@ def write_version(
                     f"COPY (select * from {_quote_identifier(table)}) "
                     f"TO {_sql_string(str(target))} (FORMAT parquet)"
                 ).fetchall()
+        for table, file_name in zip(tables, files):
+            _describe_fields(tmp / file_name, table.rsplit(".", 1)[-1])
         for file_name in files:
             atomic.fsync_path(tmp / file_name)
         if manifest is not None:
@@ -112,6 +115,35 @@ def write_version(
         raise
     atomic.fsync_path(versions)
     return final
+
+
+def _describe_fields(path: Path, table: str) -> None:
+    """Put the model contract's descriptions into the parquet file of `table`: each column's in its field
+    metadata, the table's in the schema metadata (key b"description"), so the file alone tells a consumer
+    what it holds. DuckDB's COPY writes no field metadata, so the file is rewritten row group by row group,
+    keeping every Arrow type as DuckDB wrote it."""
+    from tankerwatch.contracts import table_descriptions
+
+    described = table_descriptions(table)
+    if described is None:
+        return
+    description, columns = described
+    rewritten = path.with_name(f".{path.name}.described")
+    with pq.ParquetFile(path) as source:
+        written = source.schema_arrow
+        schema = pa.schema(
+            [
+                field.with_metadata({**(field.metadata or {}), b"description": columns[field.name].encode()})
+                if field.name in columns else field
+                for field in written
+            ],
+            metadata={**(written.metadata or {}), b"description": description.encode()},
+        )
+        with pq.ParquetWriter(rewritten, schema) as writer:
+            for index in range(source.num_row_groups):
+                group = source.read_row_group(index)
+                writer.write_table(pa.Table.from_arrays(group.columns, schema=schema))
+    os.replace(rewritten, path)
 
 
 def write_manifest(version_dir: Path, manifest: Mapping[str, Any]) -> Path:
