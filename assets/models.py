@@ -45,7 +45,8 @@ def _metadata(con, model: Model) -> dict:
     figures.update(MODEL_FIGURES.get(model.name, {}))
     values = fetch_all(con, f"select {', '.join(figures.values())} from {identifier(model.name)}")[0]
     metadata = {
-        figure: float(value) if figure.endswith("_rate") else int(value) for figure, value in zip(figures, values)
+        figure: float(value) if figure.endswith("_rate") else int(value)
+        for figure, value in zip(figures, values, strict=True)
     }
     metadata["materialized"] = model.materialized
     if model.materialized == "incremental":

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from tankerwatch import atomic
 from tankerwatch.errors import TankerwatchError
 from tankerwatch.parameters import load as load_parameters
 from tankerwatch.parameters import macros_with_parameters
@@ -414,7 +415,7 @@ def write_generated(root: Path = REPO_ROOT, published_tables: Iterable[str] | No
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic.write_text(path, text)
         written.append(path)
     return written
 

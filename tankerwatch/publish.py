@@ -99,7 +99,7 @@ def write_version(
                     f"COPY (select * from {_quote_identifier(table)}) "
                     f"TO {_sql_string(str(target))} (FORMAT parquet)"
                 ).fetchall()
-        for table, file_name in zip(tables, files):
+        for table, file_name in zip(tables, files, strict=True):
             _describe_fields(tmp / file_name, table.rsplit(".", 1)[-1])
         for file_name in files:
             atomic.fsync_path(tmp / file_name)

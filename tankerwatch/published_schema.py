@@ -60,7 +60,8 @@ def load_schema(path: Path | None = None) -> dict[str, TableSchema]:
     """The committed schema file as {table: [(column, arrow type), ...]}; a malformed file raises ValueError."""
     path = Path(path or SCHEMA_FILE)
     doc = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or doc.get("format_version") != FORMAT_VERSION or not isinstance(doc.get("tables"), dict):
+    tables_given = isinstance(doc, dict) and isinstance(doc.get("tables"), dict)
+    if not tables_given or doc.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: expected {{'format_version': {FORMAT_VERSION}, 'tables': {{...}}}}")
     tables: dict[str, TableSchema] = {}
     for table, columns in doc["tables"].items():
@@ -118,7 +119,7 @@ def _compare_table(table: str, want: TableSchema, got: TableSchema) -> list[tupl
     # Columns both sides have must keep their relative order.
     common_want = [name for name, _ in want if name in got_at]
     common_got = [name for name, _ in got if name in want_names]
-    moved = {a for a, b in zip(common_want, common_got) if a != b}
+    moved = {a for a, b in zip(common_want, common_got, strict=True) if a != b}
     rows = []
     for i, (name, type_) in enumerate(want):
         where = f"table {table}, column {name}"
@@ -127,7 +128,9 @@ def _compare_table(table: str, want: TableSchema, got: TableSchema) -> list[tupl
             if found_type != type_:
                 problem = f"{where}: type changed: expected {type_}, found {found_type}"
             elif name in moved:
-                problem = f"{where}: moved: expected {type_} at position {i + 1}, found {found_type} at position {j + 1}"
+                problem = (
+                    f"{where}: moved: expected {type_} at position {i + 1}, found {found_type} at position {j + 1}"
+                )
             else:
                 problem = ""
             rows.append((table, i + 1, name, type_, name, found_type, problem))
@@ -171,7 +174,9 @@ def _default_version_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tankerwatch.published_schema", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tankerwatch.published_schema", description=__doc__.split("\n\n")[0]
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help="write a schema file other than the generated one from DIR")
     mode.add_argument("--check", action="store_true", help="compare DIR with the schema file; exit 1 on a difference")
