@@ -30,6 +30,8 @@ from tankerwatch.publish import resolve_current
 from tankerwatch.settings import EXPECTATIONS_DIR, REPO_ROOT, DataPaths
 from tankerwatch.sources import DAILY_KINDS
 
+pytestmark = pytest.mark.slow
+
 HOST = "127.0.0.1"
 TRUTH = json.loads((REPO_ROOT / "demo" / "truth" / "summary.json").read_text())
 STARTUP_DEADLINE_S = 240

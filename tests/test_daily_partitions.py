@@ -29,6 +29,8 @@ from tankerwatch.warehouse import connect, fetch_all, fetch_frame
 from tests.daily_feeds import daily_sources_file, write_daily_feeds
 from tests.http_server import serve_folder
 
+pytestmark = pytest.mark.slow
+
 TRUTH = json.loads((REPO_ROOT / "demo" / "truth" / "summary.json").read_text())
 DAILY_SOURCES = ("imagery_log", "ais_feed")
 

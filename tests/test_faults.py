@@ -23,6 +23,8 @@ from tankerwatch.settings import DEMO_SOURCES_FILE, REPO_ROOT
 from tankerwatch.soak import content_hashes, run_tankerwatch, version_problems, warehouse_problem
 from tests.http_server import Reply, serve_script
 
+pytestmark = pytest.mark.slow
+
 UN_XML = (REPO_ROOT / "demo" / "sanctions" / "un_consolidated_dprk_20260227.xml").read_bytes()
 QUICK = dict(connect_timeout_s=1.0, read_timeout_s=1.0, retries=1, backoff_s=0.0)
 

@@ -45,6 +45,8 @@ from tankerwatch.quarantine import (
 from tankerwatch.settings import EXPECTATIONS_DIR, SQL_DIR
 from tests.synthetic_days import fleet  # noqa: F401  (a fixture)
 
+pytestmark = pytest.mark.slow
+
 SUITES = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(EXPECTATIONS_DIR.glob("*.json"))}
 MODELS = discover_models()
 WITH_REASON = sorted(name for name, model in MODELS.items() if "reject_reason" in model.columns)

@@ -34,6 +34,8 @@ from tankerwatch.sources import FETCH_SETTINGS
 from tests.hostile_corpus import corpus
 from tests.http_server import Reply, serve_script
 
+pytestmark = pytest.mark.slow
+
 # Tables a rejected record must leave as they were: only `rejects` (and the manifest) may change.
 PUBLISHED_TABLES_BUT_REJECTS = "every published table but rejects"
 

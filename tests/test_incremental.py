@@ -6,12 +6,15 @@ from datetime import datetime, timedelta
 
 import duckdb
 import polars as pl
+import pytest
 
 from bench.model_bench import load_raw
 from tankerwatch.models import build_all
 from tankerwatch.warehouse import connect, fetch_all
 from tests.synthetic_days import FIRST_DAY, fleet, load_day, of_day, remove_day  # noqa: F401  (fleet is a fixture)
 from tests.table_diff import row_differences
+
+pytestmark = pytest.mark.slow
 
 COMPARED = (
     "int_sightings", "int_port_calls", "voyages", "ais_dark_periods", "int_ais_rejects", "rejects",

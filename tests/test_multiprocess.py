@@ -12,10 +12,13 @@ import shutil
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from tankerwatch.publish import resolve_current
 from tankerwatch.settings import REPO_ROOT
 from tests.multiprocess_job import MULTIPROCESS_JOB_NAME, multiprocess_full_job
+
+pytestmark = pytest.mark.slow
 
 TRUTH = json.loads((REPO_ROOT / "demo" / "truth" / "summary.json").read_text())
 PRELOADED = ["tests.multiprocess_job", "great_expectations", "tankerwatch.gates", "tankerwatch.gates_sql", "pandas"]

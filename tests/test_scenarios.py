@@ -27,6 +27,8 @@ from tankerwatch.pipeline import build_warehouse
 from tankerwatch.sources import load_sources
 from tankerwatch.warehouse import connect, fetch_frame
 
+pytestmark = pytest.mark.slow
+
 SEEDS = (1, 2, 3)
 SIZE = {"tankers": 12, "voyages": 40}
 MATCH_WINDOW = timedelta(hours=6)

@@ -12,6 +12,8 @@ import pytest
 from tankerwatch import soak
 from tankerwatch.publish import switch_current, write_version
 
+pytestmark = pytest.mark.slow
+
 
 def publish(published: Path, version: str, label: str = "a") -> Path:
     con = duckdb.connect()

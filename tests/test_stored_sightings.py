@@ -19,6 +19,8 @@ from tests.scenario import Scenario
 from tests.table_diff import row_differences
 from tests.test_sts_and_dark import GIVER, LADEN_DRAUGHT, OPEN_SEA, RECEIVER, AisLog, h
 
+pytestmark = pytest.mark.slow
+
 UNSTORED_CITATIONS = """
     select count(*)
     from int_vessel_encounters,
