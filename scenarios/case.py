@@ -20,7 +20,8 @@ import csv
 import io
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 
 from pyais.encode import encode_dict
@@ -229,7 +230,7 @@ def plan_timeline(rng: random.Random, v: Voyage, ports: dict[str, Port]) -> None
     states = ["empty"] * n_empty + ["partial"] * int(partial) + ["laden"] * n_laden
     # The ship moves to the berth between the last empty image and the next one.
     v.t_berth = (times[n_empty - 1] + times[n_empty]) // 2
-    for t, st in zip(times, states):
+    for t, st in zip(times, states, strict=True):
         pt = _jitter(rng, v.anchorage if t < v.t_berth else v.berth)
         if st == "empty":
             lf, kind = empty_fraction(rng), "arrival"
@@ -308,7 +309,7 @@ def check_spacing(voyages: list[Voyage]) -> None:
         by_tanker.setdefault(v.tanker.imo, []).append(v)
     for vs in by_tanker.values():
         vs.sort(key=lambda v: v.dep_day)
-        for a, b in zip(vs, vs[1:]):
+        for a, b in pairwise(vs):
             last_a = max(e.t for e in a.events)
             assert b.t_arrive - max(last_a, a.t_port_leave) >= 10 * DAY - 12 * HOUR, (a.tanker.name, a.dep_day)
     for v in voyages:
@@ -335,7 +336,7 @@ NOTES = {
 def image_source(rng: random.Random, t: int, lon: float, has_fraction: bool) -> tuple[str, str, str]:
     """(source, image_id, confidence). Load fractions are read from metre-class imagery, so
     rows without one are mostly Sentinel-2. The ids only imitate the providers' formats."""
-    dt = datetime.fromtimestamp(t, timezone.utc)
+    dt = datetime.fromtimestamp(t, UTC)
     if not has_fraction and rng.random() < 0.7:
         src = "Sentinel-2"
     else:
@@ -362,7 +363,7 @@ def format_observed_at(rng: random.Random, t: int, lon: float, where: str) -> st
         hours = 10 if lon > 131.0 else 9
         dt = datetime.fromtimestamp(t, timezone(timedelta(hours=hours)))
         return dt.isoformat()
-    dt = datetime.fromtimestamp(t, timezone.utc)
+    dt = datetime.fromtimestamp(t, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if r < 0.75 else dt.isoformat()
 
 
@@ -504,7 +505,8 @@ def voyage_ais(rng: random.Random, v: Voyage, prev_port: Port, ports: dict[str, 
         msgs.append(AisMsg(t, tk.mmsi, 1, {
             "type": 1, "mmsi": tk.mmsi, "status": 0 if moving else (1 if mode == "anchor" else 5),
             "lat": round(lat, 5), "lon": round(lon, 5),
-            "speed": round(v.speed_kmh / 1.852 + rng.uniform(-0.4, 0.4), 1) if moving else round(rng.uniform(0, 0.2), 1),
+            "speed": (round(v.speed_kmh / 1.852 + rng.uniform(-0.4, 0.4), 1) if moving
+                      else round(rng.uniform(0, 0.2), 1)),
             "course": round(course, 1), "heading": int(course) % 360 if moving else int(course),
             "second": t % 60, "accuracy": 0}))
 
@@ -519,7 +521,7 @@ def voyage_ais(rng: random.Random, v: Voyage, prev_port: Port, ports: dict[str, 
         if nxt > w_end:
             break
         t5.append(nxt)
-    eta = datetime.fromtimestamp(v.t_arrive, timezone.utc)
+    eta = datetime.fromtimestamp(v.t_arrive, UTC)
     for t in t5:
         laden = t >= t_flip
         msgs.append(AisMsg(t, tk.mmsi, 0, {
@@ -586,7 +588,8 @@ def check_geometry(imagery: list[dict[str, str]], nmea: Path, ports: dict[str, P
     for lat, lon in pts:
         if port_at(ports, lat, lon) == LOAD_PORT:
             k = ports["kozmino"]
-            assert haversine_km(lat, lon, ports[LOAD_PORT].lat, ports[LOAD_PORT].lon) < haversine_km(lat, lon, k.lat, k.lon)
+            terminal = ports[LOAD_PORT]
+            assert haversine_km(lat, lon, terminal.lat, terminal.lon) < haversine_km(lat, lon, k.lat, k.lon)
 
 
 def check_against_plan(truth: list[dict[str, str]], plan: list[Voyage], summary: dict, cal: Calibration) -> None:
@@ -642,7 +645,8 @@ def generate(cal: Calibration, seed: int, out: Path) -> dict:
     # the plan only checks that the calibration came out as intended.
     voyages_csv, summary_json, summary = answer_key.answer_key(out, seed)
     truth = list(csv.DictReader(io.StringIO(voyages_csv)))
-    unresolvable = [r for r in imagery if reference.name_key(r["vessel_name"]) == reference.name_key(cal.unresolvable_name)]
+    unresolvable_key = reference.name_key(cal.unresolvable_name)
+    unresolvable = [r for r in imagery if reference.name_key(r["vessel_name"]) == unresolvable_key]
     assert summary["rejected_expected"] == len(unresolvable) >= 2, summary["rejected_expected"]
     check_against_plan(truth, plan, summary, cal)
     write(out / answer_key.VOYAGES_CSV, voyages_csv)

@@ -22,8 +22,9 @@ import math
 import random
 import sys
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 
 from pyais.encode import encode_dict
@@ -42,6 +43,7 @@ from scenarios.geo import (
     load_ports,
     offset_point,
 )
+
 # re-exported: the benchmark takes every generator from here
 from scenarios.positions import generate_fleet_registry, generate_positions, generate_static  # noqa: F401
 from scenarios.reference import (
@@ -142,7 +144,7 @@ class NoiseConfig:
     different question, stale draughts, which the hard cases do not cover)."""
 
     @classmethod
-    def none(cls) -> "NoiseConfig":
+    def none(cls) -> NoiseConfig:
         """Every planned sighting observed, clean identities, AIS transmitting everywhere."""
         return cls(missed_image_rate=0.0, unknown_state_rate=0.0, destination_unobserved_rate=0.0,
                    no_fraction_rate=0.0, no_imo_rate=0.0, name_variant_rate=0.0, imagery_mmsi_rate=0.0,
@@ -249,7 +251,7 @@ class Visit:
 
 
 def midnight(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
 
 
 def daylight(rng: random.Random, d: date, lo_h: float = -1.5, hi_h: float = 5.5) -> int:
@@ -398,7 +400,7 @@ def schedule(rng: random.Random, hulls: list[Hull], tankers: int, voyages: int, 
         if hard_cases and i == 3:
             kinds.insert(rng.randrange(len(kinds) + 1), "idle")
         days = spaced_days(rng, len(kinds), 0, span, MIN_SPACING_DAYS) if kinds else []
-        for seq, (kind, d) in enumerate(zip(kinds, days), 1):
+        for seq, (kind, d) in enumerate(zip(kinds, days, strict=True), 1):
             visits.append(_visit(rng, hull, seq, kind, start + timedelta(days=d)))
     if hard_cases:
         only_laden, alias = hulls[tankers], hulls[tankers + 1]
@@ -454,7 +456,7 @@ def _stay_times(rng: random.Random, a_day: date, d_day: date, n: int) -> list[in
         ts += [daylight(rng, a_day + timedelta(days=rng.randint(0, (d_day - a_day).days))) for _ in range(n - 2)]
         ts.append(daylight(rng, d_day, 0.25, 5.5))
         s = sorted(ts)
-        if s[0] == ts[0] and s[-1] == ts[-1] and all(b - a >= HOUR for a, b in zip(s, s[1:])):
+        if s[0] == ts[0] and s[-1] == ts[-1] and all(b - a >= HOUR for a, b in pairwise(s)):
             return s
     raise RuntimeError("could not place the stay's images")
 
@@ -510,7 +512,7 @@ def plan_visit(rng: random.Random, v: Visit, ports: dict[str, Port]) -> None:
         k = n_empty + (1 if partial and not partial_laden else 0)
         v.t_berth = (times[n_empty - 1] + times[n_empty]) // 2
         v.t_flip = (times[k - 1] + times[k]) // 2
-    for t, (state, lf, kind) in zip(times, states):
+    for t, (state, lf, kind) in zip(times, states, strict=True):
         pt = _jitter(rng, v.anchorage if t < v.t_berth else v.berth)
         v.images.append(Image(t, pt[0], pt[1], state, lf, v.terminal, kind, protected=v.case is not None))
 
@@ -609,7 +611,7 @@ NOTES = {
 
 
 def _image_source(rng: random.Random, t: int, lon: float) -> tuple[str, str, str]:
-    dt = datetime.fromtimestamp(t, timezone.utc)
+    dt = datetime.fromtimestamp(t, UTC)
     src = rng.choices(["Planet", "Maxar", "Sentinel-2"], [55, 30, 15])[0]
     if src == "Planet":
         return src, f"{dt:%Y%m%d_%H%M%S}_{rng.randint(0, 99):02d}_{rng.randint(0, 0xFFFF):04x}", rng.choice(
@@ -624,7 +626,7 @@ def _observed_at(rng: random.Random, t: int, lon: float, local_rate: float) -> s
     u, style = rng.random(), rng.random()
     if u < local_rate:
         return datetime.fromtimestamp(t, timezone(timedelta(hours=10 if lon > 131.0 else 9))).isoformat()
-    dt = datetime.fromtimestamp(t, timezone.utc)
+    dt = datetime.fromtimestamp(t, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if style < 0.6 else dt.isoformat()
 
 
@@ -829,7 +831,8 @@ def hull_ais(rng: random.Random, hull: Hull, visits: list[Visit], ports: dict[st
         msgs.append(AisMsg(t, 0, {
             "type": 5, "mmsi": hull.mmsi_at(t), "ais_version": 0, "imo": hull.imo, "callsign": hull.call_sign,
             "shipname": hull.name_at(t), "ship_type": 80, "to_bow": round(length * 0.85),
-            "to_stern": length - round(length * 0.85), "to_port": round(length / 13), "to_starboard": round(length / 13),
+            "to_stern": length - round(length * 0.85), "to_port": round(length / 13),
+            "to_starboard": round(length / 13),
             "epfd": 1, "month": 0, "day": 0, "hour": 24, "minute": 60, "draught": hull.draught(laden),
             "destination": "FOR ORDERS" if laden else "VOSTOCHNY", "dte": 0}))
     return msgs
@@ -966,7 +969,7 @@ class Truth:
         }
 
     @classmethod
-    def load(cls, out_dir: Path) -> "Truth":
+    def load(cls, out_dir: Path) -> Truth:
         doc = json.loads((Path(out_dir) / "truth.json").read_text(encoding="utf-8"))
         years = {int(y): v for y, v in doc["years"].items()}
         return cls(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,7 @@ DPRK_COAST = [(42.29, 130.70), (42.23, 130.30), (42.00, 130.05), (41.77, 129.82)
 
 def _densify(points: list[tuple[float, float]], step_km: float) -> np.ndarray:
     out: list[tuple[float, float]] = []
-    for (a, b), (c, d) in zip(points, points[1:]):
+    for (a, b), (c, d) in pairwise(points):
         n = max(1, int(haversine_km(a, b, c, d) / step_km))
         out += [(a + (c - a) * i / n, b + (d - b) * i / n) for i in range(n)]
     out.append(points[-1])
@@ -146,7 +147,7 @@ class Lane:
     def length_km(self) -> float:
         return float(self.cum[-1])
 
-    def reversed(self) -> "Lane":
+    def reversed(self) -> Lane:
         return Lane([tuple(p) for p in self.points[::-1]])
 
     def at(self, s_km):

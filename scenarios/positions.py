@@ -13,7 +13,7 @@ loops over rows in Python; vessels are processed in chunks to bound memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -89,7 +89,7 @@ def _fleet(n_positions: int, n_vessels: int, seed: int, year: int) -> _Fleet:
     ports = load_ports()
     rows = np.full(n_vessels, n_positions // n_vessels, dtype=np.int64)
     rows[: n_positions % n_vessels] += 1
-    t0 = int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp())
+    t0 = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
     start = t0 + rng.integers(0, DAY, n_vessels)
     interval = rng.integers(*FIX_INTERVAL_S, n_vessels)
     base = 800_000 + np.arange(n_vessels) % 200_000
@@ -246,7 +246,8 @@ def generate_static(n_positions: int, n_vessels: int, seed: int, *, year: int = 
     order = np.lexsort((t_rel, v))
     v, t_rel = v[order], t_rel[order]
     c, u, p1, p2, p3 = _phase(f, v, np.maximum(t_rel, f.cycle_start[v, 0]))
-    laden = (u >= (f.stay1[v, c] * LOADED_AT).astype(np.int64)) & (u < p2 + (f.stay2[v, c] * DISCHARGED_AT).astype(np.int64))
+    loaded = u >= (f.stay1[v, c] * LOADED_AT).astype(np.int64)
+    laden = loaded & (u < p2 + (f.stay2[v, c] * DISCHARGED_AT).astype(np.int64))
     draught = np.round(f.summer_draught[v] * np.where(laden, 0.95, 0.45), 1)
     n = len(v)
     names = pl.Series([f"BENCH TANKER {i + 1}" for i in range(f.n)], dtype=pl.String)

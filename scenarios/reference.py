@@ -14,7 +14,8 @@ import re
 import statistics
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 
 from pyais import decode as ais_decode
@@ -73,7 +74,7 @@ class SanctionsExcerpt:
     text_tokens: str = ""
 
     @classmethod
-    def load(cls) -> "SanctionsExcerpt":
+    def load(cls) -> SanctionsExcerpt:
         lists = cls()
         remarks_tail: dict[str, str] = {}
         for row in _ofac_rows(OFAC_COMMENTS):
@@ -128,11 +129,11 @@ def parse_time(text: str) -> int:
 
 
 def utc_date(t: int) -> date:
-    return datetime.fromtimestamp(t, timezone.utc).date()
+    return datetime.fromtimestamp(t, UTC).date()
 
 
 def iso_z(t: int) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -355,7 +356,7 @@ def load_events(sightings: list[Sighting], calls: list[Call]) -> list[LoadEvent]
     days splits a stay in two): the latest, where the vessel was last seen before laden."""
     stateful = [s for s in sightings if s.state]
     events: list[LoadEvent] = []
-    for a, b in zip(stateful, stateful[1:]):
+    for a, b in pairwise(stateful):
         if not (a.state == "empty" and b.state == "laden"):
             continue
         candidates = [c for c in calls if c.role == "load_terminal" and c.arrival <= b.t and c.departure >= a.t]
@@ -454,7 +455,7 @@ def derive(registry_csv: Path, imagery_csv: Path, nmea: Path, ports: dict[str, P
         if i >= 0 and times[i] >= p.t - DRAUGHT_MAX_AGE_S and summer:
             ratio = values[i] / summer
             state = "laden" if ratio >= LADEN_RATIO else ("empty" if ratio <= EMPTY_RATIO else None)
-        stamp = datetime.fromtimestamp(p.t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.fromtimestamp(p.t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         by_imo.setdefault(imo, []).append(
             Sighting(f"{ais_source}:{p.mmsi:09d}@{stamp}", "ais", p.t, p.lat, p.lon, imo, how, state, None, p.mmsi))
 

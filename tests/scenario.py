@@ -45,11 +45,13 @@ class Scenario:
     extra_sources: dict[str, dict] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
 
-    def vessel(self, imo: str, name: str, **values) -> "Scenario":
-        self.vessels.append({"imo": imo, "name": name, "flag": "KP", "dwt": "3000", "summer_draught_m": "6.0", **values})
+    def vessel(self, imo: str, name: str, **values) -> Scenario:
+        self.vessels.append(
+            {"imo": imo, "name": name, "flag": "KP", "dwt": "3000", "summer_draught_m": "6.0", **values}
+        )
         return self
 
-    def sighting(self, observed_at: str, where: tuple[float, float], state: str, **values) -> "Scenario":
+    def sighting(self, observed_at: str, where: tuple[float, float], state: str, **values) -> Scenario:
         number = len(self.sightings) + 1
         self.sightings.append(
             {
@@ -65,7 +67,9 @@ class Scenario:
         )
         return self
 
-    def source(self, name: str, kind: str, filename: str | None = None, content: str | bytes = b"", **settings) -> "Scenario":
+    def source(
+        self, name: str, kind: str, filename: str | None = None, content: str | bytes = b"", **settings
+    ) -> Scenario:
         """Another source of any kind; with ``filename`` its content is written beside the sources file."""
         entry = {"kind": kind, **settings}
         if filename is not None:
