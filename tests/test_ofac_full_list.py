@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from stdnum import imo as stdnum_imo
-
 from scenario import Scenario
+from stdnum import imo as stdnum_imo
 
 FULL_SDN = Path(__file__).parent / "fixtures" / "ofac" / "sdn_full_2022.csv"
 OFAC = "OFAC SDN"
