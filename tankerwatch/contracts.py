@@ -370,15 +370,21 @@ def tables_reference(published: Iterable[Contract]) -> str:
     ]
     lines += [f"| [`{c.model}`](#{c.model}) | {_cell(c.grain)} |" for c in published]
     for contract in published:
-        lines += ["", f"## {contract.model}", "", contract.description, "", f"**Grain:** {contract.grain}.", ""]
+        lines += ["", f"## {contract.model}", "", _md(contract.description), ""]
+        lines += [f"**Grain:** {_md(contract.grain)}.", ""]
         lines += ["| Column | Type | Description |", "| --- | --- | --- |"]
         for column in contract.columns:
             lines.append(f"| `{column.name}` | `{arrow_type(column.type)}` | {_cell(column.description)} |")
     return "\n".join(lines) + "\n"
 
 
+def _md(text: str) -> str:
+    """Prose as markdown text: descriptions write ids as `<imo>-<time>`, which markdown would take for tags."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _json(data: Any) -> str:
