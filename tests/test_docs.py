@@ -146,8 +146,9 @@ def mkdocs_executable() -> str:
     return str(candidate) if candidate.exists() else "mkdocs"
 
 
-def test_the_site_builds_strictly_offline(tmp_path):
-    site = tmp_path / "site"
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory) -> Path:
+    site = tmp_path_factory.mktemp("docs") / "site"
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     # Any attempt to reach the network fails at once instead of waiting.
     env.update(HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="")
@@ -162,17 +163,41 @@ def test_the_site_builds_strictly_offline(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "WARNING" not in output, output
+    return site
+
+
+def test_the_site_builds_strictly_offline(built_site):
     pages = sorted(p.relative_to(DOCS).with_suffix("") for p in DOCS.rglob("*.md"))
     for page in pages:
-        built = site / ("index.html" if page.name == "index" else page / "index.html")
+        built = built_site / ("index.html" if page.name == "index" else page / "index.html")
         assert built.is_file(), f"docs/{page}.md was not built"
-    rules = (site / "rules" / "index.html").read_text(encoding="utf-8")
+    rules = (built_site / "rules" / "index.html").read_text(encoding="utf-8")
     assert "sql/intermediate/int_vessels.sql" in rules
     # The theme's pages must open without a network: no script or stylesheet from another host.
     remote_asset = re.compile(r"<(?:script|link)[^>]+(?:src|href)=\"(?:https?:)?//[^\"]+\"")
-    for html in site.rglob("*.html"):
+    for html in built_site.rglob("*.html"):
         remote = remote_asset.findall(html.read_text(encoding="utf-8"))
-        assert remote == [], f"{html.relative_to(site)} loads {remote}"
+        assert remote == [], f"{html.relative_to(built_site)} loads {remote}"
+
+
+# Tags the theme and Markdown write. Any other tag in a page is text such as `<imo>` written outside a code span,
+# which a browser hides: the reader would see "-" where the docs say "<imo>-<time>".
+HTML_TAGS = set(
+    "a abbr b blockquote body br button code div em footer form h1 h2 h3 h4 h5 h6 head header hr html i img "
+    "input kbd label li link meta nav ol p pre script small span strong style table tbody td th thead title tr "
+    "ul svg path use del sup sub section main aside details summary".split()
+)
+
+
+def test_no_text_is_swallowed_as_an_html_tag(built_site):
+    swallowed = {}
+    for html in sorted(built_site.rglob("*.html")):
+        if html.parent.name in {"search", "404.html"} or html.name == "404.html":
+            continue
+        tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9_-]*)", html.read_text(encoding="utf-8"))) - HTML_TAGS
+        if tags:
+            swallowed[str(html.relative_to(built_site))] = sorted(tags)
+    assert swallowed == {}, "write these in a code span or escape < and >"
 
 
 @pytest.mark.parametrize("page", ["consumers", "sources", "operations", "rules", "gates", "performance", "development"])
