@@ -420,6 +420,7 @@ def test_a_snapshot_loaded_without_its_count_is_reloaded_or_blocks(demo_warehous
 
 # --- the whole run ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_published_manifest_accounts_for_every_record(tmp_path):
     data_dir = tmp_path / "data"
     assert main(["run", "--data-dir", str(data_dir)]) == 0
@@ -435,6 +436,7 @@ def test_the_published_manifest_accounts_for_every_record(tmp_path):
     assert any(c["suite"] == "publish_accounting" and c["success"] for c in manifest["checks"])
 
 
+@pytest.mark.slow
 def test_a_parser_that_drops_a_record_silently_stops_the_publish(tmp_path, monkeypatch, capsys):
     real = ingest_module.KIND_PARSERS["imagery_sightings_csv"]["url"]
 

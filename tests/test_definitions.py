@@ -16,6 +16,7 @@ from tankerwatch.quarantine import QUARANTINE_CHECK
 from tankerwatch.settings import EXPECTATIONS_DIR, REPO_ROOT
 
 
+@pytest.mark.slow
 def test_workspace_validates_with_the_dagster_cli():
     dagster = Path(sys.executable).parent / "dagster"
     result = subprocess.run(

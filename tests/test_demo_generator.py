@@ -120,6 +120,7 @@ def demo_published(tmp_path_factory) -> Path:
     return current
 
 
+@pytest.mark.slow
 def test_a_demo_run_publishes_the_answer_engines_truth(regenerated: tuple, demo_published: Path) -> None:
     expected, facts = regenerated
     published = {(str(r["imo"]), r["load_departure_at"].strftime("%Y-%m-%dT%H:%M:%SZ")): r

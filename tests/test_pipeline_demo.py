@@ -15,15 +15,10 @@ from orchestration.cli import main
 from tankerwatch.publish import resolve_current
 from tankerwatch.settings import EXPECTATIONS_DIR, REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 DEMO = REPO_ROOT / "demo"
 TRUTH = json.loads((DEMO / "truth" / "summary.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    code = main(["run", "--data-dir", str(data_dir)])
-    return code, data_dir
 
 
 def published(data_dir: Path) -> Path:

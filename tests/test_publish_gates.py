@@ -69,6 +69,7 @@ def published_once(tmp_path):
     return data_dir, config
 
 
+@pytest.mark.slow
 def test_a_gate_that_failed_in_an_earlier_run_of_a_backfill_stops_the_publish(published_once):
     data_dir, config = published_once
     before = current_version(data_dir / "published")
@@ -85,6 +86,7 @@ def test_a_gate_that_failed_in_an_earlier_run_of_a_backfill_stops_the_publish(pu
     assert current_version(data_dir / "published") == before
 
 
+@pytest.mark.slow
 def test_a_publish_after_earlier_runs_lists_every_gate_with_its_run(published_once):
     data_dir, config = published_once
     first = json.loads((resolve_current(data_dir / "published") / "manifest.json").read_text())

@@ -132,13 +132,7 @@ def test_cli_check_and_write(schema_file, tmp_path, capsys, monkeypatch):
 # --- the committed file and the check in a real run -----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    code = main(["run", "--data-dir", str(data_dir)])
-    return code, data_dir
-
-
+@pytest.mark.slow
 def test_committed_schema_matches_what_the_demo_publishes(demo_run):
     code, data_dir = demo_run
     assert code == 0
@@ -154,8 +148,9 @@ def test_committed_schema_matches_what_the_demo_publishes(demo_run):
     assert check and check[0]["asset"] == "publish_candidate" and check[0]["success"]
 
 
-def test_a_schema_change_stops_the_run_and_leaves_current(demo_run, tmp_path, monkeypatch, capsys):
-    _, data_dir = demo_run
+@pytest.mark.slow
+def test_a_schema_change_stops_the_run_and_leaves_current(demo_run_copy, tmp_path, monkeypatch, capsys):
+    _, data_dir = demo_run_copy
     published = data_dir / "published"
     before, versions_before = current_version(published), list_versions(published)
     committed = ps.load_schema()

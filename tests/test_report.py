@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections import Counter, defaultdict
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,7 +20,6 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from orchestration.cli import main
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish import resolve_current, write_manifest
 from tankerwatch.publish_set import report_consistency_frame
@@ -40,9 +39,9 @@ REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
 
 
 @pytest.fixture(scope="module")
-def current(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("report-demo")
-    assert main(["run", "--data-dir", str(data_dir)]) == 0
+def current(demo_run) -> Path:
+    code, data_dir = demo_run
+    assert code == 0
     version = resolve_current(data_dir / "published")
     assert version is not None, "nothing was published"
     return version
@@ -57,6 +56,7 @@ def load(version: Path) -> tuple[dict, dict]:
 # --- the demo's published set ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_report_files_are_in_the_set_with_their_sha256_in_the_manifest(current):
     _, manifest = load(current)
     for name in REPORT_FILES:
@@ -83,6 +83,7 @@ def cumulative_breach(points: list[tuple[dt.date, float]], cap: float) -> dt.dat
     return None
 
 
+@pytest.mark.slow
 def test_cap_figure_numbers_match_cap_tracker_and_voyages(current):
     data, _ = load(current)
     cap = pl.read_parquet(current / "cap_tracker.parquet").sort("year").to_dicts()
@@ -105,6 +106,7 @@ def test_cap_figure_numbers_match_cap_tracker_and_voyages(current):
     assert "2024-07-11" in page and f"{cap[0]['delivered_bbl']:,.0f}" in page
 
 
+@pytest.mark.slow
 def test_voyages_per_month_match_voyages_per_vessel(current):
     data, _ = load(current)
     voyages = pl.read_parquet(current / "voyages.parquet").to_dicts()
@@ -155,6 +157,7 @@ class TableRows(HTMLParser):
             self.cell.append(text)
 
 
+@pytest.mark.slow
 def test_sanctioned_vessels_table_matches_voyages_and_sanctioned_vessels(current):
     data, _ = load(current)
     voyages = pl.read_parquet(current / "voyages.parquet")
@@ -184,6 +187,7 @@ def test_sanctioned_vessels_table_matches_voyages_and_sanctioned_vessels(current
         assert f"{voyage['volume_bbl']:,.0f}" in cells
 
 
+@pytest.mark.slow
 def test_dagster_metadata_markdown_embeds_the_headline_chart(current):
     data, _ = load(current)
     markdown = headline_markdown(data, current / REPORT_HTML)
@@ -203,6 +207,7 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
+@pytest.mark.slow
 def test_headless_chromium_renders_the_report_with_every_image(current, tmp_path):
     shot = tmp_path / "report.png"
     result = chromium(f"--screenshot={shot}", "--window-size=1400,3000", f"file://{current / REPORT_HTML}",
