@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.ingest import FRESH_SNAPSHOTS_CHECK
 from assets.checks import GX_SUITE_CHECK, PUBLISH_SET_CHECK
