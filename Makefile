@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test ui validate bench soak demo-data lock clean
+.PHONY: install run test check lint ui validate bench soak demo-data lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,22 @@ install: $(STAMP)
 run: install
 	$(BIN)/tankerwatch run
 
-test: install
-	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+# The report tests render the published page in a headless browser.
+/usr/bin/chromium:
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# The full suite, as CI runs it (.ci/run).
+test: install /usr/bin/chromium
 	$(BIN)/python -m pytest
+
+# The loop to live in while changing code: lint and every test not marked slow (the end-to-end runs).
+check: install lint /usr/bin/chromium
+	$(BIN)/python -m pytest -m "not slow" -q
+
+# Python by ruff, SQL by sqlfluff (DuckDB dialect, lower case); settings in pyproject.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint --processes 2 sql
 
 ui: install
 	mkdir -p .dagster_home
