@@ -4,10 +4,11 @@ Run with `python bench/gates_bench.py` (`--rows` to change the large size). Buil
 synthetic raw_ais_positions in a temporary DuckDB file, defines the real staging and
 intermediate AIS models on it (views: their gates compute them), then validates
 stg_ais_positions and int_ais_positions with their suites from expectations/; the copies the
-GX cases read are tables: 1M rows, and 2,000 rows (the size of a demo table). The gates against the whole model stage are
-measured by bench/model_bench.py. GX reads the whole table into pandas, so it runs at 1M rows only; the SQL
-executor runs at 1M and at full size. Every case runs in its own spawned process, so its
-peak RSS is its own; "cold" includes importing GX or pydantic, as a fresh Dagster step would.
+GX cases read are tables: 1M rows, and 2,000 rows (the size of a demo table). The gates against
+the whole model stage are measured by bench/model_bench.py. GX reads the whole table into pandas,
+so it runs on the copies only; the SQL executor runs on the copies and at full size. Every case
+runs in its own spawned process, so its peak RSS is its own; "cold" includes importing GX or
+pydantic, as a fresh Dagster step would.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def _case_models(path: str, queue) -> None:
             con.execute(f"create schema if not exists {schema}")
             for table in GATED:
                 con.execute(f"create or replace table {schema}.{table} as select * from main.{table} limit {size}")
-    queue.put({"case": "define the views " + " + ".join(MODELS), "rows": positions, "cold": seconds, "warm": None, "peak_rss_mb": _peak_rss_mb()})
+    case = "define the views " + " + ".join(MODELS)
+    queue.put({"case": case, "rows": positions, "cold": seconds, "warm": None, "peak_rss_mb": _peak_rss_mb()})
 
 
 def _case_gate(path: str, engine: str, table: str, queue) -> None:
@@ -111,7 +113,8 @@ def _case_gate(path: str, engine: str, table: str, queue) -> None:
         warm = time.perf_counter() - started
     if not result.success:
         raise SystemExit(f"gate failed on the synthetic table: {result.summary()}")
-    queue.put({"case": f"gate {engine} {table}", "rows": rows, "cold": cold, "warm": warm, "peak_rss_mb": _peak_rss_mb()})
+    case = f"gate {engine} {table}"
+    queue.put({"case": case, "rows": rows, "cold": cold, "warm": warm, "peak_rss_mb": _peak_rss_mb()})
 
 
 def measure(target, *args) -> dict:
@@ -150,7 +153,8 @@ def main() -> None:
         for r in results:
             seconds = r["warm"] if r["warm"] is not None else r["cold"]
             warm = "" if r["warm"] is None else f"{r['warm']:.2f}"
-            print(f"{r['case']:<62}{r['rows']:>12,}{r['cold']:>9.2f}{warm:>9}{r['rows'] / seconds:>15,.0f}{r['peak_rss_mb']:>13.0f}")
+            rate = r["rows"] / seconds
+            print(f"{r['case']:<62}{r['rows']:>12,}{r['cold']:>9.2f}{warm:>9}{rate:>15,.0f}{r['peak_rss_mb']:>13.0f}")
 
         full = [r for r in results if r["case"].startswith("gate duckdb_sql main.")]
         gate_cold = sum(r["cold"] for r in full)

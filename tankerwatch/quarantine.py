@@ -14,15 +14,17 @@ expectation of its suite conditioned on it is compiled to SQL
 
 in the same transaction as the build. Downstream models use only rows without a reason
 (int_port_calls still reads int_sightings' reject rows as places in a vessel's sequence, as it reads
-a repeated position, whose neighbours int_sightings judged with the row in use), the `rejects` mart lists the row with the reason like any other reject, and the gate, which evaluates
-the same predicates on the same rows, passes. How many rows each expectation took out is kept in
+a repeated position, whose neighbours int_sightings judged with the row in use), the `rejects` mart
+lists the row with the reason like any other reject, and the gate, which evaluates the same
+predicates on the same rows, passes. How many rows each expectation took out is kept in
 `quarantined_rows` and reported by a non-blocking WARN check (assets/checks.py).
 
 Tables are updated in place; a view is redefined with the reason computed in its select, since a
 view has no rows to update. A model with a gate window is updated and counted on the rows its gate
-has not seen (tankerwatch/gate_windows.py), so a night costs what it adds. The predicates are deterministic functions of the row, so a row that is
-quarantined once is quarantined again by every later build that recomputes it, and the rows an
-incremental build keeps are kept with the reason they already carry.
+has not seen (tankerwatch/gate_windows.py), so a night costs what it adds. The predicates are
+deterministic functions of the row, so a row that is quarantined once is quarantined again by
+every later build that recomputes it, and the rows an incremental build keeps are kept with the
+reason they already carry.
 
 Expectations a row cannot be taken out for stay blocking: keys (uniqueness), the table's columns,
 row counts and totals, and row-level expectations in models without `reject_reason` (marts and
@@ -117,7 +119,9 @@ def _reason_sql(violation: RowViolation) -> str:
     return f"'{_escape(reason_prefix(violation))}' || {violation.values} || ' (no rule foresaw it)'"
 
 
-def quarantine_model(con: duckdb.DuckDBPyConnection, model: Model, suite_dir: Path = EXPECTATIONS_DIR) -> list[Quarantined]:
+def quarantine_model(
+    con: duckdb.DuckDBPyConnection, model: Model, suite_dir: Path = EXPECTATIONS_DIR
+) -> list[Quarantined]:
     """Reject the rows of the just-built `model` that violate a quarantinable expectation of its suite,
     and record the counts; a no-op (returning []) for a model without such expectations."""
     suite_path = suite_dir / f"{model.name}.json"
@@ -198,10 +202,11 @@ def _record_counts(
     ).fetchall()
     con.execute("delete from quarantined_rows where table_name = ?", [table])
     out = []
-    for violation, rows in zip(violations, row):
+    for violation, rows in zip(violations, row, strict=True):
         out.append(Quarantined(table, violation.index, violation.label, int(rows)))
         con.execute(
-            "insert into quarantined_rows values (?, ?, ?, ?, now())", [table, violation.index, violation.label, int(rows)]
+            "insert into quarantined_rows values (?, ?, ?, ?, now())",
+            [table, violation.index, violation.label, int(rows)],
         )
     return out
 
