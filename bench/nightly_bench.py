@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench.isolated import run_isolated
 
+
 def _history(history_days: int, positions_per_year: int, work: str, queue) -> None:
     """The warehouse as last night left it: N days loaded, every model built, every gate passed; the new
     day's rows written aside for the timed run."""

@@ -10,14 +10,14 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import polars as pl
 
+from tankerwatch.errors import DataDirUnusable, SourcesFileError
 from tankerwatch.fetch import remove_partial_landings
 from tankerwatch.publish import current_version, remove_interrupted, resolve_current
-from tankerwatch.sources import load_sources
-from tankerwatch.errors import DataDirUnusable, SourcesFileError
 from tankerwatch.settings import (
     DATA_DIR_ENV,
     SOURCES_ENV,
@@ -26,6 +26,7 @@ from tankerwatch.settings import (
     resolve_data_paths,
     resolve_sources_file,
 )
+from tankerwatch.sources import load_sources
 
 LOCK_NAME = ".tankerwatch-run.lock"
 LOCK_WAIT_ENV = "TANKERWATCH_LOCK_WAIT_S"
@@ -137,12 +138,12 @@ def tidy_interrupted(paths: DataPaths) -> None:
 
 def parse_days(text: str | None) -> tuple[str, str]:
     """(first, last) day partition of a run from ``YYYY-MM-DD`` or ``FIRST..LAST``; both must be partitions."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from assets.partitions import DAILY_PARTITIONS, days_between, last_complete_day
 
     if not text:
-        day = last_complete_day(datetime.now(timezone.utc))
+        day = last_complete_day(datetime.now(UTC))
         return day, day
     first, _, last = text.partition("..")
     last = last or first

@@ -2,15 +2,15 @@
 
 import dagster as dg
 
+from assets.accounting import accounting_checks
+from assets.checks import build_suite_checks, publish_set_check, published_schema_check
 from assets.ingest import ingest_assets
 from assets.models import model_assets
 from assets.publish import publish_assets
 from assets.reference import reference_assets
 from assets.report import report_assets, report_checks
-from assets.accounting import accounting_checks
-from assets.checks import build_suite_checks, publish_set_check, published_schema_check
-from orchestration.jobs import full_pipeline_job
 from assets.resources import TankerwatchResource
+from orchestration.jobs import full_pipeline_job
 from orchestration.schedules import nightly_full_run
 from orchestration.sensors import imagery_drop_sensor
 from tankerwatch.ingest import KIND_TABLES

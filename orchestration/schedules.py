@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from orchestration.jobs import full_pipeline_job
 from assets.partitions import last_complete_day
+from orchestration.jobs import full_pipeline_job
 
 NIGHTLY_CRON = "0 2 * * *"
 

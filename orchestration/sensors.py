@@ -27,15 +27,15 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dagster as dg
 
-from orchestration.jobs import full_pipeline_job
 from assets.partitions import DAILY_PARTITIONS, last_complete_day
 from assets.resources import TankerwatchResource
+from orchestration.jobs import full_pipeline_job
 from tankerwatch.sources import DAY_PLACEHOLDER
 
 DROP_DIR_ENV = "TANKERWATCH_IMAGERY_DROP_DIR"
@@ -130,11 +130,11 @@ _DAY_IN_NAME = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 def drop_day(drop: DropFile, now: float) -> str:
     """The day partition a drop loads: the last date in its file name that is a partition, else the last
     complete UTC day."""
-    keys = set(DAILY_PARTITIONS.get_partition_keys(current_time=datetime.fromtimestamp(now, timezone.utc)))
+    keys = set(DAILY_PARTITIONS.get_partition_keys(current_time=datetime.fromtimestamp(now, UTC)))
     for day in reversed(_DAY_IN_NAME.findall(Path(drop.path).name)):
         if day in keys:
             return day
-    return last_complete_day(datetime.fromtimestamp(now, timezone.utc))
+    return last_complete_day(datetime.fromtimestamp(now, UTC))
 
 
 def _run_request(drop: DropFile, now: float) -> dg.RunRequest:

@@ -18,8 +18,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from tankerwatch import atomic
 from tankerwatch.gates import ExpectationFailure, GateResult, to_jsonable
@@ -78,7 +79,7 @@ def write_gate_docs(
     entry = {
         "page": page.name,
         "asset": asset,
-        "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "result": result.to_dict(),
     }
     _write_atomic(folder / f"{stem}{_SIDECAR_SUFFIX}", json.dumps(entry, sort_keys=True))
@@ -202,7 +203,7 @@ def _expectation_rows(result: GateResult, suite_path: Any) -> tuple[list[str], s
     # A failure we cannot place (e.g. "GX evaluated 3 of 4 expectations") means the
     # unmatched entries cannot be called passed.
     unsure = bool(leftover)
-    for i, ((etype, kwargs), hit) in enumerate(zip(entries, matched), 1):
+    for i, ((etype, kwargs), hit) in enumerate(zip(entries, matched, strict=True), 1):
         if hit is not None:
             rows.append(_failure_row(i, hit))
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def record_gate_result(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, 
             result.evaluated,
             result.passed,
             json.dumps(result.to_dict(), sort_keys=True),
-            datetime.now(timezone.utc),
+            datetime.now(UTC),
         ],
     )
 
@@ -240,7 +240,7 @@ def build_manifest(con: duckdb.DuckDBPyConnection, run_id: str, version_id: str)
     return {
         "run_id": run_id,
         "version": version_id,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tankerwatch_version": package_version("tankerwatch"),
         "tables": list(PUBLISHED_TABLES),
         "row_counts": {table: row_count(con, table) for table in PUBLISHED_TABLES},

@@ -138,7 +138,7 @@ def cap_years(voyages: pl.DataFrame, cap: pl.DataFrame) -> list[dict]:
         curve = [{**point, "date": point["date"].isoformat()} for point in daily.iter_rows(named=True)]
 
         def crossing(key: str) -> str | None:
-            return next((p["date"] for p in curve if p[key] > row["cap_bbl"]), None)
+            return next((p["date"] for p in curve if p[key] > row["cap_bbl"]), None)  # noqa: B023 (called in this iteration)
 
         years.append(
             {
@@ -304,13 +304,13 @@ def cap_figure(data: dict) -> Figure:
     if not years:
         return _empty(Figure(figsize=(11, 3)), "No voyages counted toward the cap in this set.")
     fig = Figure(figsize=(11, 4.6 * len(years)), layout="constrained")
-    for ax, year in zip(fig.subplots(len(years), 1, squeeze=False)[:, 0], years):
+    for ax, year in zip(fig.subplots(len(years), 1, squeeze=False)[:, 0], years, strict=True):
         start, end = dt.date(year["year"], 1, 1), dt.date(year["year"], 12, 31)
         curve = year["cumulative"]
         dates = [start, *[_date(p["date"]) for p in curve]]
 
         def series(key: str) -> list[float]:
-            return [0.0, *[p[key] for p in curve]]
+            return [0.0, *[p[key] for p in curve]]  # noqa: B023 (called in this iteration)
 
         ax.fill_between(dates, series("bbl_low"), series("bbl_high"), step="post", color=BAND_COLOR, alpha=0.35,
                         label="low-high estimate")
@@ -360,11 +360,11 @@ def voyages_figure(data: dict) -> Figure:
         label = f"{vessel['vessel_name']} ({imo})" + (" - sanctioned" if vessel["sanctioned"] else "")
         ax.bar(x, vessel["per_month"], bottom=bottom, color=palette[i % len(palette)], edgecolor="white",
                hatch=SANCTIONED_HATCH if vessel["sanctioned"] else None, linewidth=0.6, label=label)
-        bottom = [b + c for b, c in zip(bottom, vessel["per_month"])]
+        bottom = [b + c for b, c in zip(bottom, vessel["per_month"], strict=True)]
     if per["other"]["vessels"]:
         ax.bar(x, per["other"]["per_month"], bottom=bottom, color=OTHER_COLOR, edgecolor="white", linewidth=0.6,
                label=f"other ({per['other']['vessels']} vessels)")
-    for xi, total in zip(x, per["totals"]):
+    for xi, total in zip(x, per["totals"], strict=True):
         if total:
             ax.text(xi, total, str(total), ha="center", va="bottom", fontsize=10, fontweight="bold")
     ax.set_xticks(x, months, rotation=45 if len(months) > 12 else 0, ha="right" if len(months) > 12 else "center")
@@ -415,10 +415,10 @@ def map_figure(data: dict) -> Figure:
                    color=style["color"], edgecolor="black", linewidth=0.6, zorder=3, label=style["label"])
     _label_ports(ax, shown)
     if m["sts_transfers"]:
-        lat, lon = zip(*m["sts_transfers"])
+        lat, lon = zip(*m["sts_transfers"], strict=True)
         ax.scatter(lon, lat, marker="X", s=70, color="#6a3d9a", zorder=3, label="ship-to-ship transfer")
     if m["ais_dark_ends"]:
-        lat, lon = zip(*m["ais_dark_ends"])
+        lat, lon = zip(*m["ais_dark_ends"], strict=True)
         ax.scatter(lon, lat, marker="o", s=22, facecolor="none", edgecolor="#1b7837", zorder=3,
                    label="AIS went dark / reappeared")
     ax.plot([], [], color=CAP_COLOR, linewidth=2.5, label="load terminal -> DPRK port (legs)")
@@ -450,7 +450,7 @@ def _label_ports(ax: Any, ports: list[dict]) -> None:
 
         def clearance(side: tuple[int, int, str]) -> float:
             # offsets in points, compared in degrees: about 0.02 degrees a point at this figure size
-            lx, ly = x + side[0] * 0.02 + (0.25 if side[2] == "left" else -0.25), y + side[1] * 0.02
+            lx, ly = x + side[0] * 0.02 + (0.25 if side[2] == "left" else -0.25), y + side[1] * 0.02  # noqa: B023 (called in this iteration)
             return min([math.hypot(lx - a, ly - b) for a, b in placed] + [99.0])
 
         dx, dy, ha = max(sides, key=clearance)
@@ -578,7 +578,7 @@ Every number here is read from this set's parquet files; <a href="{REPORT_DATA}"
 {_cap_table(data)}
 
 <h2>Voyages per month</h2>
-{_figure(VOYAGES_FIGURE, "Voyages per month stacked by vessel", f"Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are designated by a loaded sanctions list." + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else ""))}
+{_figure(VOYAGES_FIGURE, "Voyages per month stacked by vessel", "Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are designated by a loaded sanctions list." + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else ""))}
 
 <h2>Ports and routes</h2>
 {_figure(MAP_FIGURE, "Map of load terminals, DPRK ports and legs between port calls", f"Port points from the project's port table; each arrow joins a vessel's consecutive port calls ({data['map']['calls']} published calls), thicker for more legs, numbered by legs." + (f" {data['map']['calls_at_unknown_ports']} calls at ports missing from the table are not drawn." if data['map']['calls_at_unknown_ports'] else ""))}
