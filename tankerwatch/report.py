@@ -99,7 +99,9 @@ def report_data(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv", to
         "created_at": manifest.get("created_at"),
         "tables": {
             name: (manifest.get("files", {}).get(name) or {}).get("sha256")
-            for name in ("voyages", "cap_tracker", "sanctioned_vessels", "port_calls", "sts_transfers", "ais_dark_periods")
+            for name in (
+                "voyages", "cap_tracker", "sanctioned_vessels", "port_calls", "sts_transfers", "ais_dark_periods"
+            )
         },
         "voyages": voyages.height,
         "vessels": voyages["imo"].n_unique(),
@@ -177,7 +179,10 @@ def voyages_per_month(voyages: pl.DataFrame, sanctioned_imos: set[str], top_vess
         by_month = dict(counts.filter(pl.col("imo") == imo).select("month", "voyages").iter_rows())
         per_month = [by_month.get(m, 0) for m in months]
         vessels.append(
-            {"imo": imo, "vessel_name": name, "sanctioned": imo in sanctioned_imos, "total": sum(per_month), "per_month": per_month}
+            {
+                "imo": imo, "vessel_name": name, "sanctioned": imo in sanctioned_imos,
+                "total": sum(per_month), "per_month": per_month,
+            }
         )
     vessels.sort(key=lambda v: (-v["total"], v["vessel_name"] or "", v["imo"]))
     # Naming all but one vessel and calling the last "other" would hide nothing; name it then.
@@ -187,7 +192,10 @@ def voyages_per_month(voyages: pl.DataFrame, sanctioned_imos: set[str], top_vess
         "months": months,
         "vessels": vessels,
         "shown": [v["imo"] for v in shown],
-        "other": {"vessels": len(rest), "per_month": [sum(v["per_month"][i] for v in rest) for i in range(len(months))]},
+        "other": {
+            "vessels": len(rest),
+            "per_month": [sum(v["per_month"][i] for v in rest) for i in range(len(months))],
+        },
         "totals": [sum(v["per_month"][i] for v in vessels) for i in range(len(months))],
     }
 
@@ -262,7 +270,9 @@ def map_data(port_calls: pl.DataFrame, ports: pl.DataFrame, version_dir: Path) -
     return {
         "ports": [
             {**p, "calls": calls_at.get(p["port_id"], 0)}
-            for p in ports.select("port_id", "port_name", "country_iso2", "role", "latitude", "longitude").iter_rows(named=True)
+            for p in ports.select(
+                "port_id", "port_name", "country_iso2", "role", "latitude", "longitude"
+            ).iter_rows(named=True)
         ],
         "legs": [
             {
@@ -400,7 +410,8 @@ def map_figure(data: dict) -> Figure:
         ax.annotate(
             "", xy=(b["longitude"], b["latitude"]), xytext=(a["longitude"], a["latitude"]),
             arrowprops={"arrowstyle": "-|>", "connectionstyle": "arc3,rad=0.12", "color": color,
-                        "alpha": 0.75, "linewidth": 0.8 + 4.2 * math.sqrt(leg["legs"] / most), "shrinkA": 6, "shrinkB": 6},
+                        "alpha": 0.75, "linewidth": 0.8 + 4.2 * math.sqrt(leg["legs"] / most),
+                        "shrinkA": 6, "shrinkB": 6},
         )
         mid_x = (a["longitude"] + b["longitude"]) / 2 + 0.06 * (a["latitude"] - b["latitude"])
         mid_y = (a["latitude"] + b["latitude"]) / 2 - 0.06 * (a["longitude"] - b["longitude"])
@@ -504,7 +515,9 @@ def headline_sentences(data: dict) -> list[str]:
 
 
 def _cap_table(data: dict) -> str:
-    head = ("year", "cap bbl", "voyages", "delivered bbl", "low", "high", "breach date", "low estimate", "high estimate")
+    head = (
+        "year", "cap bbl", "voyages", "delivered bbl", "low", "high", "breach date", "low estimate", "high estimate"
+    )
     rows = "".join(
         "<tr>" + "".join(
             [f"<td>{y['year']}</td>", f'<td class="n">{y["cap_bbl"]:,.0f}</td>', f'<td class="n">{y["voyages"]}</td>']
@@ -517,7 +530,8 @@ def _cap_table(data: dict) -> str:
 
 
 def _table(head: Iterable[str], rows: str, attrs: str) -> str:
-    return f"<table {attrs}><thead><tr>{''.join(f'<th>{_e(h)}</th>' for h in head)}</tr></thead><tbody>{rows}</tbody></table>"
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    return f"<table {attrs}><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _sanctioned_table(data: dict) -> str:
@@ -564,6 +578,22 @@ def _figure(name: str, alt: str, caption: str) -> str:
 def report_html(data: dict) -> str:
     per = data["voyages_per_month"]
     other = per["other"]["vessels"]
+    unknown_ports = data["map"]["calls_at_unknown_ports"]
+    cap_caption = (
+        "Cumulative barrels of the voyages that count toward the cap, by load departure date (UTC), with the "
+        "low-high estimate as a band; the dashed line is the cap, the vertical line the breach date and the shaded "
+        "span the breach dates of the high and low estimates."
+    )
+    voyages_caption = (
+        "Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are "
+        "designated by a loaded sanctions list."
+        + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else "")
+    )
+    map_caption = (
+        "Port points from the project's port table; each arrow joins a vessel's consecutive port calls "
+        f"({data['map']['calls']} published calls), thicker for more legs, numbered by legs."
+        + (f" {unknown_ports} calls at ports missing from the table are not drawn." if unknown_ports else "")
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>tankerwatch report {_e(data['version'])}</title>
 <style>{CSS}</style></head>
@@ -574,14 +604,14 @@ Every number here is read from this set's parquet files; <a href="{REPORT_DATA}"
 <div class="headline">{'<br>'.join(_e(s) for s in headline_sentences(data))}</div>
 
 <h2>The cap</h2>
-{_figure(CAP_FIGURE, "Cumulative barrels per year against the cap", "Cumulative barrels of the voyages that count toward the cap, by load departure date (UTC), with the low-high estimate as a band; the dashed line is the cap, the vertical line the breach date and the shaded span the breach dates of the high and low estimates.")}
+{_figure(CAP_FIGURE, "Cumulative barrels per year against the cap", cap_caption)}
 {_cap_table(data)}
 
 <h2>Voyages per month</h2>
-{_figure(VOYAGES_FIGURE, "Voyages per month stacked by vessel", "Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are designated by a loaded sanctions list." + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else ""))}
+{_figure(VOYAGES_FIGURE, "Voyages per month stacked by vessel", voyages_caption)}
 
 <h2>Ports and routes</h2>
-{_figure(MAP_FIGURE, "Map of load terminals, DPRK ports and legs between port calls", f"Port points from the project's port table; each arrow joins a vessel's consecutive port calls ({data['map']['calls']} published calls), thicker for more legs, numbered by legs." + (f" {data['map']['calls_at_unknown_ports']} calls at ports missing from the table are not drawn." if data['map']['calls_at_unknown_ports'] else ""))}
+{_figure(MAP_FIGURE, "Map of load terminals, DPRK ports and legs between port calls", map_caption)}
 
 <h2>Sanctioned vessels and their voyages</h2>
 {_sanctioned_table(data)}
@@ -593,7 +623,9 @@ Every number here is read from this set's parquet files; <a href="{REPORT_DATA}"
 
 
 def build_report(version_dir: Path, out_dir: Path | None = None, ports_csv: Path = SEEDS_DIR / "ports.csv") -> dict:
-    """Write report.html, report_data.json and the PNG figures of the set in `version_dir` to `out_dir`; return the data."""
+    """Write report.html, report_data.json and the PNG figures of the set in `version_dir` to `out_dir`.
+
+    Returns the report data."""
     out_dir = Path(out_dir or version_dir)
     data = report_data(version_dir, ports_csv)
     for name, draw in ((CAP_FIGURE, cap_figure), (VOYAGES_FIGURE, voyages_figure), (MAP_FIGURE, map_figure)):
@@ -639,4 +671,5 @@ def headline_markdown(data: dict, html_path: Path) -> str:
     _png(cap_figure(data), buffer, dpi=HEADLINE_DPI)
     image = base64.b64encode(buffer.getvalue()).decode("ascii")
     sentences = "\n\n".join(headline_sentences(data))
-    return f"{sentences}\n\n![cumulative barrels against the cap](data:image/png;base64,{image})\n\nReport: `{html_path}`\n"
+    chart = f"![cumulative barrels against the cap](data:image/png;base64,{image})"
+    return f"{sentences}\n\n{chart}\n\nReport: `{html_path}`\n"
