@@ -119,8 +119,12 @@ def source_accounting(con: duckdb.DuckDBPyConnection) -> list[dict]:
             "where source_row is null group by all"
         )
     else:
-        parse_rejected = "select null::varchar as source_name, null::varchar as snapshot_id, null::bigint as source_row where false"
-        null_parse_rejects = "select null::varchar as source_name, null::varchar as snapshot_id, 0::bigint as n where false"
+        parse_rejected = (
+            "select null::varchar as source_name, null::varchar as snapshot_id, null::bigint as source_row where false"
+        )
+        null_parse_rejects = (
+            "select null::varchar as source_name, null::varchar as snapshot_id, 0::bigint as n where false"
+        )
     later = (
         "select distinct source_name, snapshot_id, source_row from rejects "
         "where stage <> 'parse' and snapshot_id is not null and source_row is not null"
@@ -186,7 +190,9 @@ def source_accounting(con: duckdb.DuckDBPyConnection) -> list[dict]:
         order by s.kind, s.source_name, s.partition_day nulls first, s.snapshot_id
     """
     out = []
-    for kind, source, snapshot_id, roles, day, read, used, at_parse, later_, skipped, merged, skipped_json in fetch_all(con, sql):
+    for (
+        kind, source, snapshot_id, roles, day, read, used, at_parse, later_, skipped, merged, skipped_json
+    ) in fetch_all(con, sql):
         by_reason: dict[str, int] = {}
         for text in skipped_json or []:
             for reason, count in json.loads(text).items():
@@ -260,7 +266,9 @@ def published_files_frame(con: duckdb.DuckDBPyConnection, version_dir: Path) -> 
         file_rows = pl.scan_parquet(path).select(pl.len()).collect().item() if exists else None
         file_columns = list(pl.read_parquet_schema(path)) if exists else []
         warehouse_columns = [name for name, in fetch_all(
-            con, "select column_name from information_schema.columns where table_name = ? order by ordinal_position", [table]
+            con,
+            "select column_name from information_schema.columns where table_name = ? order by ordinal_position",
+            [table],
         )]
         rows.append(
             {
@@ -293,7 +301,9 @@ def cap_consistency_frame(version_dir: Path) -> pl.DataFrame:
             pl.col("delivered_bbl").alias("cap_delivered_bbl"),
         )
         .join(from_voyages, on="year", how="full", coalesce=True)
-        .with_columns((pl.col("cap_delivered_bbl") - pl.col("voyages_delivered_bbl")).abs().alias("delivered_difference_bbl"))
+        .with_columns(
+            (pl.col("cap_delivered_bbl") - pl.col("voyages_delivered_bbl")).abs().alias("delivered_difference_bbl")
+        )
         .sort("year")
     )
 
@@ -349,7 +359,9 @@ def report_consistency_frame(version_dir: Path) -> pl.DataFrame:
 
         per = data["voyages_per_month"]
         by_imo = {v["imo"]: v for v in per["vessels"]}
-        in_months = dict(fetch_all(con, "select strftime(load_departure_at, '%Y-%m'), count(*) from voyages group by 1"))
+        in_months = dict(
+            fetch_all(con, "select strftime(load_departure_at, '%Y-%m'), count(*) from voyages group by 1")
+        )
         for i, month in enumerate(per["months"]):
             stacked = sum(by_imo[imo]["per_month"][i] for imo in per["shown"]) + per["other"]["per_month"][i]
             compare("voyages_in_month", month, per["totals"][i], in_months.pop(month, 0))
@@ -358,7 +370,8 @@ def report_consistency_frame(version_dir: Path) -> pl.DataFrame:
             compare("voyages_in_month", month, None, count)
 
         vessels = {v["imo"]: v for v in data["sanctioned_vessels"]["with_voyages"]}
-        for imo, voyages, volume in fetch_all(con, "select imo, voyages, volume_bbl from sanctioned_vessels where voyages > 0"):
+        with_voyages = "select imo, voyages, volume_bbl from sanctioned_vessels where voyages > 0"
+        for imo, voyages, volume in fetch_all(con, with_voyages):
             shown = vessels.pop(imo, None) or {}
             compare("sanctioned_voyages", imo, shown.get("voyages"), voyages)
             compare("sanctioned_counted_bbl", imo, shown.get("counted_volume_bbl"), volume)
