@@ -43,7 +43,7 @@ ui: install
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-# Speed and memory of the ingest path; targets and results are in README.md ("Benchmarks").
+# Speed and memory of ingest, models, gates and a night; targets and latest results: docs/performance.md.
 bench: install
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python -m bench.model_bench
