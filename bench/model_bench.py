@@ -107,7 +107,8 @@ def main() -> None:
     for n_positions in args.sizes:
         with tempfile.TemporaryDirectory() as work:
             warehouse = Path(work) / "bench.duckdb"
-            results = {stage: run_stage(stage, warehouse, n_positions) for stage in ("load", "floor", "models", "gates")}
+            stages = ("load", "floor", "models", "gates")
+            results = {stage: run_stage(stage, warehouse, n_positions) for stage in stages}
         floor, models, gates = results["floor"]["seconds"], results["models"]["seconds"], results["gates"]["seconds"]
         notes = {
             "models": f"{models / floor:.1f}x floor (target <= 3x); {results['models']['voyages']:,} voyages",
@@ -115,7 +116,10 @@ def main() -> None:
         }
         for stage, r in results.items():
             rate = n_positions / r["seconds"]
-            print(f"{n_positions:>11,} {stage:<7}{r['seconds']:>9.1f}{rate:>12,.0f}{r['peak_rss_mb']:>13,.0f}  {notes.get(stage, '')}")
+            print(
+                f"{n_positions:>11,} {stage:<7}{r['seconds']:>9.1f}{rate:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
+                f"  {notes.get(stage, '')}"
+            )
 
 
 if __name__ == "__main__":

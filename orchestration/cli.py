@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--days: {exc}")
     paths = resolve_data_paths(args.data_dir)
     try:
-        wait_s = args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
+        wait_s = (
+            args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
+        )
     except ValueError:
         parser.error(f"${LOCK_WAIT_ENV} must be a number of seconds, not {os.environ.get(LOCK_WAIT_ENV)!r}")
     # Both are checked before anything runs: a mistyped path is one line, not a failure in every step.
@@ -249,7 +251,8 @@ def headline(published: Path) -> str:
     for row in cap.iter_rows(named=True):
         breach = (
             f"cap of {row['cap_bbl']:,.0f} bbl breached on {row['breach_date']} "
-            f"(low estimate {row['breach_date_low'] or 'not breached'}, high {row['breach_date_high'] or 'not breached'})"
+            f"(low estimate {row['breach_date_low'] or 'not breached'}, "
+            f"high {row['breach_date_high'] or 'not breached'})"
             if row["breach_date"]
             else f"cap of {row['cap_bbl']:,.0f} bbl not breached"
         )

@@ -24,7 +24,9 @@ GATED_ASSETS = [
 
 defs = dg.Definitions(
     assets=[*ingest_assets, *reference_assets, *model_assets, *publish_assets, *report_assets],
-    asset_checks=[*build_suite_checks(GATED_ASSETS), publish_set_check, published_schema_check, *report_checks, *accounting_checks],
+    asset_checks=[
+        *build_suite_checks(GATED_ASSETS), publish_set_check, published_schema_check, *report_checks, *accounting_checks
+    ],
     jobs=[full_pipeline_job],
     schedules=[nightly_full_run],
     sensors=[imagery_drop_sensor],

@@ -181,10 +181,16 @@ def imagery_drop_sensor(context: dg.SensorEvaluationContext, tankerwatch: Tanker
         return dg.SensorResult(skip_reason=dg.SkipReason(f"the drop folder is missing: {names}"), cursor=context.cursor)
     # Files that disappeared drop out of the cursor: one that comes back later is new again.
     new_cursor = json.dumps({f.path: f.fingerprint for f in files}, sort_keys=True)
-    waiting = f"; {len(unsettled)} file(s) still being written: {', '.join(Path(u).name for u in unsettled)}" if unsettled else ""
+    waiting = (
+        f"; {len(unsettled)} file(s) still being written: {', '.join(Path(u).name for u in unsettled)}"
+        if unsettled
+        else ""
+    )
     if seen is None:
         return dg.SensorResult(
-            skip_reason=dg.SkipReason(f"first evaluation: recorded {len(files)} existing file(s); runs start with the next new one{waiting}"),
+            skip_reason=dg.SkipReason(
+                f"first evaluation: recorded {len(files)} existing file(s); runs start with the next new one{waiting}"
+            ),
             cursor=new_cursor,
         )
     changed = [f for f in files if seen.get(f.path) != f.fingerprint]

@@ -159,7 +159,9 @@ def render_result_page(
 
 def render_index(entries: list[dict[str, Any]], run_id: str) -> str:
     """The run's index: every suite written so far, failing ones first."""
-    entries = sorted(entries, key=lambda e: (bool(e["result"]["success"]), str(e.get("asset")), e["result"]["suite_name"]))
+    entries = sorted(
+        entries, key=lambda e: (bool(e["result"]["success"]), str(e.get("asset")), e["result"]["suite_name"])
+    )
     failing = sum(1 for e in entries if not e["result"]["success"])
     rows = []
     for e in entries:

@@ -74,7 +74,9 @@ def fetch_vessels(
             for page in range(1, max_pages + 1):
                 params = dict(base_params) if since is None else {**base_params, "since": since}
                 page_where = f"{where}: search {query!r} page {page}"
-                body = _json_call(fetcher, "GET", endpoint, page_where, options, headers, token, token_env, params=params)
+                body = _json_call(
+                    fetcher, "GET", endpoint, page_where, options, headers, token, token_env, params=params
+                )
                 entries = _entries(body, page_where)
                 say(f"{page_where}: {len(entries)} vessel entries")
                 for entry in entries:
