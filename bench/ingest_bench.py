@@ -59,13 +59,17 @@ def write_opensanctions(path: Path, lines: int, seed: int = 2) -> None:
             kind = n % 3
             if kind == 0:
                 entity = {"id": f"v{n}", "schema": "Vessel", "caption": f"TANKER {n}", "properties": {
-                    "name": [f"TANKER {n}"], "alias": [f"ALIAS {n}"], "imoNumber": [f"IMO{rng.randrange(10**6, 10**7)}"],
+                    "name": [f"TANKER {n}"], "alias": [f"ALIAS {n}"],
+                    "imoNumber": [f"IMO{rng.randrange(10**6, 10**7)}"],
                     "flag": ["kp"], "deadweightTonnage": [str(rng.randrange(1000, 9000))]}, "datasets": ["sanctions"]}
             elif kind == 1:
                 entity = {"id": f"s{n}", "schema": "Sanction", "caption": "Sanction", "properties": {
-                    "entity": [f"v{n - 1}"], "authority": ["US Treasury"], "listingDate": ["2018-02-23"]}, "datasets": ["sanctions"]}
+                    "entity": [f"v{n - 1}"], "authority": ["US Treasury"], "listingDate": ["2018-02-23"]},
+                    "datasets": ["sanctions"]}
             else:
-                entity = {"id": f"p{n}", "schema": "Person", "caption": f"PERSON {n}", "properties": {"name": [f"PERSON {n}"]}}
+                entity = {
+                    "id": f"p{n}", "schema": "Person", "caption": f"PERSON {n}", "properties": {"name": [f"PERSON {n}"]}
+                }
             out.write(json.dumps(entity, separators=(",", ":")) + "\n")
 
 
@@ -87,7 +91,8 @@ def _parse_case(name: str, path: str, queue) -> None:
     from tankerwatch.parsers.opensanctions import parse_opensanctions_ftm
     from tankerwatch.parsers.sink import TableSink
 
-    parser = {"ais_nmea": parse_ais_nmea, "ofac_sdn_csv": parse_sdn_csv, "opensanctions_ftm": parse_opensanctions_ftm}[name]
+    parsers = {"ais_nmea": parse_ais_nmea, "ofac_sdn_csv": parse_sdn_csv, "opensanctions_ftm": parse_opensanctions_ftm}
+    parser = parsers[name]
     with tempfile.TemporaryDirectory() as spill:
         sink = TableSink(spill_dir=Path(spill))
         started = time.perf_counter()
@@ -118,13 +123,18 @@ def main() -> None:
         inputs = {
             "ais_nmea": (work_dir / "ais.nmea", lambda p: write_nmea(p, int(300_000 * args.scale))),
             "ofac_sdn_csv": (work_dir / "sdn.csv", lambda p: write_ofac(p, int(200 * args.scale))),
-            "opensanctions_ftm": (work_dir / "entities.ftm.json", lambda p: write_opensanctions(p, int(200_000 * args.scale))),
+            "opensanctions_ftm": (
+                work_dir / "entities.ftm.json", lambda p: write_opensanctions(p, int(200_000 * args.scale))
+            ),
         }
         print(f"{'case':<20}{'input MB':>10}{'rows':>12}{'seconds':>10}{'rows/s':>12}{'peak RSS MB':>13}")
         for name, (path, make) in inputs.items():
             make(path)
             r = measure(name, path)
-            print(f"{name:<20}{r['mb_in']:>10.1f}{r['rows']:>12,}{r['seconds']:>10.2f}{r['rows'] / r['seconds']:>12,.0f}{r['peak_rss_mb']:>13.0f}")
+            print(
+                f"{name:<20}{r['mb_in']:>10.1f}{r['rows']:>12,}{r['seconds']:>10.2f}"
+                f"{r['rows'] / r['seconds']:>12,.0f}{r['peak_rss_mb']:>13.0f}"
+            )
 
 
 if __name__ == "__main__":
