@@ -421,9 +421,9 @@ def test_a_snapshot_loaded_without_its_count_is_reloaded_or_blocks(demo_warehous
 # --- the whole run ---------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_the_published_manifest_accounts_for_every_record(tmp_path):
-    data_dir = tmp_path / "data"
-    assert main(["run", "--data-dir", str(data_dir)]) == 0
+def test_the_published_manifest_accounts_for_every_record(demo_run):
+    code, data_dir = demo_run
+    assert code == 0
     manifest = json.loads((resolve_current(data_dir / "published") / "manifest.json").read_text())
     accounting = {(e["source"], tuple(e["roles"])): e for e in manifest["accounting"]}
     assert len(accounting) == 7

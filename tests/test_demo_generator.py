@@ -23,7 +23,6 @@ import polars as pl
 import pytest
 from pyais import decode
 
-from orchestration.cli import main
 from scenarios.answer_key import answer_key
 from tankerwatch.publish import resolve_current
 
@@ -112,9 +111,9 @@ def test_the_answer_engine_regenerates_the_committed_truth(regenerated: tuple) -
 
 
 @pytest.fixture(scope="module")
-def demo_published(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("demo-run")
-    assert main(["run", "--data-dir", str(data_dir)]) == 0
+def demo_published(demo_run) -> Path:
+    code, data_dir = demo_run
+    assert code == 0
     current = resolve_current(data_dir / "published")
     assert current is not None, "the demo run published nothing"
     return current
