@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from orchestration.cli import main
 from tankerwatch import contracts
 from tankerwatch.contracts import ContractError, arrow_type, discover_contracts, load_contract
 from tankerwatch.models import BASE_TABLES, discover_models
@@ -281,13 +280,7 @@ def test_check_names_each_stale_file(tmp_path, capsys):
 # --- the built demo and its published files --------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    code = main(["run", "--data-dir", str(data_dir)])
-    return code, data_dir
-
-
+@pytest.mark.slow
 def test_every_built_demo_model_has_its_contracts_columns_and_types(demo_run):
     code, data_dir = demo_run
     assert code == 0
@@ -304,6 +297,7 @@ def test_every_built_demo_model_has_its_contracts_columns_and_types(demo_run):
         con.close()
 
 
+@pytest.mark.slow
 def test_published_parquet_carries_the_contracts_descriptions(demo_run):
     _, data_dir = demo_run
     current = resolve_current(data_dir / "published")
