@@ -8,7 +8,7 @@ runs in its own process against one DuckDB file, so each stage's peak RSS is its
 - models: every SQL model of sql/, in dependency order
 - gates:  every model's suite, in SQL (tankerwatch/gates_sql.py)
 
-Targets (README "Benchmarks"): models within 3x the floor at 10M positions, peak memory
+Targets (docs/performance.md): models within 3x the floor at 10M positions, peak memory
 under 4 GB, gates at most half of the model stage.
 """
 
