@@ -159,7 +159,10 @@ def test_gx_itself_drops_unknown_types_silently():
 @pytest.mark.parametrize(
     ("entry", "fragment"),
     [
-        ({"type": "expect_column_values_to_be_between", "kwargs": {"colum": "x", "min_value": 0}}, "expect_column_values_to_be_between"),
+        (
+            {"type": "expect_column_values_to_be_between", "kwargs": {"colum": "x", "min_value": 0}},
+            "expect_column_values_to_be_between",
+        ),
         ({"type": "expect_column_values_to_not_be_null", "kwarg": {"column": "x"}}, "unknown keys"),
         ({"type": "expect_column_values_to_not_be_null", "kwargs": ["x"]}, "'kwargs' must be an object"),
         ({"kwargs": {"column": "x"}}, "no 'type'"),
@@ -203,7 +206,14 @@ def test_not_json_and_missing_file(tmp_path):
 def test_load_suite_accepts_gx_exported_ids(tmp_path):
     path = write_suite(
         tmp_path,
-        [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo"}, "id": "4b1f", "meta": {"why": "x"}}],
+        [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "imo"},
+                "id": "4b1f",
+                "meta": {"why": "x"},
+            }
+        ],
         id="9a0c",
     )
     suite = gates.load_suite(path)
@@ -374,8 +384,14 @@ def test_gx_evaluates_structured_row_conditions_natively(tmp_path):
     path = write_suite(
         tmp_path,
         [
-            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "load_fraction", "max_value": 1, "row_condition": used}},
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "load_fraction", "row_condition": used}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "load_fraction", "max_value": 1, "row_condition": used},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "load_fraction", "row_condition": used},
+            },
         ],
     )
     result = gates.validate_frame(path, frame)
@@ -393,11 +409,23 @@ def test_gx_evaluates_structured_row_conditions_natively(tmp_path):
         ({"row_condition": "reject_reason.isnull()", "condition_parser": "pandas"}, "condition_parser"),
         ({"row_condition": "reject_reason.isnull()"}, "query string"),
         ({"row_condition": {"type": "nullity", "column": {"name": "reject_reason"}}}, "is_null"),
-        ({"row_condition": {"type": "comparison", "column": {"name": "imo"}, "operator": "NOT_IN", "parameter": ["1"]}}, "operator"),
+        (
+            {
+                "row_condition": {
+                    "type": "comparison",
+                    "column": {"name": "imo"},
+                    "operator": "NOT_IN",
+                    "parameter": ["1"],
+                }
+            },
+            "operator",
+        ),
     ],
 )
 def test_row_conditions_other_than_the_structured_form_are_refused(tmp_path, kwargs, fragment):
-    path = write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo", **kwargs}}])
+    path = write_suite(
+        tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "imo", **kwargs}}]
+    )
     with pytest.raises(gates.SuiteError, match=fragment) as info:
         gates.validate_frame(path, good_voyages())
     assert str(path) in str(info.value) and "#0" in str(info.value)

@@ -50,10 +50,12 @@ def _multiset(values):
 
 
 def assert_parity(gx, sql, context=""):
-    head = lambda r: (r.suite_name, r.table, r.stage, r.rows, r.success, r.evaluated, r.passed)
+    def head(r):
+        return (r.suite_name, r.table, r.stage, r.rows, r.success, r.evaluated, r.passed)
+
     assert head(sql) == head(gx), context
     assert [f.expectation_type for f in sql.failures] == [f.expectation_type for f in gx.failures], context
-    for g, s in zip(gx.failures, sql.failures):
+    for g, s in zip(gx.failures, sql.failures, strict=True):
         where = f"{context} {g.expectation_type} {g.kwargs}"
         assert s.column == g.column, where
         assert s.unexpected_count == g.unexpected_count, where
@@ -81,7 +83,11 @@ def check(con, tmp_path, expectations, table="t"):
 
 
 def failing(result, etype, **kwargs):
-    return [f for f in result.failures if f.expectation_type == etype and all(f.kwargs.get(k) == v for k, v in kwargs.items())]
+    return [
+        f
+        for f in result.failures
+        if f.expectation_type == etype and all(f.kwargs.get(k) == v for k, v in kwargs.items())
+    ]
 
 
 def load(con, table, columns, rows):
@@ -140,24 +146,45 @@ def test_nan_is_missing_and_decimal_and_hugeint_compare_as_float(con, tmp_path):
         exps += [
             {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": c}},
             {"type": "expect_column_values_to_be_between", "kwargs": {"column": c, "min_value": 0.1, "max_value": 2}},
-            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": [1.5, 0.1, 2.5, 1, 0.3]}},
+            {
+                "type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": c, "value_set": [1.5, 0.1, 2.5, 1, 0.3]},
+            },
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": c}},
         ]
-    exps.append({"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "d", "column_B": "f", "ignore_row_if": "neither"}})
-    exps.append({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["d", "f"], "ignore_row_if": "never"}})
+    exps.append(
+        {
+            "type": "expect_column_pair_values_to_be_equal",
+            "kwargs": {"column_A": "d", "column_B": "f", "ignore_row_if": "neither"},
+        }
+    )
+    exps.append(
+        {
+            "type": "expect_compound_columns_to_be_unique",
+            "kwargs": {"column_list": ["d", "f"], "ignore_row_if": "never"},
+        }
+    )
     gx, _ = check(con, tmp_path, exps)
     assert failing(gx, "expect_column_values_to_not_be_null", column="d")[0].unexpected_count == 2
 
 
 def test_signed_zero_and_nan_duplicates(con, tmp_path):
-    load(con, "t", [("d", "DOUBLE"), ("s", "VARCHAR")], [[0.0, "a"], [-0.0, "a"], [math.nan, "b"], [None, "b"], [2.0, None]])
+    load(
+        con,
+        "t",
+        [("d", "DOUBLE"), ("s", "VARCHAR")],
+        [[0.0, "a"], [-0.0, "a"], [math.nan, "b"], [None, "b"], [2.0, None]],
+    )
     check(
         con,
         tmp_path,
         [
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "d"}},
             {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["d", "s"]}},
-            {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["d", "s"], "ignore_row_if": "any_value_is_missing"}},
+            {
+                "type": "expect_compound_columns_to_be_unique",
+                "kwargs": {"column_list": ["d", "s"], "ignore_row_if": "any_value_is_missing"},
+            },
         ],
     )
 
@@ -177,7 +204,7 @@ def test_unique_counts_every_occurrence_and_samples_follow_row_order(con, tmp_pa
     first = failing(gx, "expect_column_values_to_be_unique", column="i")[0]
     assert first.unexpected_count == 60 and len(first.sample_values) == 10
     # More than ten unexpected values: the first ten in row order, as GX lists them.
-    for g, s in zip(gx.failures, sql.failures):
+    for g, s in zip(gx.failures, sql.failures, strict=True):
         assert s.sample_values == g.sample_values
 
 
@@ -201,12 +228,15 @@ def test_samples_keep_row_order_across_parallel_scans(con, tmp_path):
         [
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "s"}},
             {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["s", "p"]}},
-            {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "a", "column_B": "b", "or_equal": True}},
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "a", "column_B": "b", "or_equal": True},
+            },
             {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": "^id"}},
         ],
     )
     assert all(f.unexpected_count > 10 for f in gx.failures) and len(gx.failures) == 4
-    for g, s in zip(gx.failures, sql.failures):
+    for g, s in zip(gx.failures, sql.failures, strict=True):
         assert s.sample_values == g.sample_values
 
 
@@ -224,7 +254,10 @@ def test_samples_from_a_view_and_a_table_with_a_rowid_column(con, tmp_path):
 @pytest.mark.parametrize(
     ("types", "rows"),
     [
-        (("DOUBLE", "DOUBLE"), [[1.0, 2.0], [None, 1.0], [math.nan, 3.0], [None, None], [5.0, math.nan], [1.0, 1.0], [3.0, 2.0]]),
+        (
+            ("DOUBLE", "DOUBLE"),
+            [[1.0, 2.0], [None, 1.0], [math.nan, 3.0], [None, None], [5.0, math.nan], [1.0, 1.0], [3.0, 2.0]],
+        ),
         (
             ("TIMESTAMPTZ", "TIMESTAMPTZ"),
             [
@@ -235,7 +268,14 @@ def test_samples_from_a_view_and_a_table_with_a_rowid_column(con, tmp_path):
             ],
         ),
         (("VARCHAR", "VARCHAR"), [["b", "a"], ["a", "b"], [None, "a"], [None, None], ["a", "a"], ["B", "a"]]),
-        (("DATE", "TIMESTAMP"), [[dt.date(2024, 1, 2), dt.datetime(2024, 1, 1, 12)], [dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 12)], [None, None]]),
+        (
+            ("DATE", "TIMESTAMP"),
+            [
+                [dt.date(2024, 1, 2), dt.datetime(2024, 1, 1, 12)],
+                [dt.date(2024, 1, 1), dt.datetime(2024, 1, 1, 12)],
+                [None, None],
+            ],
+        ),
         (("BIGINT", "BIGINT"), [[1, 1], [3, 2], [2, 3], [None, None]]),
         # A null left in a nullable-integer column makes GX raise "boolean value of NA is ambiguous".
         (("BIGINT", "DOUBLE"), [[1, 1.0], [3, 2.0], [None, 3.0], [2, math.nan]]),
@@ -248,10 +288,22 @@ def test_pairs_with_missing_values(con, tmp_path, types, rows, ignore_row_if):
         con,
         tmp_path,
         [
-            {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "a", "column_B": "b", "or_equal": True, "ignore_row_if": ignore_row_if}},
-            {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if}},
-            {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if}},
-            {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if, "mostly": 0.5}},
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "a", "column_B": "b", "or_equal": True, "ignore_row_if": ignore_row_if},
+            },
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if},
+            },
+            {
+                "type": "expect_column_pair_values_to_be_equal",
+                "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if},
+            },
+            {
+                "type": "expect_column_pair_values_to_be_equal",
+                "kwargs": {"column_A": "a", "column_B": "b", "ignore_row_if": ignore_row_if, "mostly": 0.5},
+            },
         ],
     )
 
@@ -310,7 +362,12 @@ def either_of(*conditions):
     ids=repr,
 )
 def test_row_conditions_follow_pandas_null_semantics(con, tmp_path, condition):
-    load(con, "t", [("c", "DOUBLE"), ("a", "BIGINT"), ("flag", "BOOLEAN"), ("st", "VARCHAR"), ("s", "VARCHAR")], ROW_CONDITION_ROWS)
+    load(
+        con,
+        "t",
+        [("c", "DOUBLE"), ("a", "BIGINT"), ("flag", "BOOLEAN"), ("st", "VARCHAR"), ("s", "VARCHAR")],
+        ROW_CONDITION_ROWS,
+    )
     rc = {"row_condition": condition}
     check(
         con,
@@ -320,7 +377,10 @@ def test_row_conditions_follow_pandas_null_semantics(con, tmp_path, condition):
             {"type": "expect_column_values_to_be_between", "kwargs": {"column": "c", "min_value": 2, **rc}},
             {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "st", "value_set": ["a"], **rc}},
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "s", **rc}},
-            {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "c", "column_B": "a", "ignore_row_if": "either_value_is_missing", **rc}},
+            {
+                "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                "kwargs": {"column_A": "c", "column_B": "a", "ignore_row_if": "either_value_is_missing", **rc},
+            },
             {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["s", "st"], **rc}},
             {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 3, **rc}},
         ],
@@ -328,13 +388,24 @@ def test_row_conditions_follow_pandas_null_semantics(con, tmp_path, condition):
 
 
 def test_a_row_outside_the_condition_is_not_counted(con, tmp_path):
-    load(con, "t", [("c", "DOUBLE"), ("reject_reason", "VARCHAR")], [[1.0, None], [None, "a rule said so"], [None, None], [9.0, None]])
+    load(
+        con,
+        "t",
+        [("c", "DOUBLE"), ("reject_reason", "VARCHAR")],
+        [[1.0, None], [None, "a rule said so"], [None, None], [9.0, None]],
+    )
     gx, sql = check(
         con,
         tmp_path,
         [
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "c", "row_condition": null("reject_reason")}},
-            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "c", "max_value": 5, "row_condition": null("reject_reason")}},
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "c", "row_condition": null("reject_reason")},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "c", "max_value": 5, "row_condition": null("reject_reason")},
+            },
         ],
     )
     # The rejected row's missing value is not counted, only the used row's; likewise 9.0 of 2 values.
@@ -347,8 +418,14 @@ def test_row_condition_on_a_missing_column(con, tmp_path):
         con,
         tmp_path,
         [
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "c", "row_condition": cmp("s", "==", "y")}},
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "c", "row_condition": cmp("zz", "==", 1)}},
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "c", "row_condition": cmp("s", "==", "y")},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "c", "row_condition": cmp("zz", "==", 1)},
+            },
         ],
     )
     assert "zz" in sql.failures[1].exception
@@ -362,9 +439,15 @@ def test_mostly_uses_gx_arithmetic(con, tmp_path, mostly):
         tmp_path,
         [
             {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "c", "mostly": mostly}},
-            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "c", "max_value": 3.5, "mostly": mostly}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "c", "max_value": 3.5, "mostly": mostly},
+            },
             {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "s", "mostly": mostly}},
-            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": "^[ab]$", "mostly": mostly}},
+            {
+                "type": "expect_column_values_to_match_regex",
+                "kwargs": {"column": "s", "regex": "^[ab]$", "mostly": mostly},
+            },
             {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["s", "c"], "mostly": mostly}},
         ],
     )
@@ -412,10 +495,29 @@ def test_between_on_every_column_kind(con, tmp_path, rows):
     for column, kinds in COMPARABLE_BOUNDS.items():
         for kind in kinds:
             bound = BOUNDS[kind]
-            exps.append({"type": "expect_column_values_to_be_between", "kwargs": {"column": column, "min_value": bound}})
-            exps.append({"type": "expect_column_values_to_be_between", "kwargs": {"column": column, "max_value": bound, "strict_max": True}})
-    exps.append({"type": "expect_column_values_to_be_between", "kwargs": {"column": "i", "min_value": 3, "max_value": 1}})
-    exps.append({"type": "expect_column_values_to_be_between", "kwargs": {"column": "ts", "min_value": "2024-01-01T00:00:00", "max_value": "2024-01-02T12:00:00", "strict_min": True}})
+            exps.append(
+                {"type": "expect_column_values_to_be_between", "kwargs": {"column": column, "min_value": bound}}
+            )
+            exps.append(
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "kwargs": {"column": column, "max_value": bound, "strict_max": True},
+                }
+            )
+    exps.append(
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "i", "min_value": 3, "max_value": 1}}
+    )
+    exps.append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {
+                "column": "ts",
+                "min_value": "2024-01-01T00:00:00",
+                "max_value": "2024-01-02T12:00:00",
+                "strict_min": True,
+            },
+        }
+    )
     check(con, tmp_path, exps)
 
 
@@ -427,7 +529,10 @@ def test_a_bound_that_does_not_compare_with_its_column_is_refused(con, tmp_path,
     """GX fails such an expectation with an error on some tables (pandas raises once a value is
     compared); the SQL engine refuses it on any table, naming the bound and the column."""
     load(con, "t", TEMPORAL_COLUMNS, TEMPORAL_ROWS)
-    path = write_suite(tmp_path, [{"type": "expect_column_values_to_be_between", "kwargs": {"column": column, "min_value": BOUNDS[kind]}}])
+    path = write_suite(
+        tmp_path,
+        [{"type": "expect_column_values_to_be_between", "kwargs": {"column": column, "min_value": BOUNDS[kind]}}],
+    )
     with pytest.raises(gates.SuiteError, match=f"do not compare with .* column '{column}'"):
         validate_table_in_sql(con, "t", path)
     assert not gates.validate_table(con, "t", path).success
@@ -435,7 +540,20 @@ def test_a_bound_that_does_not_compare_with_its_column_is_refused(con, tmp_path,
 
 @pytest.mark.parametrize(
     "value_set",
-    [[True], [1], [1.0], ["1"], ["True"], ["2024-01-01T00:00:00+00:00"], ["2024-01-01"], [0.5], [None], [1, None], [], [0, 1, "a", "c"]],
+    [
+        [True],
+        [1],
+        [1.0],
+        ["1"],
+        ["True"],
+        ["2024-01-01T00:00:00+00:00"],
+        ["2024-01-01"],
+        [0.5],
+        [None],
+        [1, None],
+        [],
+        [0, 1, "a", "c"],
+    ],
 )
 def test_in_set_compares_like_series_isin(con, tmp_path, value_set):
     rows = [
@@ -447,7 +565,10 @@ def test_in_set_compares_like_series_isin(con, tmp_path, value_set):
     check(
         con,
         tmp_path,
-        [{"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": value_set}} for c, _ in TEMPORAL_COLUMNS],
+        [
+            {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": c, "value_set": value_set}}
+            for c, _ in TEMPORAL_COLUMNS
+        ],
     )
 
 
@@ -499,7 +620,9 @@ REGEX_PATTERNS = [
 
 @pytest.mark.parametrize("pattern", REGEX_PATTERNS)
 def test_sql_regex_matches_python_re_search(con, tmp_path, pattern):
-    path = write_suite(tmp_path, [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": pattern}}])
+    path = write_suite(
+        tmp_path, [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": pattern}}]
+    )
     load(con, "t", [("s", "VARCHAR")], [[subject] for subject in REGEX_SUBJECTS])
     result = validate_table_in_sql(con, "t", path)
     expected = sum(1 for subject in REGEX_SUBJECTS if not re.search(pattern, subject))
@@ -514,7 +637,9 @@ def test_regex_parity_with_gx_on_text_integer_and_boolean_columns(con, tmp_path)
         [("s", "VARCHAR"), ("i", "BIGINT"), ("b", "BOOLEAN")],
         [[s, n, n % 2 == 0] for n, s in enumerate(REGEX_SUBJECTS)] + [[None, None, None]],
     )
-    exps = [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": p}} for p in REGEX_PATTERNS]
+    exps = [
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": p}} for p in REGEX_PATTERNS
+    ]
     exps += [
         {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "i", "regex": r"^[0-9]$"}},
         {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "b", "regex": r"^True$"}},
@@ -525,14 +650,36 @@ def test_regex_parity_with_gx_on_text_integer_and_boolean_columns(con, tmp_path)
 @pytest.mark.parametrize(
     "pattern",
     [
-        r"^\d{7}$", r"\D", r"a\sb", r"^\w+$", r"\bword\b", r"\Z", r"^(?=a)", r"(?!a)b", r"(a)\1", r"(?i)kp",
-        r"(?x) ^ [A-Z] {2} $", r"a$b", r"(?m)^a$", r"a{1001}", r"a{,2}", r"a++", r"(?>ab)", r"[[:alpha:]]",
-        r"[]a]", r"[a-]", r"[a&&b]", r"\u0041", "([",
+        r"^\d{7}$",
+        r"\D",
+        r"a\sb",
+        r"^\w+$",
+        r"\bword\b",
+        r"\Z",
+        r"^(?=a)",
+        r"(?!a)b",
+        r"(a)\1",
+        r"(?i)kp",
+        r"(?x) ^ [A-Z] {2} $",
+        r"a$b",
+        r"(?m)^a$",
+        r"a{1001}",
+        r"a{,2}",
+        r"a++",
+        r"(?>ab)",
+        r"[[:alpha:]]",
+        r"[]a]",
+        r"[a-]",
+        r"[a&&b]",
+        r"\u0041",
+        "([",
     ],
 )
 def test_regex_outside_the_shared_dialect_is_refused_by_both_engines(tmp_path, con, pattern):
     load(con, "t", [("s", "VARCHAR")], [["a"]])
-    path = write_suite(tmp_path, [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": pattern}}])
+    path = write_suite(
+        tmp_path, [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": pattern}}]
+    )
     with pytest.raises(gates.SuiteError, match="regex"):
         validate_table_in_sql(con, "t", path)
     with pytest.raises(gates.SuiteError, match="regex"):
@@ -647,29 +794,123 @@ def test_schema_qualified_and_quoted_names(con, tmp_path):
 @pytest.mark.parametrize(
     ("entry", "fragment"),
     [
-        ({"type": "expect_column_values_to_be_a_sanctioned_tanker", "kwargs": {"column": "a"}}, "expect_column_values_to_be_a_sanctioned_tanker"),
-        ({"type": "expect_column_mean_to_be_between", "kwargs": {"column": "a", "min_value": 0}}, "expect_column_mean_to_be_between"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "result_format": "COMPLETE"}}, "result_format"),
+        (
+            {"type": "expect_column_values_to_be_a_sanctioned_tanker", "kwargs": {"column": "a"}},
+            "expect_column_values_to_be_a_sanctioned_tanker",
+        ),
+        (
+            {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "a", "min_value": 0}},
+            "expect_column_mean_to_be_between",
+        ),
+        (
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "result_format": "COMPLETE"}},
+            "result_format",
+        ),
         ({"type": "expect_column_values_to_be_between", "kwargs": {"colum": "a", "min_value": 0}}, "colum"),
         ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "a"}}, "cannot both be None"),
         ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": "soon"}}, "soon"),
-        ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": {"$PARAMETER": "x"}}}, "suite parameter"),
+        (
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": {"$PARAMETER": "x"}}},
+            "suite parameter",
+        ),
         ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "mostly": 1.5}}, "mostly"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": 'col("a") > 1', "condition_parser": "great_expectations"}}, "condition_parser"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": "a > 1"}}, "query string"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": {"type": "comparison", "column": {"name": "a"}, "operator": "IN", "parameter": [1, 2]}}}, "operator"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": {"type": "comparison", "column": "a", "operator": "==", "parameter": 1}}}, "column"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": {"type": "comparison", "column": {"name": "a"}, "operator": "==", "parameter": None}}}, "parameter"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": {"type": "and", "conditions": [{"type": "or", "conditions": [null("a"), null("s")]}, null("d")]}}}, "no OR inside"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": {"type": "pass_through", "pass_through_filter": "a > 1"}}}, "pass_through"),
-        ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": cmp("s", "==", 1)}}, "compares VARCHAR"),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a", "row_condition": 'col("a") > 1', "condition_parser": "great_expectations"},
+            },
+            "condition_parser",
+        ),
+        (
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a", "row_condition": "a > 1"}},
+            "query string",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {
+                    "column": "a",
+                    "row_condition": {
+                        "type": "comparison",
+                        "column": {"name": "a"},
+                        "operator": "IN",
+                        "parameter": [1, 2],
+                    },
+                },
+            },
+            "operator",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {
+                    "column": "a",
+                    "row_condition": {"type": "comparison", "column": "a", "operator": "==", "parameter": 1},
+                },
+            },
+            "column",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {
+                    "column": "a",
+                    "row_condition": {
+                        "type": "comparison",
+                        "column": {"name": "a"},
+                        "operator": "==",
+                        "parameter": None,
+                    },
+                },
+            },
+            "parameter",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {
+                    "column": "a",
+                    "row_condition": {
+                        "type": "and",
+                        "conditions": [{"type": "or", "conditions": [null("a"), null("s")]}, null("d")],
+                    },
+                },
+            },
+            "no OR inside",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a", "row_condition": {"type": "pass_through", "pass_through_filter": "a > 1"}},
+            },
+            "pass_through",
+        ),
+        (
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "a", "row_condition": cmp("s", "==", 1)},
+            },
+            "compares VARCHAR",
+        ),
         ({"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "ids", "value_set": ["a"]}}, "VARCHAR[]"),
         ({"type": "expect_column_values_to_match_regex", "kwargs": {"column": "d", "regex": "^1"}}, "DOUBLE"),
-        ({"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "s"}}, "does not compare"),
-        ({"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "s", "ignore_row_if": "any_value_is_missing"}}, "ignore_row_if"),
+        (
+            {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "s"}},
+            "does not compare",
+        ),
+        (
+            {
+                "type": "expect_column_pair_values_to_be_equal",
+                "kwargs": {"column_A": "a", "column_B": "s", "ignore_row_if": "any_value_is_missing"},
+            },
+            "ignore_row_if",
+        ),
         ({"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 5, "max_value": 1}}, "min_value"),
         ({"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["a"]}}, "two columns"),
-        ({"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "a"}}, "same column"),
+        (
+            {"type": "expect_column_pair_values_to_be_equal", "kwargs": {"column_A": "a", "column_B": "a"}},
+            "same column",
+        ),
     ],
 )
 def test_what_the_sql_executor_cannot_do_exactly_is_refused(con, tmp_path, entry, fragment):
@@ -683,7 +924,13 @@ def test_what_the_sql_executor_cannot_do_exactly_is_refused(con, tmp_path, entry
 
 def test_unknown_type_is_named_with_file_and_position(con, tmp_path):
     load(con, "t", [("a", "BIGINT")], [[1]])
-    path = write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}, {"type": "expect_column_kl_divergence_to_be_less_than", "kwargs": {"column": "a"}}])
+    path = write_suite(
+        tmp_path,
+        [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+            {"type": "expect_column_kl_divergence_to_be_less_than", "kwargs": {"column": "a"}},
+        ],
+    )
     with pytest.raises(gates.SuiteError) as info:
         validate_table_in_sql(con, "t", path)
     message = str(info.value)
@@ -696,7 +943,9 @@ def test_bad_suite_files_and_wrong_table_are_refused_like_gates(con, tmp_path):
     bad.write_text("{not json", encoding="utf-8")
     with pytest.raises(gates.SuiteError, match="not valid JSON"):
         validate_table_in_sql(con, "t", bad)
-    other = write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}], table="voyages")
+    other = write_suite(
+        tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}], table="voyages"
+    )
     with pytest.raises(gates.SuiteError, match="voyages"):
         validate_table_in_sql(con, "t", other)
     entry = write_suite(tmp_path, [{"type": "expect_column_values_to_not_be_null", "kwarg": {"column": "a"}}])
