@@ -3,6 +3,7 @@ model writes one of them as a literal of its own."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -113,3 +114,17 @@ def test_a_bad_entry_is_refused_with_the_file_named(tmp_path, entry, complaint):
     with pytest.raises(ValueError, match=complaint) as error:
         parameters.load(path)
     assert str(path) in str(error.value)
+
+
+def test_a_suite_bound_that_restates_a_parameter_equals_it():
+    """GX suites hold literal bounds; one that restates a parameter says so in its notes, and follows it."""
+    loaded = parameters.load()
+    restated = []
+    for path in sorted((SQL_DIR.parent / "expectations").glob("*.json")):
+        for entry in json.loads(path.read_text(encoding="utf-8"))["expectations"]:
+            named = [name for name in loaded if re.search(rf"\b{name}\b", str(entry.get("notes", "")))]
+            for name in named:
+                bounds = {entry["kwargs"].get("min_value"), entry["kwargs"].get("max_value")}
+                assert loaded[name].value in bounds, f"{path.name} {entry['kwargs'].get('column')}: {name}"
+                restated.append(name)
+    assert {"encounter_max_distance_km", "dark_port_max_distance_km"} <= set(restated)
