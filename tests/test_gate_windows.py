@@ -17,6 +17,8 @@ from tankerwatch.settings import EXPECTATIONS_DIR
 from tankerwatch.warehouse import connect, fetch_all
 from tests.synthetic_days import fleet, load_day, remove_day  # noqa: F401  (fleet is a fixture)
 
+pytestmark = pytest.mark.slow
+
 WINDOWED = ("stg_ais_positions", "int_ais_positions", "int_sighting_identities", "int_sightings")
 
 
