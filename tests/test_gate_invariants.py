@@ -2,7 +2,8 @@
 
 Every expectation of every suite is classified here, so a new one is covered (or refused) on its own:
 
-- a row-level expectation conditioned on `reject_reason` being null (quarantine.USED_ROWS) is quarantined (tankerwatch/quarantine.py):
+- a row-level expectation conditioned on `reject_reason` being null (quarantine.USED_ROWS) is
+  quarantined (tankerwatch/quarantine.py):
   for each one, a row violating it is fed to its model, once in a whole demo run with every such row at
   once and once on the table alone; the run publishes, the row is in `rejects` with the expectation as
   its reason, and the WARN check counts it;
@@ -11,8 +12,8 @@ Every expectation of every suite is classified here, so a new one is covered (or
 - a row-level expectation on a raw table must be part of the parser's contract (RAW_CONTRACT below);
 - a row-level expectation of a publish suite (a frame describing the written set against the warehouse)
   states set consistency;
-- a row-level expectation anywhere else (no `reject_reason`: references, intermediate tables, marts) is blocking and its suite must say, in meta.row_invariants, why upstream rejects
-  guarantee it.
+- a row-level expectation anywhere else (no `reject_reason`: references, intermediate tables, marts)
+  is blocking and its suite must say, in meta.row_invariants, why upstream rejects guarantee it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ LINEAGE = {"source_name", "snapshot_id", "source_row"}
 RAW_CONTRACT = {
     ("raw_ais_positions", "msg_type"): "the NMEA decoder emits only position messages of these types",
     ("raw_ais_static", "msg_type"): "the NMEA decoder emits only static messages of these types",
-    ("raw_ais_positions", "mmsi"): "the decoder reads the MMSI from every message (any 30-bit value: staging checks it)",
+    (
+        "raw_ais_positions",
+        "mmsi",
+    ): "the decoder reads the MMSI from every message (any 30-bit value: staging checks it)",
     ("raw_ais_static", "mmsi"): "the decoder reads the MMSI from every message (any 30-bit value: staging checks it)",
     ("raw_ofac_alt", "ent_num"): "an integer column: a line without it is a parse reject",
     ("raw_ofac_alt", "alt_num"): "an integer column: a line without it is a parse reject",
@@ -145,7 +149,9 @@ def _macros() -> dict[str, dict]:
     """The scalar macros of sql/macros.sql, by name, as the parse trees of their bodies."""
     text = (SQL_DIR / "macros.sql").read_text(encoding="utf-8")
     out = {}
-    for match in re.finditer(r"create or replace macro ([a-z_0-9]+)\s*\([^)]*\)\s+as\s+(.*?);\s*$", text, re.S | re.M):
+    # A statement may end in a comment (the SQL linter's noqa).
+    statement = r"create or replace macro ([a-z_0-9]+)\s*\([^)]*\)\s+as\s+(.*?);[ \t]*(?:--[^\n]*)?$"
+    for match in re.finditer(statement, text, re.S | re.M):
         body = match.group(2)
         if body.lstrip().lower().startswith("table"):
             continue
@@ -253,12 +259,12 @@ def test_int_sightings_writes_both_kinds_of_further_position():
 def _row_dicts(con, sql: str, params: Any = None) -> list[dict]:
     cursor = con.execute(sql, params or {})
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _column_types(con, relation: str) -> dict[str, str]:
     relation_ = con.sql(f"select * from {relation}")
-    return {n: str(t) for n, t in zip(relation_.columns, relation_.types)}
+    return {n: str(t) for n, t in zip(relation_.columns, relation_.types, strict=True)}
 
 
 def _shift(value: Any, sql_type: str, direction: int) -> Any:
@@ -274,13 +280,13 @@ def _shift(value: Any, sql_type: str, direction: int) -> Any:
 def _bound(value: Any, sql_type: str) -> Any:
     if sql_type.startswith("TIMESTAMP") and isinstance(value, str):
         parsed = dt.datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo or sql_type == "TIMESTAMP" else parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed if parsed.tzinfo or sql_type == "TIMESTAMP" else parsed.replace(tzinfo=dt.UTC)
     return value
 
 
 def _typed_value(sql_type: str) -> Any:
     if sql_type.startswith("TIMESTAMP"):
-        return dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+        return dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     if sql_type == "DATE":
         return dt.date(2024, 6, 1)
     if sql_type == "VARCHAR":
@@ -312,7 +318,9 @@ def _blank_row(types: dict[str, str], entries: list[dict]) -> dict:
             elif entry["type"] == "expect_column_values_to_be_in_set":
                 value = kwargs["value_set"][0]
             elif entry["type"] == "expect_column_values_to_be_between":
-                value = _bound(kwargs["min_value"] if kwargs.get("min_value") is not None else kwargs["max_value"], types[column])
+                value = _bound(
+                    kwargs["min_value"] if kwargs.get("min_value") is not None else kwargs["max_value"], types[column]
+                )
         row[column] = value
     return {name: value for name, value in row.items() if name in types}
 
@@ -331,7 +339,9 @@ def violating_row(con, relation: str, entry: dict, entries: list[dict]) -> dict:
     rows = _row_dicts(con, f"select * from {relation} where {sql.text} limit 1", dict(sql.params))
     if not rows:
         # No used row meets the extra condition: take one and make it meet the condition's is-null terms.
-        rows = _row_dicts(con, f"select * from {relation} where reject_reason is null limit 1") or [_blank_row(types, entries)]
+        rows = _row_dicts(con, f"select * from {relation} where reject_reason is null limit 1") or [
+            _blank_row(types, entries)
+        ]
         terms = condition.tree[1] if condition.tree[0] == "and" else [condition.tree]
         for column in (term[1] for term in terms if term[0] == "nullity" and term[2]):
             rows[0][column] = None
@@ -500,13 +510,20 @@ def test_quarantine_on_each_table_rejects_exactly_the_violating_rows(demo_wareho
         con.execute(f"drop {'view' if kind[0][0] == 'VIEW' else 'table'} {relation}")
         con.execute(f"alter table copy_rows rename to {relation}")
         used_before = con.execute(f"select count(*) from {relation} where reject_reason is null").fetchall()[0][0]
-        rows = [violating_row(con, relation, SUITES[name]["expectations"][i], SUITES[name]["expectations"]) for i in indexes]
+        rows = [
+            violating_row(con, relation, SUITES[name]["expectations"][i], SUITES[name]["expectations"]) for i in indexes
+        ]
         _insert(con, name, rows)
         counts = quarantine_model(con, dataclasses.replace(model, materialized="table", gate_window=None))
         assert {c.expectation_index: c.rows for c in counts} == {i: 1 for i in indexes}
         used_after = con.execute(f"select count(*) from {relation} where reject_reason is null").fetchall()[0][0]
         assert used_after == used_before, "the quarantine took out rows the rules had used"
-        reasons = [r for (r,) in con.execute(f"select reject_reason from {relation} where starts_with(reject_reason, ?)", [QUARANTINE_PREFIX]).fetchall()]
+        reasons = [
+            r
+            for (r,) in con.execute(
+                f"select reject_reason from {relation} where starts_with(reject_reason, ?)", [QUARANTINE_PREFIX]
+            ).fetchall()
+        ]
         assert len(reasons) == len(indexes)
         result = validate_table_in_sql(con, name, EXPECTATIONS_DIR / f"{name}.json")
         assert result.success, result.summary()
@@ -523,7 +540,10 @@ def test_the_gate_without_quarantine_would_have_failed(demo_warehouse, tmp_path)
     indexes = [i for n, i in QUARANTINABLE if n == name]
     with duckdb.connect(str(path)) as con:
         con.execute("set TimeZone = 'UTC'")
-        rows = [violating_row(con, quote_identifier(name), SUITES[name]["expectations"][i], SUITES[name]["expectations"]) for i in indexes]
+        rows = [
+            violating_row(con, quote_identifier(name), SUITES[name]["expectations"][i], SUITES[name]["expectations"])
+            for i in indexes
+        ]
         _insert(con, name, rows)
         result = validate_table_in_sql(con, name, EXPECTATIONS_DIR / f"{name}.json")
     assert not result.success
@@ -533,7 +553,7 @@ def test_the_gate_without_quarantine_would_have_failed(demo_warehouse, tmp_path)
 # --- night after night ------------------------------------------------------------------------------
 
 
-def test_a_quarantined_row_stays_rejected_night_after_night(tmp_path, fleet):
+def test_a_quarantined_row_stays_rejected_night_after_night(tmp_path, fleet):  # noqa: F811
     """A static report with a draught no rule bounds (30 m) in an early day: rejected by its expectation,
     and still rejected, listed once and counted once after later nights' incremental builds."""
     from bench.model_bench import load_raw
@@ -548,9 +568,7 @@ def test_a_quarantined_row_stays_rejected_night_after_night(tmp_path, fleet):
 
     def check(con) -> None:
         [(reason,)] = con.execute("select reject_reason from stg_ais_static where source_row = ?", [odd_row]).fetchall()
-        assert reason == (
-            f"{QUARANTINE_PREFIX}column_values_to_be_between on draught_m: 30.0 (no rule foresaw it)"
-        )
+        assert reason == (f"{QUARANTINE_PREFIX}column_values_to_be_between on draught_m: 30.0 (no rule foresaw it)")
         listed = con.execute(
             "select count(*) from rejects where table_name = 'stg_ais_static' and source_row = ?", [odd_row]
         ).fetchall()
