@@ -22,8 +22,8 @@ run: install
 /usr/bin/chromium:
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-# The full suite, as CI runs it (.ci/run).
-test: install /usr/bin/chromium
+# The full suite, as CI runs it (.ci/run): lint, then every test.
+test: install lint /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 # The loop to live in while changing code: lint and every test not marked slow (the end-to-end runs).

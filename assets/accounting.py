@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.publish import CANDIDATE_KEY, candidate_dir
 from assets.checks import GATE, check_metadata, docs_metadata
+from assets.publish import CANDIDATE_KEY, candidate_dir
 from assets.resources import TankerwatchResource
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish_set import accounting_frame, record_gate_result, unaccounted_snapshots

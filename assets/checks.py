@@ -12,10 +12,10 @@ from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
 from tankerwatch.gate_windows import validate_gate
 from tankerwatch.gates import GateResult, validate_frame
 from tankerwatch.models import discover_models
-from tankerwatch.quarantine import QUARANTINE_CHECK, quarantinable_indexes, quarantined_counts
 from tankerwatch.publish_set import cap_consistency_frame, published_files_frame, record_gate_result
 from tankerwatch.published_schema import CHECK_NAME as PUBLISHED_SCHEMA_CHECK
 from tankerwatch.published_schema import SCHEMA_FILE, schema_frame
+from tankerwatch.quarantine import QUARANTINE_CHECK, quarantinable_indexes, quarantined_counts
 from tankerwatch.settings import EXPECTATIONS_DIR
 
 GX_SUITE_CHECK = "great_expectations_suite"

@@ -6,7 +6,7 @@ its days in one run (each day's window deleted and inserted again), then the mod
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -41,4 +41,4 @@ def partition_days(context: dg.AssetExecutionContext) -> list[str]:
 
 def last_complete_day(now: datetime) -> str:
     """The UTC day before ``now``: the newest day whose files a feed has finished writing."""
-    return (now.astimezone(timezone.utc).date() - timedelta(days=1)).isoformat()
+    return (now.astimezone(UTC).date() - timedelta(days=1)).isoformat()

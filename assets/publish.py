@@ -1,7 +1,7 @@
 """Publish assets: write a complete candidate version, then switch published/current to it once gated."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -43,7 +43,7 @@ def candidate_dir(instance: dg.DagsterInstance, tankerwatch: TankerwatchResource
 )
 def publish_candidate(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
     """One new version directory under published/versions/ holding every published table as parquet plus manifest.json; not yet visible to consumers."""
-    version_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{context.run_id[:8]}"
+    version_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{context.run_id[:8]}"
     published = tankerwatch.paths().published
     with tankerwatch.warehouse() as con:
         manifest = build_manifest(con, context.run_id, version_id)

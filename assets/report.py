@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
 from assets.checks import GATE, GX_SUITE_CHECK, check_metadata
+from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
 from assets.resources import TankerwatchResource
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish_set import record_gate_result, report_consistency_frame

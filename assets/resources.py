@@ -1,8 +1,8 @@
 """The one resource every asset uses: which sources file, which data directory, which product."""
 
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import dagster as dg
 import duckdb

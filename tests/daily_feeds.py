@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -32,7 +32,7 @@ def _imagery_by_day() -> tuple[list[str], dict[str, list[list[str]]]]:
         header = next(reader)
         by_day: dict[str, list[list[str]]] = {}
         for row in reader:
-            observed = datetime.fromisoformat(row[1]).astimezone(timezone.utc)
+            observed = datetime.fromisoformat(row[1]).astimezone(UTC)
             by_day.setdefault(observed.date().isoformat(), []).append(row)
     return header, by_day
 
@@ -43,7 +43,7 @@ def _ais_by_day() -> dict[str, list[str]]:
     for line in (DEMO / "sightings" / "ais_2024.nmea").read_text(encoding="ascii").splitlines():
         fragment = _FRAGMENT.search(line)
         if day is None or fragment is None or fragment.group(2) == "1":
-            day = datetime.fromtimestamp(int(_TAG_TIME.search(line).group(1)), timezone.utc).date().isoformat()
+            day = datetime.fromtimestamp(int(_TAG_TIME.search(line).group(1)), UTC).date().isoformat()
         by_day.setdefault(day, []).append(line)
     return by_day
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -12,7 +12,7 @@ from scenarios.positions import generate_fleet_registry, generate_positions, gen
 N_POSITIONS = 400_000  # a year at this rate; the test keeps its first weeks
 N_VESSELS = 8
 SEED = 11
-FIRST_DAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
+FIRST_DAY = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

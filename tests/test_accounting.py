@@ -15,10 +15,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tankerwatch import ingest as ingest_module
 from orchestration.cli import main
+from tankerwatch import ingest as ingest_module
 from tankerwatch.errors import FetchError, ParseError
 from tankerwatch.fetch import Snapshot
+from tankerwatch.gates import validate_frame
 from tankerwatch.ingest import IngestError, fetch_and_parse, ingest_kind, load_parsed
 from tankerwatch.models import build_all
 from tankerwatch.parsers.ais_dma import parse_ais_dma_csv
@@ -34,7 +35,6 @@ from tankerwatch.parsers.un_xml import parse_un_consolidated
 from tankerwatch.pipeline import load_references
 from tankerwatch.publish import resolve_current
 from tankerwatch.publish_set import accounting_frame, source_accounting, unaccounted_snapshots
-from tankerwatch.gates import validate_frame
 from tankerwatch.settings import EXPECTATIONS_DIR, REPO_ROOT
 from tankerwatch.sources import load_sources
 from tankerwatch.warehouse import connect, fetch_all

@@ -41,7 +41,7 @@ def write(folder: Path, text: str) -> Path:
          "line 5: the key 'sources' appears twice (first on line 1)"),
         (f"sources:\n  registry: &base\n{REGISTRY}  copy: *base\n", "line 2: the anchor &base is not allowed"),
         ("defaults: &d {retries: 2}\nsources:\n  registry:\n" + REGISTRY, "line 1: the anchor &d is not allowed"),
-        (f"sources:\n  registry:\n    <<: {{kind: registry_csv}}\n    url: registry.csv\n",
+        ("sources:\n  registry:\n    <<: {kind: registry_csv}\n    url: registry.csv\n",
          "line 3: the merge key '<<' is not allowed"),
     ],
     ids=["source-name-twice", "setting-twice", "top-level-twice", "anchor-and-alias", "anchor-alone", "merge-key"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -18,8 +18,8 @@ import polars as pl
 import pytest
 
 from assets.partitions import DAILY_PARTITIONS, FIRST_DAY, days_between, last_complete_day
-from orchestration.schedules import nightly_full_run
 from orchestration.cli import main, parse_days
+from orchestration.schedules import nightly_full_run
 from tankerwatch.errors import SourcesFileError
 from tankerwatch.ingest import fetch_and_parse, ingest_kind
 from tankerwatch.publish import resolve_current
@@ -243,14 +243,14 @@ def test_slots_follow_the_sources_file(feeds, tmp_path):
 
 
 def test_the_nightly_schedule_loads_the_day_that_just_ended():
-    tick = datetime(2024, 5, 11, 2, 0, tzinfo=timezone.utc)
+    tick = datetime(2024, 5, 11, 2, 0, tzinfo=UTC)
     request = nightly_full_run(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.partition_key == "2024-05-10"
     assert request.run_key == "nightly-2024-05-10"
     assert request.partition_key in DAILY_PARTITIONS.get_partition_keys(current_time=tick)
     # Around the year's end and on a leap day, the previous day is still a calendar day.
-    assert last_complete_day(datetime(2025, 1, 1, 2, tzinfo=timezone.utc)) == "2024-12-31"
-    assert last_complete_day(datetime(2024, 3, 1, 2, tzinfo=timezone.utc)) == "2024-02-29"
+    assert last_complete_day(datetime(2025, 1, 1, 2, tzinfo=UTC)) == "2024-12-31"
+    assert last_complete_day(datetime(2024, 3, 1, 2, tzinfo=UTC)) == "2024-02-29"
 
 
 def test_days_given_to_a_run_must_be_partitions_in_order():

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.ingest import FRESH_SNAPSHOTS_CHECK
 from assets.checks import GX_SUITE_CHECK, PUBLISH_SET_CHECK
+from assets.ingest import FRESH_SNAPSHOTS_CHECK
 from orchestration.definitions import defs
 from tankerwatch.models import discover_models
 from tankerwatch.quarantine import QUARANTINE_CHECK

@@ -7,7 +7,7 @@ import hashlib
 import json
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -105,7 +105,7 @@ def test_429_with_retry_after_seconds_waits_exactly_that_long(fetcher, server, t
 
 
 def test_retry_after_as_an_http_date_is_a_wait_until_then(fetcher, server, tmp_path, sleeps):
-    when = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=3), usegmt=True)
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=3), usegmt=True)
     server.script("/sdn.csv", Reply(503, headers={"Retry-After": when}), Reply(200, SDN))
     fetch(fetcher, tmp_path, server.url("/sdn.csv"))
     assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 3.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -248,7 +248,7 @@ def vdm(data: dict, seq_id: int | None = None) -> list[str]:
 
 
 def utc(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 T_MOORED = 1709800000  # 2024-03-07 08:26:40 UTC
@@ -333,7 +333,7 @@ def test_hand_file_positions(hand) -> None:
         "latitude": 42.7452, "longitude": 133.0712, "speed_knots": 0.1, "course": 12.3,
         "heading": 45, "nav_status": 5,
     }
-    assert rows[1]["received_at"] == datetime(2024, 3, 7, 8, 26, 40, tzinfo=timezone.utc)
+    assert rows[1]["received_at"] == datetime(2024, 3, 7, 8, 26, 40, tzinfo=UTC)
     # Not-available sentinels are kept as transmitted; no tag block leaves received_at null.
     assert rows[3] == {
         "source_row": 3, "received_at": None, "msg_type": 1, "mmsi": "002579999",

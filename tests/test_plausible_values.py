@@ -5,7 +5,7 @@ nowhere downstream, while the plausible rows beside it are used."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import reduce
 
 import polars as pl
@@ -30,7 +30,7 @@ def ship_imo(six_digits: str) -> str:
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 # --- the rule, in sql/macros.sql ---------------------------------------------------------
@@ -192,7 +192,7 @@ AIS_POSITIONS = [
     ({"received_at": utc("1970-01-01T00:00:00"), "msg_type": 1, "mmsi": GOOD_MMSI, "latitude": 41.5,
       "longitude": 131.5}, "AIS receiver time 1970-01-01 00:00:00+00 is before 1990-01-01"),
     # a tag block of 11 digits, c:99999999999
-    ({"received_at": datetime.fromtimestamp(99999999999, timezone.utc), "msg_type": 1, "mmsi": GOOD_MMSI,
+    ({"received_at": datetime.fromtimestamp(99999999999, UTC), "msg_type": 1, "mmsi": GOOD_MMSI,
       "latitude": 41.5, "longitude": 131.5}, "AIS receiver time 5138-11-16 09:46:39+00 is more than a day after the run"),
     ({"received_at": utc("2024-03-01T01:00:00"), "msg_type": 1, "mmsi": GOOD_MMSI, "latitude": 95.0,
       "longitude": 131.5}, "position is not a finite coordinate within ±90/±180 (lat 95.0, lon 131.5)"),

@@ -6,7 +6,7 @@ earlier one; the run that publishes must see that failure, and list every gate i
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -30,7 +30,7 @@ def record(con, run_id: str, asset: str, success: bool, at: datetime) -> None:
 
 
 def test_the_newest_result_of_each_gate_counts_whichever_run_made_it():
-    start = datetime(2024, 5, 11, 2, tzinfo=timezone.utc)
+    start = datetime(2024, 5, 11, 2, tzinfo=UTC)
     with connect(":memory:") as con:
         record(con, "ingest-run", "raw_ais_positions", True, start)
         record(con, "model-run", "int_vessel_capacities", False, start + timedelta(minutes=1))
@@ -74,7 +74,7 @@ def test_a_gate_that_failed_in_an_earlier_run_of_a_backfill_stops_the_publish(pu
     data_dir, config = published_once
     before = current_version(data_dir / "published")
     with connect(data_dir / "warehouse.duckdb") as con:
-        record(con, "earlier-backfill-run", "int_vessel_capacities", False, datetime.now(timezone.utc))
+        record(con, "earlier-backfill-run", "int_vessel_capacities", False, datetime.now(UTC))
     last_run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         run_config=config, asset_selection=PUBLISH_STEPS, instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import assets.checks
-from tankerwatch import published_schema as ps
 from orchestration.cli import main
+from tankerwatch import published_schema as ps
 from tankerwatch.gates import validate_frame
 from tankerwatch.publish import current_version, list_versions, resolve_current
 from tankerwatch.publish_set import PUBLISHED_TABLES

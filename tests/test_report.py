@@ -246,7 +246,7 @@ def test_headless_chromium_renders_the_report_with_every_image(current, tmp_path
 
 # --- hand-made sets ----------------------------------------------------------------------------
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 VOYAGE_SCHEMA = {
     "voyage_id": pl.String, "imo": pl.String, "vessel_name": pl.String, "flag": pl.String, "load_port": pl.String,
     "load_departure_at": pl.Datetime("us", "UTC"), "discharge_port": pl.String, "destination_status": pl.String,

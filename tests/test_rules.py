@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -128,7 +128,7 @@ def test_a_vessels_last_draught_report_stays_in_force_for_24_hours(tmp_path):
     the vessel's last report (every night's newest), whatever reports of the same draught came before it."""
     registry = generate_fleet_registry(1, seed=1, n_positions=1000)
     [mmsi] = registry["mmsi"].to_list()
-    at = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    at = datetime(2024, 3, 1, tzinfo=UTC)
     [(summer_draught,)] = registry.filter(pl.col("mmsi") == mmsi).select(pl.col("summer_draught_m").cast(pl.Float64)).rows()
     # laden, then empty reported twice (one run of one draught, the vessel's last)
     reports = [(at, summer_draught * 0.95), (at + timedelta(hours=2), summer_draught * 0.5), (at + timedelta(hours=4), summer_draught * 0.5)]
@@ -278,8 +278,8 @@ def test_sanctions_status_is_taken_as_of_each_voyage(tmp_path):
 
 def test_cap_breach_date_is_the_first_day_the_cumulative_volume_exceeds_the_cap(tmp_path):
     with connect(tmp_path / "w.duckdb") as con:
-        from tankerwatch.reference import load_volume_assumptions
         from tankerwatch.models import build_model, discover_models
+        from tankerwatch.reference import load_volume_assumptions
 
         load_volume_assumptions(con)
         con.execute(

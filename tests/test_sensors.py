@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
 
-from orchestration.definitions import defs
-from orchestration.jobs import FULL_JOB_NAME
 from assets.partitions import last_complete_day
 from assets.resources import TankerwatchResource
+from orchestration.definitions import defs
+from orchestration.jobs import FULL_JOB_NAME
 from orchestration.sensors import DROP_DIR_ENV, SENSOR_NAME, imagery_drop_sensor
 
 HEADER = "sighting_id,observed_at,source,image_id,latitude,longitude,vessel_name,imo,mmsi,laden_state,load_fraction,confidence,notes\n"
@@ -132,7 +132,7 @@ def test_each_run_loads_the_day_its_file_names_else_the_last_complete_day(drops)
     drop(drops, "imagery_1999-01-01.csv")  # before the first partition: as if undated
     result, _ = evaluate(cursor)
     days = {r.tags["tankerwatch/drop_file"]: r.partition_key for r in result.run_requests}
-    yesterday = last_complete_day(datetime.now(timezone.utc))
+    yesterday = last_complete_day(datetime.now(UTC))
     assert days == {
         "imagery_2024-03-02.csv": "2024-03-02",
         "batch-2024-03-01_to_2024-03-04.csv": "2024-03-04",

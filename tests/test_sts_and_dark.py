@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyais.encode import encode_dict
@@ -209,7 +209,7 @@ def _brute_force_pairs(rows):
 def test_the_bucketed_self_join_finds_exactly_the_pairs_a_full_comparison_finds(tmp_path):
     """Random sightings crowded around cell and bin edges (and the 180th meridian), against a brute force."""
     rng = random.Random(11)
-    start = datetime(2024, 3, 10, tzinfo=timezone.utc)
+    start = datetime(2024, 3, 10, tzinfo=UTC)
     centres = [(41.5, 131.5), (0.0, 179.999), (-0.0005, -179.9995), (70.05, -10.0)]
     rows = []
     for n in range(1500):
@@ -244,7 +244,7 @@ def test_the_bucketed_self_join_finds_exactly_the_pairs_a_full_comparison_finds(
 
 # --- AIS dark periods ---------------------------------------------------------------------------
 
-T0 = datetime(2024, 3, 10, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 10, tzinfo=UTC)
 
 
 def xor_hex(text: str) -> str:
@@ -265,13 +265,13 @@ class AisLog:
         fields = f"c:{int(at.timestamp())}"
         self.lines += [f"\\{fields}*{xor_hex(fields)}\\{sentence}" for sentence in sentences]
 
-    def position(self, mmsi: int, at: datetime, where: tuple[float, float]) -> "AisLog":
+    def position(self, mmsi: int, at: datetime, where: tuple[float, float]) -> AisLog:
         data = {"msg_type": 1, "mmsi": mmsi, "status": 0, "speed": 10.5, "lat": where[0], "lon": where[1],
                 "course": 90.0, "heading": 90}
         self._tagged(at, encode_dict(data, talker_id="AI", sentence_type="VDM"))
         return self
 
-    def static(self, mmsi: int, at: datetime, imo: str, name: str, draught_m: float) -> "AisLog":
+    def static(self, mmsi: int, at: datetime, imo: str, name: str, draught_m: float) -> AisLog:
         data = {"msg_type": 5, "mmsi": mmsi, "imo": int(imo), "shipname": name, "callsign": "HMTT", "ship_type": 80,
                 "draught": draught_m, "destination": "NAMPO"}
         self._tagged(at, encode_dict(data, talker_id="AI", sentence_type="VDM", seq_id=next(self._seq) % 10))

@@ -6,7 +6,7 @@ import heapq
 import logging
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import reduce
 from operator import xor
 from pathlib import Path
@@ -50,7 +50,7 @@ _MIN_BITS_24B = 132  # ship_type (48) ... callsign ends at 132
 _PAYLOAD_RE = re.compile(rb"[0-W`-w]+")
 
 # c: beyond year 9999 cannot be a datetime; in practice it means milliseconds.
-_MAX_UNIX_SECONDS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+_MAX_UNIX_SECONDS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 
 _BOM = b"\xef\xbb\xbf"
 

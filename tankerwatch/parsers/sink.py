@@ -20,7 +20,7 @@ DEFAULT_BATCH_ROWS = 20_000
 class RowBuffer:
     """Column lists for one raw table; hands a full batch to the sink as a frame."""
 
-    def __init__(self, sink: "TableSink", table: str) -> None:
+    def __init__(self, sink: TableSink, table: str) -> None:
         self._sink = sink
         self.table = table
         self._columns: dict[str, list[Any]] = {name: [] for name in RAW_TABLE_COLUMNS[table]}
