@@ -93,7 +93,7 @@ def write_version(
     tmp.mkdir()
     try:
         with _snapshot(con):
-            for table, file_name in zip(tables, files):
+            for table, file_name in zip(tables, files, strict=True):
                 target = tmp / file_name
                 con.execute(
                     f"COPY (select * from {_quote_identifier(table)}) "

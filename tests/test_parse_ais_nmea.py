@@ -73,7 +73,7 @@ def test_pyais_sample_positions_match_golden(pyais_sample) -> None:
     ours = result.tables[POS].filter(pl.col("msg_type").is_in(golden_types)).to_dicts()
 
     assert len(ours) == len(golden) == 244
-    for i, (row, g) in enumerate(zip(ours, golden)):
+    for i, (row, g) in enumerate(zip(ours, golden, strict=True)):
         expected = {
             "mmsi": f"{g['mmsi']:09d}",
             "latitude": g["lat"],
@@ -133,7 +133,7 @@ def test_type5_matches_golden(path: Path) -> None:
     ours = result.tables[STATIC].filter(pl.col("msg_type") == 5).to_dicts()
 
     assert len(ours) == len(golden) > 0
-    for row, g in zip(ours, golden):
+    for row, g in zip(ours, golden, strict=True):
         assert row["mmsi"] == f"{g['mmsi']:09d}"
         assert row["imo"] == (str(g["imo"]) if g["imo"] else None)
         assert row["ship_name"] == (g["shipname"] or None)
