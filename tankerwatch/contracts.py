@@ -37,8 +37,8 @@ MATERIALIZATIONS = ("table", "view", "incremental")
 ORDERED_COLUMNS = "expect_table_columns_to_match_ordered_list"
 
 _CONTRACT_KEYS = frozenset(
-    {"model", "description", "grain", "materialized", "gate_window", "gate_inputs", "row_invariants", "columns",
-     "expectations"}
+    {"model", "description", "grain", "materialized", "published", "gate_window", "gate_inputs", "row_invariants",
+     "columns", "expectations"}
 )
 _REQUIRED_KEYS = ("model", "description", "grain", "columns")
 _COLUMN_KEYS = frozenset({"name", "type", "description", "expectations"})
@@ -80,6 +80,8 @@ class Contract:
     gate_window: str | None = None
     gate_inputs: tuple[str, ...] = ()
     row_invariants: str | None = None
+    # Written to every published version as <model>.parquet, described in schemas/published.json.
+    published: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -132,6 +134,9 @@ def load_contract(path: Path, layer: str | None = None) -> Contract:
     gate_inputs = data.get("gate_inputs") or []
     if not isinstance(gate_inputs, list) or not all(isinstance(n, str) and _NAME.match(n) for n in gate_inputs):
         raise ContractError(f"{path}: 'gate_inputs' must be a list of table names")
+    published = data.get("published", False)
+    if not isinstance(published, bool):
+        raise ContractError(f"{path}: 'published' must be true or false")
     row_invariants = data.get("row_invariants")
     if row_invariants is not None and not isinstance(row_invariants, str):
         raise ContractError(f"{path}: 'row_invariants' must be text")
@@ -148,7 +153,7 @@ def load_contract(path: Path, layer: str | None = None) -> Contract:
         path=path, model=data["model"], layer=layer, description=" ".join(data["description"].split()),
         grain=data["grain"].strip(), columns=tuple(columns), expectations=tuple(table_level),
         materialized=materialized, gate_window=gate_window, gate_inputs=tuple(gate_inputs),
-        row_invariants=" ".join(row_invariants.split()) if row_invariants else None,
+        row_invariants=" ".join(row_invariants.split()) if row_invariants else None, published=published,
     )
     _check_expectations(contract)
     return contract
@@ -328,14 +333,18 @@ def _struct_field(text: str) -> tuple[str, str]:
 
 
 def published_contracts(contracts: Mapping[str, Contract], tables: Iterable[str] | None = None) -> list[Contract]:
+    """The contracts of the published tables (by default those whose contract says `published: true`), by name."""
     if tables is None:
-        from tankerwatch.publish_set import PUBLISHED_TABLES
-
-        tables = PUBLISHED_TABLES
+        return [contracts[name] for name in sorted(contracts) if contracts[name].published]
     missing = [table for table in tables if table not in contracts]
     if missing:
         raise ContractError(f"published tables {missing} have no model contract under sql/")
     return [contracts[table] for table in sorted(tables)]
+
+
+def published_tables(sql_dir: Path = SQL_DIR) -> tuple[str, ...]:
+    """The models every published version holds, by name: those whose contract says `published: true`."""
+    return tuple(contract.model for contract in published_contracts(discover_contracts(sql_dir)))
 
 
 def published_schema(published: Iterable[Contract]) -> dict[str, Any]:

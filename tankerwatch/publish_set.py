@@ -10,21 +10,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from tankerwatch.contracts import published_tables
 from tankerwatch.gates import GateResult
 from tankerwatch.ingest import KIND_TABLES, SNAPSHOT_RECORDS_TABLE
 from tankerwatch.warehouse import fetch_all, fetch_frame, identifier, row_count
 
-PUBLISHED_TABLES = (
-    "voyages",
-    "port_calls",
-    "vessels",
-    "sanctioned_vessels",
-    "cap_tracker",
-    "unattributed_loads",
-    "sts_transfers",
-    "ais_dark_periods",
-    "rejects",
-)
+PUBLISHED_TABLES = published_tables()
 
 
 def record_gate_result(con: duckdb.DuckDBPyConnection, run_id: str, asset: str, result: GateResult) -> None:

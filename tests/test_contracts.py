@@ -41,6 +41,15 @@ def test_every_model_has_a_suite_generated_from_its_contract():
         }
 
 
+def test_the_published_tables_are_the_models_whose_contract_says_so(tmp_path):
+    assert set(PUBLISHED_TABLES) == {"voyages", "port_calls", "vessels", "sanctioned_vessels", "cap_tracker",
+                                     "unattributed_loads", "sts_transfers", "ais_dark_periods", "rejects"}
+    assert all(discover_contracts()[name].layer == "marts" for name in PUBLISHED_TABLES)
+    write_model(tmp_path / "marts", {**CONTRACT, "published": True})
+    write_model(tmp_path / "marts", {**CONTRACT, "model": "gadgets"}, sql="select 'a' as widget_id, 1.0 as size")
+    assert contracts.published_tables(tmp_path) == ("widgets",)
+
+
 def test_published_schema_lists_every_published_column_with_its_description():
     doc = json.loads((REPO_ROOT / "schemas" / "published.json").read_text())
     assert sorted(doc["tables"]) == sorted(PUBLISHED_TABLES)
@@ -158,6 +167,7 @@ def broken(**changes) -> dict:
         (broken(columns=[{**CONTRACT["columns"][0], "tests": ["unique"]}]),
          r"column widget_id: unknown keys \['tests'\]"),
         (broken(model="gadgets"), "must be the file's name"),
+        (broken(published="yes"), "'published' must be true or false"),
         (broken(expectations=[{"expect_table_columns_to_match_ordered_list": {"column_list": ["widget_id"]}}]),
          "generated from the column order"),
     ],
