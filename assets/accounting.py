@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-from assets.checks import GATE, check_metadata, docs_metadata
-from assets.publish import CANDIDATE_KEY, candidate_dir
+from assets.checks import GATE, check_metadata, docs_metadata, gate_candidate_frame
+from assets.publish import CANDIDATE_KEY
 from assets.resources import TankerwatchResource
-from tankerwatch.gates import validate_frame
-from tankerwatch.publish_set import accounting_frame, record_gate_result, unaccounted_snapshots
+from tankerwatch.publish_set import accounting_frame, unaccounted_snapshots
 from tankerwatch.settings import EXPECTATIONS_DIR
 
 ACCOUNTING_CHECK = "records_accounted"
@@ -20,12 +19,9 @@ ACCOUNTING_SUITE = EXPECTATIONS_DIR / "publish_accounting.json"
     description="expectations/publish_accounting.json: for every source snapshot in manifest.json, the records read equal those used, rejected with a reason, skipped or merged; a record lost silently stops the publish.",
 )
 def records_accounted(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
-    run_id = context.op_execution_context.run_id
-    version_dir = candidate_dir(context.instance, tankerwatch, run_id)
-    frame = accounting_frame(version_dir)
-    result = validate_frame(ACCOUNTING_SUITE, frame)
-    with tankerwatch.warehouse() as con:
-        record_gate_result(con, run_id, CANDIDATE_KEY.to_user_string(), result)
+    version_dir, frame, result = gate_candidate_frame(
+        context, tankerwatch, CANDIDATE_KEY.to_user_string(), ACCOUNTING_SUITE, accounting_frame
+    )
     lost = unaccounted_snapshots(frame)
     metadata = check_metadata([result])
     if not result.success:

@@ -3,11 +3,10 @@
 import dagster as dg
 import polars as pl
 
-from assets.checks import GATE, GX_SUITE_CHECK, check_metadata
+from assets.checks import GATE, GX_SUITE_CHECK, check_metadata, gate_candidate_frame
 from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
 from assets.resources import TankerwatchResource
-from tankerwatch.gates import validate_frame
-from tankerwatch.publish_set import record_gate_result, report_consistency_frame
+from tankerwatch.publish_set import report_consistency_frame
 from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, write_report
 from tankerwatch.settings import EXPECTATIONS_DIR
 
@@ -51,12 +50,9 @@ def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchRe
     description="expectations/publish_report.json: every number of the report equals the candidate's tables, and its files are in manifest.json.",
 )
 def report_consistent(context: dg.AssetCheckExecutionContext, tankerwatch: TankerwatchResource) -> dg.AssetCheckResult:
-    run_id = context.op_execution_context.run_id
-    version_dir = candidate_dir(context.instance, tankerwatch, run_id)
-    frame = report_consistency_frame(version_dir)
-    result = validate_frame(REPORT_SUITE, frame)
-    with tankerwatch.warehouse() as con:
-        record_gate_result(con, run_id, REPORT_KEY.to_user_string(), result)
+    version_dir, frame, result = gate_candidate_frame(
+        context, tankerwatch, REPORT_KEY.to_user_string(), REPORT_SUITE, report_consistency_frame
+    )
     if not result.success:
         context.log.error(result.summary())
     mismatches = frame.filter(pl.col("difference").is_null() | (pl.col("difference") > 0.01)).head(20)
