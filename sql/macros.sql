@@ -208,12 +208,6 @@ create or replace macro ais_message_reject_reason(received_at, mmsi) as
         else plausible_time_problem(received_at, 'AIS receiver time')
     end;
 
--- The distinct elements of a list in the order they first appear, nulls dropped
--- (list_distinct does not keep order, and evidence lists read best in order). The linter
--- cannot parse DuckDB's `lambda` syntax, hence its noqa.
-create or replace macro list_distinct_in_order(items) as
-    list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);  -- noqa: PRS
-
 -- DOMAIN laden-state rule, in one place for every model that gives a sighting a state.
 -- Imagery: laden and empty as logged; partial is laden when its load fraction is at least
 -- partial_laden_fraction(), else empty; unknown carries no state. An AIS position or GFW
@@ -273,3 +267,9 @@ create or replace macro sighting_resume_by(evidence_kind, observed_at, state, pr
         case when state is not null then observed_at else previous_state_at end,
         case when evidence_kind = 'ais' then observed_at else previous_ais_at end
     );
+
+-- The distinct elements of a list in the order they first appear, nulls dropped
+-- (list_distinct does not keep order, and evidence lists read best in order). The linter
+-- cannot parse DuckDB's `lambda` syntax and lints nothing after it: hence its noqa, and its place last.
+create or replace macro list_distinct_in_order(items) as
+    list_filter(items, lambda item, position: item is not null and list_position(items, item) = position);  -- noqa: PRS
