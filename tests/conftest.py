@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cli import main
+from tankerwatch.publish import resolve_current
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +34,13 @@ def demo_run_copy(demo_run, tmp_path) -> tuple[int, Path]:
     copy = tmp_path / "demo-data"
     shutil.copytree(data_dir, copy, symlinks=True)
     return code, copy
+
+
+@pytest.fixture(scope="session")
+def demo_published(demo_run) -> Path:
+    """The version directory the session's demo run published; the run must have succeeded."""
+    code, data_dir = demo_run
+    assert code == 0
+    current = resolve_current(data_dir / "published")
+    assert current is not None, "the demo run published nothing"
+    return current

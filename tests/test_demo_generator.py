@@ -24,7 +24,6 @@ import pytest
 from pyais import decode
 
 from scenarios.answer_key import answer_key
-from tankerwatch.publish import resolve_current
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -108,15 +107,6 @@ def test_the_answer_engine_regenerates_the_committed_truth(regenerated: tuple) -
     assert facts["total_bbl"] == pytest.approx(1_059_664, abs=0.5)
     assert facts["breach_date"] == "2024-07-11"
     assert facts["rejected_expected"] == 3
-
-
-@pytest.fixture(scope="module")
-def demo_published(demo_run) -> Path:
-    code, data_dir = demo_run
-    assert code == 0
-    current = resolve_current(data_dir / "published")
-    assert current is not None, "the demo run published nothing"
-    return current
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from tankerwatch.gates import validate_frame
-from tankerwatch.publish import resolve_current, write_manifest
+from tankerwatch.publish import write_manifest
 from tankerwatch.publish_set import report_consistency_frame
 from tankerwatch.report import (
     FIGURES,
@@ -39,12 +39,8 @@ REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
 
 
 @pytest.fixture(scope="module")
-def current(demo_run) -> Path:
-    code, data_dir = demo_run
-    assert code == 0
-    version = resolve_current(data_dir / "published")
-    assert version is not None, "nothing was published"
-    return version
+def current(demo_published) -> Path:
+    return demo_published
 
 
 def load(version: Path) -> tuple[dict, dict]:
