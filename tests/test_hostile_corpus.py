@@ -26,6 +26,7 @@ import polars as pl
 import pytest
 import yaml
 
+from assets.ingest import RETRY_WAIT_ENV
 from orchestration.cli import main
 from tankerwatch.publish import current_version, list_versions, resolve_current
 from tankerwatch.settings import DEMO_SOURCES_FILE
@@ -714,6 +715,8 @@ def leak_problems(s: Setup, result: Result, caplog_text: str) -> list[str]:
 def test_hostile_case_publishes_with_rejects_or_fails_naming_the_source(case, baseline, tmp_path, monkeypatch,
                                                                           capsys, caplog):
     expectation, build = CASES[case]
+    # A cut body is transient: the step is still retried as in production, without the minutes between retries.
+    monkeypatch.setenv(RETRY_WAIT_ENV, "0")
     with ExitStack() as stack:
         s = Setup(tmp_path, corpus.copy_demo(tmp_path / "demo"), monkeypatch, stack, baseline)
         s.sources, s.data_dir = s.demo / "sources.yaml", tmp_path / "data"
