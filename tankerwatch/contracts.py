@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -246,10 +247,16 @@ def discover_contracts(sql_dir: Path = SQL_DIR) -> dict[str, Contract]:
 
 
 @cache
+def _contracts_read_once(sql_dir: Path) -> Mapping[str, Contract]:
+    # For the readers in a pipeline process (publishing, the published list), which would otherwise parse
+    # every contract again per table; a generator or a test reading changed files calls discover_contracts.
+    return MappingProxyType(discover_contracts(sql_dir))
+
+
 def table_descriptions(table: str, sql_dir: Path = SQL_DIR) -> tuple[str, dict[str, str]] | None:
     """A model's description and its columns' descriptions, for the files it is published as; None when
     `table` is no model."""
-    contract = discover_contracts(sql_dir).get(table)
+    contract = _contracts_read_once(Path(sql_dir)).get(table)
     if contract is None:
         return None
     return contract.description, {column.name: column.description for column in contract.columns}
@@ -344,7 +351,7 @@ def published_contracts(contracts: Mapping[str, Contract], tables: Iterable[str]
 
 def published_tables(sql_dir: Path = SQL_DIR) -> tuple[str, ...]:
     """The models every published version holds, by name: those whose contract says `published: true`."""
-    return tuple(contract.model for contract in published_contracts(discover_contracts(sql_dir)))
+    return tuple(contract.model for contract in published_contracts(_contracts_read_once(Path(sql_dir))))
 
 
 def published_schema(published: Iterable[Contract]) -> dict[str, Any]:
