@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,6 @@ _NAME_LINE = re.compile(r"^-- name: ([a-z_]+)\s*$", re.MULTILINE)
 _SAME_AS = re.compile(r"^-- same as ([a-z_]+)$")
 _PARAMETER = re.compile(r"\$([a-z_]+)")
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
-_WORD = re.compile(r"\b[a-z_][a-z0-9_]*\b")
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,16 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> list[tup
     return con.execute(sql, used).fetchall()
 
 
-def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) -> IncrementalBuild:
+def build_incremental(
+    con: duckdb.DuckDBPyConnection, name: str, select: str, reads: Sequence[str]
+) -> IncrementalBuild:
     """Bring table `name` up to date from its select, inside the caller's transaction."""
     statements = read_statements(name)
     table = identifier(name)
     resumes = "resume_table" in statements
     if resumes:
         _execute(con, statements["resume_table"], {})
-    fingerprint = _fingerprint(con, select, statements)
+    fingerprint = _fingerprint(con, select, statements, reads)
     loaded = fetch_all(con, "select distinct snapshot_id from raw_source_snapshots")
     snapshots = {snapshot_id for (snapshot_id,) in loaded}
     stored = fetch_all(
@@ -149,39 +151,19 @@ def build_incremental(con: duckdb.DuckDBPyConnection, name: str, select: str) ->
     return build
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, select: str, statements: dict[str, str]) -> str:
+def _fingerprint(
+    con: duckdb.DuckDBPyConnection, select: str, statements: dict[str, str], reads: Sequence[str]
+) -> str:
     """The model's SQL, its companion's statements, the shared macros, the fingerprint of its other inputs, and
     the DuckDB version: its functions decide rows too (`hash()` orders a vessel's sightings at one instant), so
     an upgrade rebuilds whole rather than mixing two versions' rows."""
     inputs = _execute(con, statements["inputs"], {})[0][0]
     digest = hashlib.sha256()
     companion = [f"{name}\n{body}" for name, body in sorted(statements.items())]
-    read = _models_read(con, select)
-    for part in (select, *companion, *read, MACROS_FILE.read_text(encoding="utf-8"), str(inputs), duckdb.__version__):
+    for part in (select, *companion, *reads, MACROS_FILE.read_text(encoding="utf-8"), str(inputs), duckdb.__version__):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def _models_read(con: duckdb.DuckDBPyConnection, select: str) -> list[str]:
-    """The SQL of the models a select reads, and of the models the views among them read in turn: a
-    rule moved out of the select into a model it reads still rebuilds the select's rows when it changes.
-    Words of the select that name a model file are taken for reads; a false match only widens the
-    fingerprint."""
-    files = {path.stem: path for path in sorted(SQL_DIR.glob("*/*.sql")) if path.parent != INCREMENTAL_DIR}
-    views = {name for (name,) in fetch_all(con, "select view_name from duckdb_views() where not internal")}
-    seen: set[str] = set()
-    texts = []
-    pending = [select]
-    while pending:
-        words = set(_WORD.findall(_COMMENT_LINE.sub("", pending.pop())))
-        for name in sorted((words & files.keys()) - seen):
-            seen.add(name)
-            text = files[name].read_text(encoding="utf-8")
-            texts.append(f"{name}\n{text}")
-            if name in views:
-                pending.append(text)
-    return texts
 
 
 def _snapshot_times(con, statements: dict[str, str], snapshot_ids: set[str]) -> dict[str, datetime | None]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import shutil
 
-import duckdb
-
-from tankerwatch import incremental
+from tankerwatch.models import discover_models, models_read
 from tankerwatch.settings import SQL_DIR
 
 
@@ -16,20 +14,13 @@ def _names(texts: list[str]) -> list[str]:
     return [text.split("\n", 1)[0] for text in texts]
 
 
-def test_the_models_int_sightings_reads_are_in_its_fingerprint(tmp_path, monkeypatch):
+def test_the_models_int_sightings_reads_are_in_its_fingerprint(tmp_path):
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
-    monkeypatch.setattr(incremental, "SQL_DIR", sql_dir)
-    monkeypatch.setattr(incremental, "INCREMENTAL_DIR", sql_dir / "incremental")
-    con = duckdb.connect()
-    # which of the read models are views decides how far the reads are followed
-    con.execute("create view int_sighting_places as select 1 as x")
-    con.execute("create view int_sighting_identities as select 1 as x")
-    select = (sql_dir / "intermediate" / "int_sightings.sql").read_text(encoding="utf-8")
 
-    before = incremental._models_read(con, select)
+    before = models_read(discover_models(sql_dir), "int_sightings")
     names = _names(before)
-    # read directly, and through the view int_sighting_places in turn
+    # read directly, and through the view int_sighting_places in turn (its contract says view)
     assert {"int_sighting_places", "int_draught_intervals", "int_vessels", "int_sighting_identities"} <= set(names)
     assert "int_sightings" not in names
     # a table's own inputs are its own build's business
@@ -37,6 +28,7 @@ def test_the_models_int_sightings_reads_are_in_its_fingerprint(tmp_path, monkeyp
 
     draughts = sql_dir / "intermediate" / "int_draught_intervals.sql"
     draughts.write_text(draughts.read_text(encoding="utf-8").replace("draught_max_age()", "interval 1 hour", 1))
-    after = incremental._models_read(con, select)
+    # discover_models keeps what it read per folder; the changed file is read afresh
+    after = models_read(discover_models.__wrapped__(sql_dir), "int_sightings")
     assert _names(after) == names
     assert after != before
