@@ -22,8 +22,12 @@ run: install
 /usr/bin/chromium:
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
+# The PostgreSQL instance test starts a real server from Debian's binaries.
+/usr/lib/postgresql/15/bin/postgres:
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql
+
 # The full suite, as CI runs it (.ci/run): lint, then every test.
-test: install lint /usr/bin/chromium
+test: install lint /usr/bin/chromium /usr/lib/postgresql/15/bin/postgres
 	$(BIN)/python -m pytest
 
 # The loop to live in while changing code: lint and every test not marked slow (the end-to-end runs).
