@@ -76,7 +76,8 @@ class FetchOptions:
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
     max_retry_after_s: float = 300.0
-    max_bytes: int = 2 * 1024**3
+    # A real day of the DMA's AIS CSV is 2.5-3 GB; the cap is there to stop a runaway body, not a big feed.
+    max_bytes: int = 8 * 1024**3
     # The whole download, retries and waits included: a server that drips a byte within every read
     # timeout cannot hold a run (and the data directory's lock) for longer than this.
     total_timeout_s: float = 1800.0
