@@ -7,7 +7,7 @@ from assets.checks import GATE, GX_SUITE_CHECK, check_metadata, gate_candidate_f
 from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
 from assets.resources import TankerwatchResource
 from tankerwatch.publish_set import report_consistency_frame
-from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, write_report
+from tankerwatch.report import FIGURES, REPORT_FILES, REPORT_HTML, headline_markdown, sightings, write_report
 from tankerwatch.settings import EXPECTATIONS_DIR
 
 REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
@@ -23,9 +23,15 @@ REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
     freshness_policy=PUBLISHED_FRESHNESS,
 )
 def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchResource) -> dg.MaterializeResult:
-    """One analyst's report per candidate version (report.html with PNG figures of the cap by year, voyages by month and vessel, ports and routes, and sanctioned vessels' voyages), drawn from the candidate's parquet files."""
+    """One analyst's report per candidate version (report.html with PNG figures of the cap by year, voyages by month and vessel, ports and routes on a coastline, and a timeline per vessel; sanctioned vessels' voyages with their evidence; assumptions and source snapshots; voyages.csv), drawn from the candidate's parquet files and the sightings its evidence ids name."""
     version_dir = candidate_dir(context.instance, tankerwatch, context.run_id)
-    data = write_report(version_dir)
+    # The published tables name sightings by id only; the page shows each one, read from the warehouse the
+    # candidate was built from in this run.
+    named = pl.read_parquet(version_dir / "voyages.parquet", columns=["evidence_ids"])["evidence_ids"]
+    ids = sorted({e for row in named.to_list() for e in (row or [])})
+    with tankerwatch.warehouse() as con:
+        evidence = sightings(con, ids)
+    data = write_report(version_dir, evidence=evidence)
     # The version's own page: it is what published/current/report.html becomes once this set is switched to.
     html_path = version_dir / REPORT_HTML
     per_month = data["voyages_per_month"]
@@ -39,6 +45,9 @@ def publish_report(context: dg.AssetExecutionContext, tankerwatch: TankerwatchRe
             "vessels_named_in_chart": len(per_month["shown"]),
             "vessels_as_other": per_month["other"]["vessels"],
             "sanctioned_vessels_with_voyages": len(data["sanctioned_vessels"]["with_voyages"]),
+            "evidence_ids": len(data["evidence"]["ids"]),
+            "evidence_ids_without_sighting": data["evidence"]["missing"],
+            "demo_sources": dg.MetadataValue.json(data["demo_sources"]),
         }
     )
 

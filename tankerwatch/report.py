@@ -7,6 +7,11 @@ and it is written beside them as `report_data.json`, so an analyst (or a check) 
 each picture against the tables. The page is self-contained: no scripts, no fonts or
 tiles from the network, the PNGs referenced relative to `report.html`.
 
+The sightings that evidence ids name are not in the published tables; the report asset reads
+them from the warehouse (`sightings`) and hands them in, and the page lists each one (time,
+place, source, snapshot and line) in an appendix every evidence id links to. Beside the page,
+voyages.csv is voyages.parquet for a spreadsheet.
+
 `write_report` builds the files in a hidden directory inside the version, moves them into
 place and lists them (bytes, sha256) in the version's manifest.json, so `current` is only
 ever switched to a set whose report matches its tables.
@@ -21,22 +26,28 @@ import html
 import io
 import json
 import math
+import re
 import secrets
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from tankerwatch import atomic
 from tankerwatch.publish import MANIFEST_NAME, write_manifest
-from tankerwatch.settings import SEEDS_DIR
+from tankerwatch.settings import DEMO_DIR, SEEDS_DIR
+from tankerwatch.warehouse import fetch_frame
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "CAP_FIGURE",
@@ -44,12 +55,17 @@ __all__ = [
     "REPORT_DATA",
     "REPORT_FILES",
     "REPORT_HTML",
+    "TIMELINE_FIGURE",
     "TOP_VESSELS",
+    "VOYAGES_CSV",
     "VOYAGES_FIGURE",
     "build_report",
     "file_entry",
     "headline_markdown",
+    "evidence_anchor",
+    "plural",
     "report_data",
+    "sightings",
     "write_report",
 ]
 
@@ -58,8 +74,13 @@ REPORT_DATA = "report_data.json"
 CAP_FIGURE = "report_cap.png"
 VOYAGES_FIGURE = "report_voyages_per_month.png"
 MAP_FIGURE = "report_map.png"
-FIGURES = (CAP_FIGURE, VOYAGES_FIGURE, MAP_FIGURE)
-REPORT_FILES = (REPORT_HTML, REPORT_DATA, *FIGURES)
+TIMELINE_FIGURE = "report_timeline.png"
+VOYAGES_CSV = "voyages.csv"
+FIGURES = (CAP_FIGURE, VOYAGES_FIGURE, MAP_FIGURE, TIMELINE_FIGURE)
+REPORT_FILES = (REPORT_HTML, REPORT_DATA, VOYAGES_CSV, *FIGURES)
+LAND = SEEDS_DIR / "natural_earth" / "land_sea_of_japan.geojson"
+# The timeline draws this many vessels, most voyages first; the rest are counted in its caption.
+TIMELINE_VESSELS = 40
 
 # The stacked chart shows this many vessels by name; the rest are summed as "other".
 TOP_VESSELS = 10
@@ -83,8 +104,17 @@ VESSEL_COLORS = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7] +
 # --- the numbers -----------------------------------------------------------------------------
 
 
-def report_data(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv", top_vessels: int = TOP_VESSELS) -> dict:
-    """Every number the report shows, computed from the parquet files in `version_dir`."""
+def report_data(
+    version_dir: Path,
+    ports_csv: Path = SEEDS_DIR / "ports.csv",
+    top_vessels: int = TOP_VESSELS,
+    evidence: pl.DataFrame | None = None,
+    demo_dir: Path = DEMO_DIR,
+) -> dict:
+    """Every number the report shows, computed from the parquet files in `version_dir`.
+
+    `evidence` holds the sightings the evidence ids name (`sightings`); without it the
+    appendix still has an entry for every id, saying the sighting is not in the report's data."""
     version_dir = Path(version_dir)
     voyages = pl.read_parquet(version_dir / "voyages.parquet")
     cap = pl.read_parquet(version_dir / "cap_tracker.parquet")
@@ -109,6 +139,11 @@ def report_data(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv", to
         "voyages_per_month": voyages_per_month(voyages, sanctioned_imos, top_vessels),
         "sanctioned_vessels": sanctioned_table(voyages, sanctioned),
         "map": map_data(port_calls, pl.read_csv(ports_csv, infer_schema_length=0), version_dir),
+        "demo_sources": demo_sources(manifest, demo_dir),
+        "assumptions": manifest.get("volume_assumptions"),
+        "sources": source_snapshots(manifest),
+        "timeline": timeline_data(voyages, port_calls, version_dir),
+        "evidence": evidence_data(voyages, evidence),
     }
 
 
@@ -290,6 +325,152 @@ def map_data(port_calls: pl.DataFrame, ports: pl.DataFrame, version_dir: Path) -
     }
 
 
+def demo_sources(manifest: dict, demo_dir: Path = DEMO_DIR) -> list[str]:
+    """The sources whose fetched bytes are the bundled demo's own files (same relative path, same sha256).
+
+    Decided from the set's manifest, not from its numbers: a real feed never matches a demo file byte for byte."""
+    matched = set()
+    for entry in manifest.get("sources") or []:
+        url, digest = entry.get("url"), entry.get("sha256")
+        if not url or not digest or "://" in url:
+            continue
+        path = (demo_dir / url).resolve()
+        if path.is_file() and path.is_relative_to(demo_dir.resolve()):
+            with open(path, "rb") as fh:
+                if hashlib.file_digest(fh, "sha256").hexdigest() == digest:
+                    matched.add(entry.get("source") or url)
+    return sorted(matched)
+
+
+def source_snapshots(manifest: dict) -> list[dict]:
+    """One row per fetched file of each source: what was read and when (the snapshot the numbers rest on)."""
+    rows = [
+        {
+            "source": entry.get("source"),
+            "role": entry.get("role"),
+            "kind": entry.get("kind"),
+            "url": entry.get("url"),
+            "partition_day": entry.get("partition_day"),
+            "fetched_at": entry.get("fetched_at"),
+            "snapshot_id": (entry.get("sha256") or "")[:16] or None,
+            "bytes": entry.get("bytes"),
+        }
+        for entry in manifest.get("sources") or []
+    ]
+    return sorted(rows, key=lambda r: (r["source"] or "", r["role"] or "", r["partition_day"] or ""))
+
+
+def _stamp(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def timeline_data(voyages: pl.DataFrame, port_calls: pl.DataFrame, version_dir: Path) -> dict:
+    """Per vessel: its port calls, voyages, AIS dark periods and ship-to-ship transfers, as UTC intervals."""
+    dark_path, sts_path = version_dir / "ais_dark_periods.parquet", version_dir / "sts_transfers.parquet"
+    dark = pl.read_parquet(dark_path) if dark_path.exists() else None
+    sts = pl.read_parquet(sts_path) if sts_path.exists() else None
+    vessels: dict[str, dict] = {}
+
+    def vessel(imo: str, name: str | None) -> dict:
+        row = vessels.setdefault(
+            imo, {"imo": imo, "vessel_name": name, "calls": [], "voyages": [], "dark_periods": [], "transfers": []}
+        )
+        row["vessel_name"] = row["vessel_name"] or name
+        return row
+
+    for v in voyages.sort("load_departure_at").iter_rows(named=True):
+        vessel(v["imo"], v["vessel_name"])["voyages"].append({
+            "voyage_id": v["voyage_id"],
+            "start": _stamp(v["load_departure_at"]),
+            "end": _stamp(v.get("discharge_arrival_at")),
+            "destination_status": v["destination_status"],
+            "counts_toward_cap": v["counts_toward_cap"],
+        })
+    for c in port_calls.sort("arrival_at").iter_rows(named=True):
+        vessel(c["imo"], c.get("vessel_name"))["calls"].append({
+            "port_call_id": c["port_call_id"],
+            "port_id": c["port_id"],
+            "port_role": c.get("port_role"),
+            "start": _stamp(c["arrival_at"]),
+            "end": _stamp(c["departure_at"]),
+        })
+    if dark is not None:
+        for d in dark.sort("went_dark_at").iter_rows(named=True):
+            vessel(d["imo"], d.get("vessel_name"))["dark_periods"].append({
+                "dark_period_id": d["dark_period_id"], "start": _stamp(d["went_dark_at"]),
+                "end": _stamp(d["reappeared_at"]),
+            })
+    if sts is not None:
+        for t in sts.sort("started_at").iter_rows(named=True):
+            for side, other in (("giver", "receiver"), ("receiver", "giver")):
+                vessel(t[f"{side}_imo"], t[f"{side}_name"])["transfers"].append({
+                    "encounter_id": t["encounter_id"], "role": side, "other_imo": t[f"{other}_imo"],
+                    "start": _stamp(t["started_at"]), "end": _stamp(t["ended_at"]),
+                })
+    rows = sorted(
+        vessels.values(),
+        key=lambda r: (-len(r["voyages"]), -len(r["calls"]), r["vessel_name"] or "", r["imo"]),
+    )
+    for row in rows:
+        row["counts"] = {k: len(row[k]) for k in ("calls", "voyages", "dark_periods", "transfers")}
+    return {"vessels": rows, "drawn": [r["imo"] for r in rows[:TIMELINE_VESSELS]]}
+
+
+def evidence_anchor(evidence_id: str) -> str:
+    """The page anchor of an evidence id: ids hold ':' and '@', which are awkward in fragments."""
+    return "ev-" + re.sub(r"[^A-Za-z0-9_.-]", "-", evidence_id)
+
+
+def evidence_data(voyages: pl.DataFrame, evidence: pl.DataFrame | None) -> dict:
+    """Every evidence id the voyages name, with the sighting it names where the report was given it."""
+    named = sorted({e for ids in voyages["evidence_ids"].to_list() for e in (ids or [])})
+    by_id: dict[str, dict] = {}
+    if evidence is not None:
+        for row in evidence.iter_rows(named=True):
+            by_id[row["sighting_id"]] = {
+                k: (_stamp(v) if isinstance(v, dt.datetime) else v) for k, v in row.items() if k != "sighting_id"
+            }
+    anchors: dict[str, str] = {}
+    for e in named:
+        anchor = evidence_anchor(e)
+        while anchor in anchors.values():
+            anchor += "_"
+        anchors[e] = anchor
+    return {
+        "ids": [{"id": e, "anchor": anchors[e], "sighting": by_id.get(e)} for e in named],
+        "missing": sum(e not in by_id for e in named),
+    }
+
+
+SIGHTING_COLUMNS = (
+    "sighting_id", "evidence_kind", "source_name", "snapshot_id", "source_row", "imo", "observed_at",
+    "latitude", "longitude", "port_id", "state", "laden_state", "load_fraction", "draught_m",
+)
+
+
+def sightings(con: duckdb.DuckDBPyConnection, evidence_ids: list[str]) -> pl.DataFrame:
+    """The warehouse's sightings with these ids: time, place, vessel, state, and the source, snapshot and line."""
+    return fetch_frame(
+        con,
+        """
+        select
+            i.sighting_id, i.evidence_kind, i.source_name, i.snapshot_id, i.source_row, i.imo, i.observed_at,
+            i.latitude, i.longitude, s.port_id, s.state, i.laden_state, i.load_fraction, s.draught_m
+        from int_sighting_identities as i
+        left join (
+            select sighting_id, any_value(port_id) as port_id, any_value(state) as state,
+                any_value(draught_m) as draught_m
+            from int_sightings
+            where sighting_id in (select unnest(?::varchar[]))
+            group by sighting_id
+        ) as s on s.sighting_id = i.sighting_id
+        where i.sighting_id in (select unnest(?::varchar[]))
+        order by i.observed_at, i.sighting_id
+        """,
+        [evidence_ids, evidence_ids],
+    )
+
+
 # --- the figures -----------------------------------------------------------------------------
 
 
@@ -344,7 +525,7 @@ def cap_figure(data: dict) -> Figure:
         ax.yaxis.set_major_formatter(FuncFormatter(_bbl))
         ax.set_ylabel("barrels, cumulative")
         ax.set_title(
-            f"{year['year']}: {year['delivered_bbl']:,.0f} bbl in {year['voyages']} voyages "
+            f"{year['year']}: {year['delivered_bbl']:,.0f} bbl in {plural(year['voyages'], 'voyage')} "
             f"(range {year['delivered_bbl_low']:,.0f}-{year['delivered_bbl_high']:,.0f}) against the cap",
             fontsize=12, loc="left",
         )
@@ -373,7 +554,7 @@ def voyages_figure(data: dict) -> Figure:
         bottom = [b + c for b, c in zip(bottom, vessel["per_month"], strict=True)]
     if per["other"]["vessels"]:
         ax.bar(x, per["other"]["per_month"], bottom=bottom, color=OTHER_COLOR, edgecolor="white", linewidth=0.6,
-               label=f"other ({per['other']['vessels']} vessels)")
+               label=f"other ({plural(per['other']['vessels'], 'vessel')})")
     for xi, total in zip(x, per["totals"], strict=True):
         if total:
             ax.text(xi, total, str(total), ha="center", va="bottom", fontsize=10, fontweight="bold")
@@ -381,7 +562,8 @@ def voyages_figure(data: dict) -> Figure:
     ax.set_ylim(0, max(per["totals"]) * 1.15 + 0.5)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("voyages (by load departure month, UTC)")
-    ax.set_title(f"Voyages per month: {data['voyages']} voyages by {data['vessels']} vessels", fontsize=12, loc="left")
+    ax.set_title(f"Voyages per month: {plural(data['voyages'], 'voyage')} by {plural(data['vessels'], 'vessel')}",
+                 fontsize=12, loc="left")
     ax.grid(axis="y", alpha=0.3)
     handles, _ = ax.get_legend_handles_labels()
     if any(by_imo[imo]["sanctioned"] for imo in per["shown"]):
@@ -391,19 +573,34 @@ def voyages_figure(data: dict) -> Figure:
     return fig
 
 
+def _land() -> list[list[tuple[float, float]]]:
+    """The bundled Natural Earth land rings (seeds/natural_earth), outer rings and holes alike."""
+    doc = json.loads(LAND.read_text(encoding="utf-8"))
+    rings = []
+    for feature in doc["features"]:
+        geometry = feature["geometry"]
+        parts = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        rings += [[(x, y) for x, y in ring] for part in parts for ring in part]
+    return rings
+
+
 def map_figure(data: dict) -> Figure:
-    """Load terminals, DPRK ports and the legs between consecutive port calls, on longitude/latitude axes."""
+    """Land, load terminals, DPRK ports and the legs between consecutive port calls, on longitude/latitude axes."""
     m = data["map"]
     ports = {p["port_id"]: p for p in m["ports"]}
     shown = [p for p in m["ports"] if p["role"] in ("load_terminal", "discharge_port") or p["calls"]]
     fig = Figure(figsize=(11, 8.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.set_facecolor("#eef4fa")
+    ax.set_facecolor("#d6e6f2")
     if not shown:
         ax.text(0.5, 0.5, "No ports to draw.", ha="center", va="center", transform=ax.transAxes)
         return fig
+    # Holes (lakes) are drawn as land too: at this scale they are a few pixels, and none is a port.
+    ax.add_collection(PolyCollection(_land(), facecolor="#f4f1ea", edgecolor="#8c8c8c", linewidth=0.6, zorder=1,
+                                      label="land (Natural Earth 1:10m)"))
     most = max([leg["legs"] for leg in m["legs"]] or [1])
     most_calls = max([p["calls"] for p in shown] + [1])
+    labels: list[dict] = []
     for leg in sorted(m["legs"], key=lambda leg: leg["legs"]):
         a, b = ports[leg["from"]], ports[leg["to"]]
         color = CAP_COLOR if leg["terminal_to_dprk"] else "#4d4d4d"
@@ -412,11 +609,13 @@ def map_figure(data: dict) -> Figure:
             arrowprops={"arrowstyle": "-|>", "connectionstyle": "arc3,rad=0.12", "color": color,
                         "alpha": 0.75, "linewidth": 0.8 + 4.2 * math.sqrt(leg["legs"] / most),
                         "shrinkA": 6, "shrinkB": 6},
+            zorder=2,
         )
         mid_x = (a["longitude"] + b["longitude"]) / 2 + 0.06 * (a["latitude"] - b["latitude"])
         mid_y = (a["latitude"] + b["latitude"]) / 2 - 0.06 * (a["longitude"] - b["longitude"])
-        ax.text(mid_x, mid_y, str(leg["legs"]), fontsize=8, color=color, ha="center", va="center",
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+        labels.append({"xy": (mid_x, mid_y), "text": str(leg["legs"]), "gid": "leg-label", "fontsize": 8,
+                       "color": color, "bbox": {"boxstyle": "round,pad=0.15", "facecolor": "white",
+                                                "edgecolor": "none", "alpha": 0.8}})
     for role, style in ROLE_STYLE.items():
         group = [p for p in shown if p["role"] == role]
         if not group:
@@ -424,7 +623,12 @@ def map_figure(data: dict) -> Figure:
         ax.scatter([p["longitude"] for p in group], [p["latitude"] for p in group], marker=style["marker"],
                    s=[50 + 250 * math.sqrt(p["calls"] / most_calls) for p in group],
                    color=style["color"], edgecolor="black", linewidth=0.6, zorder=3, label=style["label"])
-    _label_ports(ax, shown)
+    for p in sorted(shown, key=lambda p: -p["calls"]):
+        labels.append({"xy": (p["longitude"], p["latitude"]), "text": f"{p['port_name']} ({p['calls']})",
+                       "gid": "port-label", "fontsize": 9 if p["calls"] else 8,
+                       "color": "black" if p["calls"] else "#555555",
+                       "bbox": {"boxstyle": "square,pad=0.1", "facecolor": "#ffffff", "edgecolor": "none",
+                                "alpha": 0.6}})
     if m["sts_transfers"]:
         lat, lon = zip(*m["sts_transfers"], strict=True)
         ax.scatter(lon, lat, marker="X", s=70, color="#6a3d9a", zorder=3, label="ship-to-ship transfer")
@@ -436,38 +640,112 @@ def map_figure(data: dict) -> Figure:
     ax.plot([], [], color="#4d4d4d", linewidth=2.5, label="other leg between calls")
     lats = [p["latitude"] for p in shown] + [lat for lat, _ in m["sts_transfers"] + m["ais_dark_ends"]]
     lons = [p["longitude"] for p in shown] + [lon for _, lon in m["sts_transfers"] + m["ais_dark_ends"]]
-    pad = 0.4
+    pad = 0.6
     ax.set_xlim(min(lons) - pad, max(lons) + pad)
     ax.set_ylim(min(lats) - pad, max(lats) + pad)
     ax.set_aspect(1 / math.cos(math.radians((min(lats) + max(lats)) / 2)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.1f}°E"))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.1f}°N"))
-    ax.grid(alpha=0.4, color="white")
+    ax.grid(alpha=0.5, color="white", zorder=0)
+    legs = sum(leg["legs"] for leg in m["legs"])
     ax.set_title(
-        f"Ports (calls in brackets) and {sum(leg['legs'] for leg in m['legs'])} legs between consecutive port calls; "
+        f"Ports (calls in brackets) and {plural(legs, 'leg')} between consecutive port calls; "
         "lines join ports, not sailed paths",
         fontsize=11, loc="left",
     )
-    ax.legend(loc="best", fontsize=9, framealpha=0.9)
+    ax.legend(loc="upper left", fontsize=9, framealpha=0.9).set_zorder(6)
+    _place_labels(fig, ax, labels)
     return fig
 
 
-def _label_ports(ax: Any, ports: list[dict]) -> None:
-    """Name each port beside its point, on the side farthest from the labels already placed (ports cluster)."""
-    sides = ((7, 4, "left"), (7, -12, "left"), (-7, 4, "right"), (-7, -12, "right"))
-    placed: list[tuple[float, float]] = []
-    for p in sorted(ports, key=lambda p: -p["calls"]):
-        x, y = p["longitude"], p["latitude"]
+# Candidate offsets of a label from its point, in points: beside, above, below, then farther out.
+_OFFSETS = [
+    (dx * r, dy * r)
+    for r in (1, 2, 3.2, 4.6)
+    for dx, dy in ((7, 3), (-7, 3), (7, -11), (-7, -11), (0, 9), (0, -17), (12, -4), (-12, -4))
+]
 
-        def clearance(side: tuple[int, int, str]) -> float:
-            # offsets in points, compared in degrees: about 0.02 degrees a point at this figure size
-            lx, ly = x + side[0] * 0.02 + (0.25 if side[2] == "left" else -0.25), y + side[1] * 0.02  # noqa: B023 (called in this iteration)
-            return min([math.hypot(lx - a, ly - b) for a, b in placed] + [99.0])
 
-        dx, dy, ha = max(sides, key=clearance)
-        placed.append((x + dx * 0.02 + (0.25 if ha == "left" else -0.25), y + dy * 0.02))
-        ax.annotate(f"{p['port_name']} ({p['calls']})", (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
-                    fontsize=9 if p["calls"] else 8, color="black" if p["calls"] else "#555555", zorder=4)
+def _place_labels(fig: Figure, ax: Any, labels: list[dict]) -> None:
+    """Put each label at the first candidate offset where its box meets no label already placed and no legend.
+
+    Ports cluster (four load terminals within 30 km), so a fixed side would print names over each other.
+    The layout is fixed first: a layout engine that moved the axes after placement would undo the check."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    fig.set_layout_engine("none")
+    renderer = canvas.get_renderer()
+    legend = ax.get_legend()
+    taken = [legend.get_window_extent(renderer).padded(2)] if legend else []
+    frame = ax.get_window_extent(renderer)
+    for label in labels:
+        text = None
+        for dx, dy in _OFFSETS:
+            if text is not None:
+                text.remove()
+            ha = "left" if dx > 0 else "right" if dx < 0 else "center"
+            text = ax.annotate(label["text"], label["xy"], xytext=(dx, dy), textcoords="offset points", ha=ha,
+                               va="bottom", fontsize=label["fontsize"], color=label["color"], bbox=label["bbox"],
+                               zorder=5, gid=label["gid"], annotation_clip=False)
+            box = text.get_window_extent(renderer).padded(1)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if inside and not any(box.overlaps(other) for other in taken):
+                break
+        taken.append(text.get_window_extent(renderer).padded(1))
+
+
+def _when(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def timeline_figure(data: dict) -> Figure:
+    """One row per vessel: port calls as blocks by port role, voyages as lines to the discharge call, AIS dark
+    periods as hatched spans, ship-to-ship transfers as crosses."""
+    timeline = data["timeline"]
+    by_imo = {v["imo"]: v for v in timeline["vessels"]}
+    rows = [by_imo[imo] for imo in timeline["drawn"]]
+    if not rows:
+        return _empty(Figure(figsize=(11, 3)), "No vessel has a port call, voyage, dark period or transfer.")
+    fig = Figure(figsize=(11, 1.6 + 0.42 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    role_color = {role: style["color"] for role, style in ROLE_STYLE.items()}
+    for y, vessel in enumerate(rows):
+        for d in vessel["dark_periods"]:
+            start, end = _when(d["start"]), _when(d["end"])
+            ax.broken_barh([(start, end - start)], (y - 0.38, 0.76), facecolor="#e5f5e0", edgecolor="#1b7837",
+                           hatch="....", linewidth=0.6, zorder=1)
+        for v in vessel["voyages"]:
+            start = _when(v["start"])
+            end = _when(v["end"]) if v["end"] else start + dt.timedelta(days=1)
+            ax.plot([start, end], [y, y], color=CAP_COLOR if v["counts_toward_cap"] else "#4d4d4d",
+                    linewidth=2.4, solid_capstyle="butt", zorder=3)
+        for c in vessel["calls"]:
+            start, end = _when(c["start"]), _when(c["end"])
+            # a call shorter than a few hours would be invisible at a year's width
+            width = max(end - start, dt.timedelta(hours=30))
+            ax.broken_barh([(start, width)], (y - 0.25, 0.5),
+                           facecolor=role_color.get(c["port_role"] or "other", role_color["other"]),
+                           edgecolor="black", linewidth=0.3, zorder=2)
+        for t in vessel["transfers"]:
+            ax.scatter([_when(t["start"])], [y], marker="X", s=60, color="#6a3d9a", zorder=4)
+    ax.set_yticks(range(len(rows)), [f"{v['vessel_name'] or '?'} ({v['imo']})" for v in rows], fontsize=9)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(f"What each vessel did: {plural(len(timeline['vessels']), 'vessel')}"
+                 + (f", the {len(rows)} with the most voyages drawn" if len(rows) < len(timeline["vessels"]) else ""),
+                 fontsize=12, loc="left")
+    handles = [
+        Patch(facecolor=ROLE_STYLE["load_terminal"]["color"], edgecolor="black", label="call at a load terminal"),
+        Patch(facecolor=ROLE_STYLE["discharge_port"]["color"], edgecolor="black", label="call at a DPRK port"),
+        Patch(facecolor=ROLE_STYLE["other"]["color"], edgecolor="black", label="call at another port"),
+        ax.plot([], [], color=CAP_COLOR, linewidth=2.4, label="voyage counted toward the cap")[0],
+        ax.plot([], [], color="#4d4d4d", linewidth=2.4, label="voyage not counted")[0],
+        Patch(facecolor="#e5f5e0", edgecolor="#1b7837", hatch="....", label="AIS dark period"),
+        ax.scatter([], [], marker="X", s=60, color="#6a3d9a", label="ship-to-ship transfer"),
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.04 - 0.5 / len(rows)), ncols=4,
+              fontsize=8, frameon=False)
+    return fig
 
 
 def _png(fig: Figure, target: Path | io.BytesIO, dpi: int = DPI) -> None:
@@ -477,16 +755,26 @@ def _png(fig: Figure, target: Path | io.BytesIO, dpi: int = DPI) -> None:
 
 # --- the page --------------------------------------------------------------------------------
 
+def plural(count: int | float, word: str, words: str | None = None) -> str:
+    """'1 voyage', '2 voyages', '1,059 voyages': every count on the page and in the figures says it this way."""
+    return f"{count:,.0f} {word if count == 1 else (words or word + 's')}"
+
+
 CSS = """
-body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 24px auto; max-width: 1250px; color: #222; }
+body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 24px auto; max-width: 1250px; padding: 0 12px;
+  color: #222; overflow-wrap: anywhere; }
 h1 { font-size: 26px; margin-bottom: 4px; } h2 { margin-top: 36px; border-bottom: 2px solid #ddd; }
 .meta { color: #666; font-size: 13px; } .headline { font-size: 18px; background: #fdf1f1; padding: 12px 16px; }
-figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+.demo { background: #fff4ce; border: 2px solid #e0a800; padding: 10px 14px; margin: 12px 0; font-size: 15px; }
+figure { margin: 12px 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 13px; }
+.scroll { max-width: 100%; overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0; }
 th, td { border: 1px solid #ccc; padding: 4px 7px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.ids { font-family: 'DejaVu Sans Mono', monospace; font-size: 11px; max-width: 420px; word-break: break-all; }
+td.ids a { display: inline-block; margin-right: 6px; }
+tr:target { background: #fff4ce; }
 """
 
 
@@ -508,7 +796,7 @@ def headline_sentences(data: dict) -> list[str]:
             + (f" (high estimate breached on {y['breach_date_high']})" if y["breach_date_high"] else "")
         )
         out.append(
-            f"{y['year']}: {y['voyages']} voyages counted toward the cap, {y['delivered_bbl']:,.0f} bbl "
+            f"{y['year']}: {plural(y['voyages'], 'voyage')} counted toward the cap, {y['delivered_bbl']:,.0f} bbl "
             f"(range {y['delivered_bbl_low']:,.0f}-{y['delivered_bbl_high']:,.0f}); {breach}."
         )
     return out
@@ -531,11 +819,16 @@ def _cap_table(data: dict) -> str:
 
 def _table(head: Iterable[str], rows: str, attrs: str) -> str:
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
-    return f"<table {attrs}><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table>"
+    return f'<div class="scroll"><table {attrs}><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+def _evidence_links(ids: list[str], anchors: dict[str, str]) -> str:
+    return " ".join(f'<a href="#{_e(anchors[e])}">{_e(e)}</a>' if e in anchors else _e(e) for e in ids)
 
 
 def _sanctioned_table(data: dict) -> str:
     table = data["sanctioned_vessels"]
+    anchors = {e["id"]: e["anchor"] for e in data["evidence"]["ids"]}
     head = ("vessel", "IMO", "lists", "voyage", "load departure (UTC)", "destination", "counts", "volume bbl",
             "low-high bbl", "evidence ids")
     rows = []
@@ -545,8 +838,8 @@ def _sanctioned_table(data: dict) -> str:
             cells = []
             if i == 0:
                 cells += [
-                    f'<td rowspan="{span}"><b>{_e(vessel["vessel_name"])}</b><br>{vessel["voyages"]} voyages, '
-                    f'{vessel["counted_volume_bbl"]:,.0f} bbl counted</td>',
+                    f'<td rowspan="{span}"><b>{_e(vessel["vessel_name"])}</b><br>'
+                    f'{plural(vessel["voyages"], "voyage")}, {vessel["counted_volume_bbl"]:,.0f} bbl counted</td>',
                     f'<td rowspan="{span}">{_e(vessel["imo"])}</td>',
                     f'<td rowspan="{span}">{_e("; ".join(vessel["lists"]))}'
                     f'<br>listed {_e(vessel["earliest_listed_on"] or "date unknown")}</td>',
@@ -559,12 +852,14 @@ def _sanctioned_table(data: dict) -> str:
                 f"<td>{'yes' if v['counts_toward_cap'] else 'no'}</td>",
                 f'<td class="n">{v["volume_bbl"]:,.0f}</td>',
                 f'<td class="n">{v["volume_bbl_low"]:,.0f}-{v["volume_bbl_high"]:,.0f}</td>',
-                f'<td class="ids">{_e(" ".join(v["evidence_ids"]))}</td>',
+                f'<td class="ids">{_evidence_links(v["evidence_ids"], anchors)}</td>',
             ]
             rows.append(f'<tr data-imo="{_e(vessel["imo"])}">{"".join(cells)}</tr>')
+    without = table["without_voyages"]
     note = (
-        f"<p>{table['without_voyages']} further designated hulls have no voyages in this set.</p>"
-        if table["without_voyages"] else ""
+        f"<p>{plural(without, 'further designated hull')} {'has' if without == 1 else 'have'} "
+        "no voyages in this set.</p>"
+        if without else ""
     )
     if not rows:
         return "<p>No designated vessel made a voyage in this set.</p>" + note
@@ -575,10 +870,106 @@ def _figure(name: str, alt: str, caption: str) -> str:
     return f'<figure><img src="{name}" alt="{_e(alt)}"><figcaption>{_e(caption)}</figcaption></figure>'
 
 
+def _demo_banner(data: dict) -> str:
+    if not data["demo_sources"]:
+        return ""
+    return (
+        '<div class="demo" id="demo-banner"><b>Demo data.</b> This set was built from the bundled demo sources '
+        f"({_e(', '.join(data['demo_sources']))}): their imagery and AIS logs are synthetic, generated to match the "
+        "public facts of the 2024 case; the sanctions excerpts are real. The numbers show what tankerwatch does, "
+        "not findings about any real voyage.</div>"
+    )
+
+
+ASSUMPTION_LABELS = (
+    ("product", "refined product assumed for every cargo"),
+    ("barrels_per_tonne", "barrels per tonne of that product"),
+    ("barrels_per_m3", "barrels per cubic metre"),
+    ("cargo_share_of_dwt", "cargo share of deadweight (central)"),
+    ("cargo_share_of_dwt_low", "cargo share of deadweight (low)"),
+    ("cargo_share_of_dwt_high", "cargo share of deadweight (high)"),
+    ("default_load_fraction", "load fraction when none was observed (central)"),
+    ("default_load_fraction_low", "load fraction when none was observed (low)"),
+    ("default_load_fraction_high", "load fraction when none was observed (high)"),
+    ("observed_fraction_margin", "margin around observed load fractions"),
+    ("cap_bbl", "UN cap, barrels per year"),
+)
+
+
+def _assumptions(data: dict) -> str:
+    values = data["assumptions"]
+    if not values:
+        return "<p>This set's manifest records no volume assumptions.</p>"
+    known = dict(ASSUMPTION_LABELS)
+    rows = "".join(
+        f'<tr><td>{_e(known.get(k, k))}</td><td><code>{_e(k)}</code></td><td class="n">'
+        f'{_e(f"{v:,.4g}" if isinstance(v, float) and k != "cap_bbl" else f"{v:,.0f}" if k == "cap_bbl" else v)}'
+        "</td></tr>"
+        for k, v in sorted(values.items(), key=lambda kv: [k for k, _ in ASSUMPTION_LABELS].index(kv[0])
+                           if kv[0] in known else len(known))
+    )
+    return _table(("assumption", "name", "value"), rows, 'id="assumptions-table"')
+
+
+def _sources(data: dict) -> str:
+    if not data["sources"]:
+        return "<p>This set's manifest lists no source snapshots.</p>"
+    rows = "".join(
+        f"<tr><td>{_e(r['source'])}</td><td>{_e(r['role'])}</td><td>{_e(r['kind'])}</td><td>{_e(r['url'])}</td>"
+        f"<td>{_e(r['partition_day'] or '-')}</td><td>{_e((r['fetched_at'] or '')[:10])}</td>"
+        f"<td><code>{_e(r['snapshot_id'])}</code></td></tr>"
+        for r in data["sources"]
+    )
+    head = ("source", "file", "kind", "url", "day", "snapshot taken (UTC)", "snapshot id")
+    return _table(head, rows, 'id="sources-table"')
+
+
+def _vessel_table(data: dict) -> str:
+    vessels = data["timeline"]["vessels"]
+    if not vessels:
+        return ""
+    rows = "".join(
+        f'<tr data-imo="{_e(v["imo"])}"><td>{_e(v["vessel_name"])}</td><td>{_e(v["imo"])}</td>'
+        + "".join(f'<td class="n">{v["counts"][k]}</td>' for k in ("calls", "voyages", "dark_periods", "transfers"))
+        + "</tr>"
+        for v in vessels
+    )
+    head = ("vessel", "IMO", "port calls", "voyages", "AIS dark periods", "ship-to-ship transfers")
+    return _table(head, rows, 'id="vessel-table"')
+
+
+def _evidence_appendix(data: dict) -> str:
+    ev = data["evidence"]
+    if not ev["ids"]:
+        return "<p>No voyage in this set names evidence.</p>"
+    rows = []
+    for e in ev["ids"]:
+        s = e["sighting"]
+        if s is None:
+            cells = '<td colspan="8">sighting not in this report\'s data</td>'
+        else:
+            state = s.get("state") or s.get("laden_state") or "-"
+            if s.get("load_fraction") is not None:
+                state += f", {s['load_fraction']:.2f} full"
+            if s.get("draught_m") is not None:
+                state += f", draught {s['draught_m']:.1f} m"
+            place = f"{s['latitude']:.4f}°N {s['longitude']:.4f}°E" if s.get("latitude") is not None else "-"
+            cells = (
+                f"<td>{_e((s.get('observed_at') or '').replace('T', ' '))}</td><td>{_e(s.get('imo'))}</td>"
+                f"<td>{_e(place)}</td><td>{_e(s.get('port_id') or 'at sea')}</td><td>{_e(state)}</td>"
+                f"<td>{_e(s.get('source_name'))} ({_e(s.get('evidence_kind'))})</td>"
+                f"<td><code>{_e(s.get('snapshot_id'))}</code></td><td class=\"n\">{_e(s.get('source_row'))}</td>"
+            )
+        rows.append(f'<tr id="{_e(e["anchor"])}"><td class="ids">{_e(e["id"])}</td>{cells}</tr>')
+    head = ("evidence id", "seen (UTC)", "IMO", "position", "port", "state", "source", "snapshot", "line")
+    return _table(head, "".join(rows), 'id="evidence-table"')
+
+
 def report_html(data: dict) -> str:
     per = data["voyages_per_month"]
     other = per["other"]["vessels"]
     unknown_ports = data["map"]["calls_at_unknown_ports"]
+    timeline = data["timeline"]
     cap_caption = (
         "Cumulative barrels of the voyages that count toward the cap, by load departure date (UTC), with the "
         "low-high estimate as a band; the dashed line is the cap, the vertical line the breach date and the shaded "
@@ -587,20 +978,32 @@ def report_html(data: dict) -> str:
     voyages_caption = (
         "Every published voyage by the month of its load departure (UTC), stacked by vessel; hatched vessels are "
         "designated by a loaded sanctions list."
-        + (f" The {other} vessels with the fewest voyages are summed as 'other'." if other else "")
+        + (f" The {plural(other, 'vessel')} with the fewest voyages are summed as 'other'." if other else "")
     )
     map_caption = (
-        "Port points from the project's port table; each arrow joins a vessel's consecutive port calls "
-        f"({data['map']['calls']} published calls), thicker for more legs, numbered by legs."
-        + (f" {unknown_ports} calls at ports missing from the table are not drawn." if unknown_ports else "")
+        "Land from Natural Earth (1:10m, public domain). Port points from the project's port table; each arrow "
+        f"joins a vessel's consecutive port calls ({plural(data['map']['calls'], 'published call')}), thicker for "
+        "more legs, numbered by legs."
+        + (f" {plural(unknown_ports, 'call')} at ports missing from the table are not drawn." if unknown_ports else "")
     )
+    hidden = len(timeline["vessels"]) - len(timeline["drawn"])
+    timeline_caption = (
+        "One row per vessel, by UTC date: port calls as blocks coloured by the port's role, voyages as lines from "
+        "load departure to the discharge call (red when counted toward the cap), AIS dark periods hatched, "
+        "ship-to-ship transfers as crosses."
+        + (f" {plural(hidden, 'vessel')} with fewer voyages are in the table only." if hidden else "")
+    )
+    missing = data["evidence"]["missing"]
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>tankerwatch report {_e(data['version'])}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tankerwatch report {_e(data['version'])}</title>
 <style>{CSS}</style></head>
 <body>
 <h1>tankerwatch: DPRK tanker loads at the Russian Far East terminals</h1>
+{_demo_banner(data)}
 <p class="meta">Published set {_e(data['version'])}, created {_e(data['created_at'])}, run {_e(data['run_id'])}.
-Every number here is read from this set's parquet files; <a href="{REPORT_DATA}">{REPORT_DATA}</a> holds them.</p>
+Every number here is read from this set's parquet files; <a href="{REPORT_DATA}">{REPORT_DATA}</a> holds them.
+The voyages as a spreadsheet: <a href="{VOYAGES_CSV}" download>{VOYAGES_CSV}</a>.</p>
 <div class="headline">{'<br>'.join(_e(s) for s in headline_sentences(data))}</div>
 
 <h2>The cap</h2>
@@ -613,8 +1016,26 @@ Every number here is read from this set's parquet files; <a href="{REPORT_DATA}"
 <h2>Ports and routes</h2>
 {_figure(MAP_FIGURE, "Map of load terminals, DPRK ports and legs between port calls", map_caption)}
 
+<h2>Each vessel's year</h2>
+{_figure(TIMELINE_FIGURE, "Timeline per vessel of port calls, voyages, dark periods and transfers", timeline_caption)}
+{_vessel_table(data)}
+
 <h2>Sanctioned vessels and their voyages</h2>
+<p>Each evidence id links to the sighting it names, in the appendix.</p>
 {_sanctioned_table(data)}
+
+<h2>Assumptions and sources</h2>
+<p>Volumes are estimates: capacity from the registry (or deadweight) times a load fraction, converted with the
+factors below, as this set's manifest records them.</p>
+{_assumptions(data)}
+<p>The source snapshots this set was built from, as fetched:</p>
+{_sources(data)}
+
+<h2 id="evidence">Appendix: the sightings behind the evidence ids</h2>
+<p>{plural(len(data['evidence']['ids']), 'evidence id')} named by the voyages
+{f"({plural(missing, 'sighting')} not in this report's data)" if missing else ""}: when and where each
+sighting was made, and the line of the source snapshot it was read from.</p>
+{_evidence_appendix(data)}
 </body></html>
 """
 
@@ -622,13 +1043,38 @@ Every number here is read from this set's parquet files; <a href="{REPORT_DATA}"
 # --- writing ---------------------------------------------------------------------------------
 
 
-def build_report(version_dir: Path, out_dir: Path | None = None, ports_csv: Path = SEEDS_DIR / "ports.csv") -> dict:
-    """Write report.html, report_data.json and the PNG figures of the set in `version_dir` to `out_dir`.
+# A list cell in the CSV: ids and list names hold no ';', and a spreadsheet shows the cell as one text.
+CSV_LIST_SEPARATOR = "; "
+
+
+def write_voyages_csv(version_dir: Path, target: Path) -> None:
+    """voyages.parquet as CSV: the same rows and columns, times in UTC ISO 8601, lists joined by '; '."""
+    voyages = pl.read_parquet(Path(version_dir) / "voyages.parquet")
+    voyages.with_columns(
+        pl.col(name).list.join(CSV_LIST_SEPARATOR)
+        for name, dtype in voyages.schema.items()
+        if isinstance(dtype, pl.List)
+    ).write_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ", date_format="%Y-%m-%d")
+
+
+def build_report(
+    version_dir: Path,
+    out_dir: Path | None = None,
+    ports_csv: Path = SEEDS_DIR / "ports.csv",
+    evidence: pl.DataFrame | None = None,
+) -> dict:
+    """Write report.html, report_data.json, voyages.csv and the PNG figures of the set in `version_dir` to
+    `out_dir`.
 
     Returns the report data."""
     out_dir = Path(out_dir or version_dir)
-    data = report_data(version_dir, ports_csv)
-    for name, draw in ((CAP_FIGURE, cap_figure), (VOYAGES_FIGURE, voyages_figure), (MAP_FIGURE, map_figure)):
+    data = report_data(version_dir, ports_csv, evidence=evidence)
+    write_voyages_csv(version_dir, out_dir / VOYAGES_CSV)
+    drawings = (
+        (CAP_FIGURE, cap_figure), (VOYAGES_FIGURE, voyages_figure), (MAP_FIGURE, map_figure),
+        (TIMELINE_FIGURE, timeline_figure),
+    )
+    for name, draw in drawings:
         _png(draw(data), out_dir / name)
     (out_dir / REPORT_DATA).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     (out_dir / REPORT_HTML).write_text(report_html(data), encoding="utf-8")
@@ -642,7 +1088,9 @@ def file_entry(path: Path) -> dict:
     return {"file": path.name, "bytes": path.stat().st_size, "sha256": digest}
 
 
-def write_report(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv") -> dict:
+def write_report(
+    version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv", evidence: pl.DataFrame | None = None
+) -> dict:
     """Build the report into `version_dir` and list its files in the manifest; return the data.
 
     The files are written to a hidden directory first and moved in only when all are
@@ -652,7 +1100,7 @@ def write_report(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv") -
     tmp = version_dir / f".report-{secrets.token_hex(6)}"
     tmp.mkdir()
     try:
-        data = build_report(version_dir, tmp, ports_csv)
+        data = build_report(version_dir, tmp, ports_csv, evidence)
         for name in REPORT_FILES:
             atomic.fsync_path(tmp / name)
             atomic.replace(tmp / name, version_dir / name)
@@ -660,7 +1108,7 @@ def write_report(version_dir: Path, ports_csv: Path = SEEDS_DIR / "ports.csv") -
         shutil.rmtree(tmp, ignore_errors=True)
     manifest = json.loads((version_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     manifest["files"] = {**manifest.get("files", {}), **{name: file_entry(version_dir / name) for name in REPORT_FILES}}
-    manifest["report"] = {"html": REPORT_HTML, "data": REPORT_DATA, "figures": list(FIGURES)}
+    manifest["report"] = {"html": REPORT_HTML, "data": REPORT_DATA, "csv": VOYAGES_CSV, "figures": list(FIGURES)}
     write_manifest(version_dir, manifest)
     return data
 
