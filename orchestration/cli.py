@@ -3,44 +3,55 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import shutil
 import sys
-import time
-from collections.abc import Iterator
+import uuid
 from datetime import UTC
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import polars as pl
 
 from tankerwatch.errors import DataDirUnusable, SourcesFileError
-from tankerwatch.fetch import remove_partial_landings
-from tankerwatch.publish import current_version, remove_interrupted, resolve_current
+from tankerwatch.publish import current_version, resolve_current
+from tankerwatch.run_lock import (
+    DEFAULT_LOCK_WAIT_S,
+    LOCK_WAIT_ENV,
+    RunLocked,
+    describe_removed,
+    lock_wait_s,
+    run_lock,
+    tidy_interrupted,
+)
 from tankerwatch.settings import (
     DATA_DIR_ENV,
+    REPO_ROOT,
     SOURCES_ENV,
-    DataPaths,
     prepare_data_dir,
     resolve_data_paths,
     resolve_sources_file,
 )
 from tankerwatch.sources import load_sources
 
-LOCK_NAME = ".tankerwatch-run.lock"
-LOCK_WAIT_ENV = "TANKERWATCH_LOCK_WAIT_S"
-DEFAULT_LOCK_WAIT_S = 3600.0
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run held the data directory for longer than we would wait
 EXIT_CONFIG = 78  # EX_CONFIG: the sources file or the data directory cannot be used; nothing was run
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+# What `make ui` gives `dagster dev`: a run from the command line in the same directory shows in the UI.
+DEFAULT_DAGSTER_HOME = Path(".dagster_home")
+INSTANCE_SETTINGS = REPO_ROOT / "dagster.yaml"
 
 
-class RunLocked(Exception):
-    """Another run held the data directory's lock for longer than this run may wait."""
+def package_version() -> str:
+    try:
+        return version("tankerwatch")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tankerwatch", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tankerwatch {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="fetch, build, gate and publish the whole graph in-process")
     run.add_argument("--sources", help=f"sources file (default: ${SOURCES_ENV}, else the bundled demo)")
@@ -64,78 +75,66 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--days: {exc}")
     paths = resolve_data_paths(args.data_dir)
     try:
-        wait_s = (
-            args.lock_wait if args.lock_wait is not None else float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT_S))
-        )
-    except ValueError:
-        parser.error(f"${LOCK_WAIT_ENV} must be a number of seconds, not {os.environ.get(LOCK_WAIT_ENV)!r}")
-    # Both are checked before anything runs: a mistyped path is one line, not a failure in every step.
+        wait_s = lock_wait_s(args.lock_wait)
+    except ValueError as exc:
+        parser.error(str(exc))
+    # All three are checked before anything runs: a mistyped path is one line, not a failure in every step.
     try:
         load_sources(resolve_sources_file(args.sources))
         prepare_data_dir(paths.root)
+        home = prepare_dagster_home()
     except (SourcesFileError, DataDirUnusable) as exc:
         print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
         return EXIT_CONFIG
+    # The run id is chosen before the lock is taken so the lock file names the run while it runs: a run
+    # killed while holding it is then found and marked failed by the next run to take it.
+    run_id = str(uuid.uuid4())
     try:
-        with run_lock(paths.root, wait_s):
-            tidy_interrupted(paths)
-            return run_pipeline(args.sources, str(paths.root), args.product, days)
+        with run_lock(paths.root, wait_s, run_id=run_id) as held:
+            with open_instance(home) as instance:
+                from orchestration.jobs import recover_run_that_died_holding
+
+                recovered = recover_run_that_died_holding(instance, held.died_holding, paths.root)
+                if recovered:
+                    print(f"tankerwatch: {paths.root}: {recovered}", file=sys.stderr)
+                removed = tidy_interrupted(paths)
+                if removed:
+                    print(f"tankerwatch: {describe_removed(removed)}", file=sys.stderr)
+                return run_pipeline(args.sources, str(paths.root), args.product, days, instance=instance, run_id=run_id)
     except RunLocked as exc:
         print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
         return EXIT_LOCKED
 
 
-@contextlib.contextmanager
-def run_lock(data_dir: Path, wait_s: float, poll_s: float = 0.5) -> Iterator[None]:
-    """Hold the data directory's run lock (an flock, released by the kernel even on SIGKILL).
+def prepare_dagster_home() -> Path:
+    """The Dagster instance directory runs are recorded in: $DAGSTER_HOME, else ./.dagster_home (what `make ui`
+    starts `dagster dev` on), created when missing and given tankerwatch's dagster.yaml when it has none.
 
-    One run at a time per data directory: DuckDB admits one writer, and a second run would
-    otherwise fail on its lock half-way. A second run waits up to ``wait_s`` seconds, then raises
-    RunLocked naming the holder.
+    An existing dagster.yaml is the operator's (PostgreSQL storage, other limits) and is never replaced.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    configured = os.environ.get(DAGSTER_HOME_ENV)
+    home = Path(configured).expanduser() if configured else DEFAULT_DAGSTER_HOME
+    home = home.resolve()
+    where = f"${DAGSTER_HOME_ENV} ({home})" if configured else f"the Dagster instance directory {home}"
+    if home.exists() and not home.is_dir():
+        raise DataDirUnusable(f"{where} is a file, not a folder")
     try:
-        deadline = time.monotonic() + wait_s
-        announced = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                if time.monotonic() >= deadline:
-                    raise RunLocked(
-                        f"another run (pid {holder}) holds the lock on {data_dir} ({path}); "
-                        f"gave up after waiting {wait_s:.0f} s"
-                    ) from None
-                if not announced:
-                    print(f"tankerwatch: another run (pid {holder}) is using {data_dir}; waiting up to {wait_s:.0f} s",
-                          file=sys.stderr, flush=True)
-                    announced = True
-                time.sleep(poll_s)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        home.mkdir(exist_ok=True)  # not its parents: a mistyped path must not grow a tree nobody looks at
+        settings = home / "dagster.yaml"
+        if not settings.exists():
+            shutil.copyfile(INSTANCE_SETTINGS, settings)
+    except FileNotFoundError:
+        raise DataDirUnusable(f"{where} cannot be created: its parent {home.parent} does not exist") from None
+    except OSError as exc:
+        raise DataDirUnusable(f"{where} cannot be used: {exc.strerror or exc}") from None
+    return home
 
 
-def tidy_interrupted(paths: DataPaths) -> None:
-    """Remove the temporaries a killed run left behind; only while holding the run lock."""
-    removed = [f"published/{name}" for name in remove_interrupted(paths.published)]
-    removed += [f"landing/{name}" for name in remove_partial_landings(paths.landing)]
-    if paths.work.is_dir():
-        for leftover in sorted(paths.work.iterdir()):
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-            removed.append(f"work/{leftover.name}")
-    if removed:
-        print(f"tankerwatch: removed {len(removed)} leftover(s) of an interrupted run: {', '.join(removed[:5])}"
-              + (" ..." if len(removed) > 5 else ""), file=sys.stderr)
+def open_instance(home: Path):
+    """The persistent instance in ``home``, the one `dagster dev` on the same directory shows."""
+    import dagster as dg
+
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def parse_days(text: str | None) -> tuple[str, str]:
@@ -158,7 +157,12 @@ def parse_days(text: str | None) -> tuple[str, str]:
 
 
 def run_pipeline(
-    sources: str | None, data_dir: str | None, product: str | None, days: tuple[str, str] | None = None
+    sources: str | None,
+    data_dir: str | None,
+    product: str | None,
+    days: tuple[str, str] | None = None,
+    instance=None,
+    run_id: str | None = None,
 ) -> int:
     # Imported here: loading Dagster and the definitions takes seconds, --help should not.
     import dagster as dg
@@ -178,7 +182,8 @@ def run_pipeline(
             }
         }
     }
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    if instance is None:
+        instance = dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(FULL_JOB_NAME)
     before = current_version(paths.published)
     first, last = days or parse_days(None)
@@ -189,7 +194,11 @@ def run_pipeline(
         if first == last
         else {"tags": {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}}
     )
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False, **partition)
+    run_id = run_id or str(uuid.uuid4())
+    print(f"tankerwatch: run     {run_id}")
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False, run_id=run_id, **partition
+    )
 
     warnings, failed_checks = failed_and_warned(result.get_asset_check_evaluations())
     for evaluation in warnings:

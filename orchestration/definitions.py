@@ -10,7 +10,7 @@ from assets.publish import publish_assets
 from assets.reference import reference_assets
 from assets.report import report_assets, report_checks
 from assets.resources import TankerwatchResource
-from orchestration.jobs import full_pipeline_job
+from orchestration.jobs import full_pipeline_job, locked_in_process_executor
 from orchestration.schedules import nightly_full_run
 from orchestration.sensors import imagery_drop_sensor
 from tankerwatch.ingest import KIND_TABLES
@@ -31,5 +31,5 @@ defs = dg.Definitions(
     schedules=[nightly_full_run],
     sensors=[imagery_drop_sensor],
     resources={"tankerwatch": TankerwatchResource()},
-    executor=dg.in_process_executor,
+    executor=locked_in_process_executor,
 )

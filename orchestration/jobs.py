@@ -1,8 +1,103 @@
-"""Jobs: the whole graph, as the CLI, the schedule and the UI launch it."""
+"""Jobs: the whole graph, as the CLI, the schedule and the UI launch it; and the executor every run uses.
+
+The executor is Dagster's in-process executor holding the data directory's run lock (tankerwatch/run_lock.py)
+for the whole run, in the process that runs the steps: a run launched from the UI, by the schedule or by a
+sensor waits for a `tankerwatch run` on the same data directory (and the command line waits for it) instead
+of both failing on DuckDB's lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
+from dagster._core.executor.base import Executor  # the executor interface; Dagster exports no public name for it
+
+from tankerwatch.run_lock import Holder, describe_removed, lock_wait_s, run_lock, tidy_interrupted
+from tankerwatch.settings import prepare_data_dir, resolve_data_paths
 
 FULL_JOB_NAME = "tankerwatch_full"
+RESOURCE_KEY = "tankerwatch"
+
+
+def run_data_dir(resolved_run_config) -> Path:
+    """The data directory a run writes, resolved from its `tankerwatch` resource config as the resource does."""
+    resource = resolved_run_config.resources.get(RESOURCE_KEY)
+    config = (resource.config if resource is not None else None) or {}
+    return resolve_data_paths(config.get("data_dir") or None).root
+
+
+def recover_run_that_died_holding(instance: dg.DagsterInstance, holder: Holder | None, data_dir: Path) -> str | None:
+    """Mark failed the run whose process died holding the data directory's lock, and free its pool slots.
+
+    A killed run stays STARTED in the instance for ever, and the run queue (one run at a time) and the
+    `duckdb` pool (one step at a time) would count it and hold every later run behind it. It is certainly
+    dead: it still named itself in the lock file, so it never let go, yet the lock was free.
+    Returns what was done, for the log; None when there was nothing to do.
+    """
+    if holder is None or not holder.run_id:
+        return None
+    run = instance.get_run_by_id(holder.run_id)
+    if run is None:
+        return None
+    done = []
+    if not run.is_finished:
+        instance.report_run_failed(
+            run, message=f"its process (pid {holder.pid}) died while it held the run lock of {data_dir}"
+        )
+        done.append(f"marked run {run.run_id} failed (its process, pid {holder.pid}, died while running)")
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        freed = instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        if freed:
+            done.append(f"freed the {freed} pool slot(s) it held")
+    return "; ".join(done) or None
+
+
+class _LockedExecutor(Executor):
+    def __init__(self, inner: Executor):
+        self._inner = inner
+
+    @property
+    def retries(self):
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self):
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
+        data_dir = run_data_dir(plan_context.resolved_run_config)
+        prepare_data_dir(data_dir)
+        log = plan_context.log
+        run_id = plan_context.dagster_run.run_id
+        with run_lock(data_dir, lock_wait_s(), run_id=run_id, on_wait=log.warning) as held:
+            if not held.reentered:
+                recovered = recover_run_that_died_holding(plan_context.instance, held.died_holding, data_dir)
+                if recovered:
+                    log.warning(f"{data_dir}: {recovered}")
+                removed = tidy_interrupted(resolve_data_paths(str(data_dir)))
+                if removed:
+                    log.info(f"{data_dir}: {describe_removed(removed)}")
+            yield from self._inner.execute(plan_context, execution_plan)
+
+
+def locked(base: dg.ExecutorDefinition) -> dg.ExecutorDefinition:
+    """``base`` (same name, same config) holding the run lock of the run's data directory around every run."""
+
+    def create(init_context: dg.InitExecutorContext) -> Executor:
+        return _LockedExecutor(base.executor_creation_fn(init_context))
+
+    return dg.ExecutorDefinition(
+        name=base.name,
+        config_schema=base.config_schema,
+        requirements=base.get_requirements,
+        executor_creation_fn=create,
+        description=f"Dagster's {base.name} executor, holding the data directory's run lock for the whole run.",
+    )
+
+
+locked_in_process_executor = locked(dg.in_process_executor)
 
 full_pipeline_job = dg.define_asset_job(
     FULL_JOB_NAME,

@@ -114,7 +114,9 @@ def run_tankerwatch(
     sources: Path, data_dir: Path, *, fault: str | None = None, timeout_s: float = 900, lock_wait_s: float = 600
 ) -> subprocess.CompletedProcess:
     """`tankerwatch run` as a subprocess, with ``TANKERWATCH_FAULT`` set to ``fault`` (a point name)."""
-    env = {k: v for k, v in os.environ.items() if k not in (FAULT_ENV, "DAGSTER_HOME")}
+    # Its own Dagster instance beside the data directory: the soak's killed runs are not the operator's to see.
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env["DAGSTER_HOME"] = str(data_dir.parent / "dagster_home")
     if fault:
         env[FAULT_ENV] = fault
     command = [sys.executable, "-m", "orchestration.cli", "run", "--sources", str(sources), "--data-dir", str(data_dir),

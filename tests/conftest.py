@@ -6,13 +6,31 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orchestration.cli import main
 from tankerwatch.publish import resolve_current
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_dagster_home(tmp_path_factory) -> Iterator[Path]:
+    """Every run of the session, in-process or in a child process, records into one temporary Dagster
+    instance: `tankerwatch run` otherwise records into $DAGSTER_HOME or ./.dagster_home, the operator's."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    saved = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        if saved is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = saved
 
 
 @pytest.fixture(scope="session")

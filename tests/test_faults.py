@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.cli import EXIT_LOCKED, run_lock
+from orchestration.cli import EXIT_LOCKED
 from tankerwatch.errors import FetchError
 from tankerwatch.fetch import STATE_FILE, Fetcher, FetchOptions
 from tankerwatch.publish import current_version, list_versions, remove_interrupted, resolve_current
+from tankerwatch.run_lock import run_lock
 from tankerwatch.settings import DEMO_SOURCES_FILE, REPO_ROOT
 from tankerwatch.soak import content_hashes, run_tankerwatch, version_problems, warehouse_problem
 from tests.http_server import Reply, serve_script
@@ -170,7 +171,7 @@ def test_a_publish_killed_mid_way_leaves_the_previous_set_current_and_the_next_p
 def test_after_the_kills_two_runs_at_once_both_complete_and_publish_identical_content(baseline):
     data_dir, version, hashes = baseline
     versions_before = list_versions(data_dir / "published")
-    env = {k: v for k, v in os.environ.items() if k not in ("TANKERWATCH_FAULT", "DAGSTER_HOME")}
+    env = {k: v for k, v in os.environ.items() if k != "TANKERWATCH_FAULT"}  # the session's $DAGSTER_HOME
     command = [sys.executable, "-m", "orchestration.cli", "run", "--sources", str(DEMO_SOURCES_FILE),
                "--data-dir", str(data_dir), "--lock-wait", "600"]
     runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -68,7 +68,7 @@ def baseline(tmp_path_factory) -> Baseline:
 
 @contextmanager
 def _clean_environment() -> Iterator[None]:
-    names = ("DAGSTER_HOME", "TANKERWATCH_SOURCES", "TANKERWATCH_DATA_DIR", "TANKERWATCH_FAULT")
+    names = ("TANKERWATCH_SOURCES", "TANKERWATCH_DATA_DIR", "TANKERWATCH_FAULT")  # $DAGSTER_HOME: the session's
     saved = {name: os.environ.pop(name) for name in names if name in os.environ}
     try:
         yield
