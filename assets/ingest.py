@@ -36,6 +36,41 @@ RAW_TABLE_DESCRIPTIONS = {
 }
 
 
+# What a day partition of a daily kind's raw table records, as the UI shows it beside the partitions.
+DAILY_PARTITION_NOTE = (
+    " Partitioned by UTC day: a day partition is materialized when a run for that day loaded that day's file "
+    "of every feed whose url names the day ({date}). A source of this kind without {date} is one file for "
+    "every day, read whole by each run whatever its day: its rows are in the table whether or not a day "
+    "shows materialized; each materialization's `covers` names such sources and `day_files` the days loaded."
+)
+
+
+def coverage(report: IngestReport, days: list[str] | tuple[str, ...]) -> dict:
+    """Which days a daily kind's materialization stands for: the days each {date} feed loaded, and the
+    sources read whole (all days at once), so a partition's status is not read as more, or less, than it is."""
+    day_files: dict[str, list[str]] = {}
+    whole = []
+    for snapshot in report.snapshots:
+        if snapshot.partition_day is None:
+            if snapshot.source_name not in whole:
+                whole.append(snapshot.source_name)
+        else:
+            day_files.setdefault(snapshot.source_name, [])
+            if snapshot.partition_day not in day_files[snapshot.source_name]:
+                day_files[snapshot.source_name].append(snapshot.partition_day)
+    span = f"{days[0]}..{days[-1]}" if len(days) > 1 else (days[0] if days else "no day")
+    parts = []
+    if day_files:
+        parts.append(f"{span} from the day files of {', '.join(sorted(day_files))}")
+    if whole:
+        parts.append(f"every day from {', '.join(sorted(whole))}, read whole (no {{date}} in its url)")
+    return {
+        "covers": "; ".join(parts) if parts else f"{span}: no source of this kind in the sources file",
+        "day_files": dg.MetadataValue.json({name: sorted(d) for name, d in sorted(day_files.items())}),
+        "read_whole": sorted(whole),
+    }
+
+
 def _metadata(report: IngestReport) -> dict:
     return {
         "parse_rejects": report.rejects,
@@ -70,7 +105,7 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
             dg.AssetSpec(
                 table,
                 group_name="ingest",
-                description=RAW_TABLE_DESCRIPTIONS[table],
+                description=RAW_TABLE_DESCRIPTIONS[table] + (DAILY_PARTITION_NOTE if daily else ""),
                 kinds={"python", "duckdb"},
                 owners=OWNERS,
             )
@@ -122,7 +157,11 @@ def build_ingest_asset(kind: str) -> dg.AssetsDefinition:
         for table in tables:
             yield dg.MaterializeResult(
                 asset_key=table,
-                metadata={"dagster/row_count": report.row_counts[table], **_metadata(report)},
+                metadata={
+                    "dagster/row_count": report.row_counts[table],
+                    **_metadata(report),
+                    **(coverage(report, days) if daily else {}),
+                },
             )
         yield dg.AssetCheckResult(
             asset_key=tables[0],

@@ -1,7 +1,8 @@
 """Day partitions of the sighting and AIS assets: which days a run loads.
 
-A partition is one UTC day. The nightly schedule loads the day that just ended; a backfill of a range loads
-its days in one run (each day's window deleted and inserted again), then the models rebuild once.
+A partition is one UTC day, and the newest partition is the last complete day: the UI's "latest" partition,
+the CLI's default and the nightly schedule's day are the same day, the one that just ended. A backfill of a
+range loads its days in one run (each day's window deleted and inserted again), then the models rebuild once.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import dagster as dg
 # added by moving this date back (existing partitions keep their keys).
 FIRST_DAY = "2024-01-01"
 
-# end_offset=1: today is a partition too, so a log dropped during the day can be loaded at once (and again,
-# idempotently, when the day is complete).
-DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="UTC", fmt="%Y-%m-%d", end_offset=1)
+# end_offset=0: a day becomes a partition once it has ended (UTC), when a feed has finished writing its file.
+# Today is not a partition: a run of a day still being written would publish it half-loaded.
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="UTC", fmt="%Y-%m-%d", end_offset=0)
 
 
 def days_between(first: str, last: str) -> list[str]:

@@ -3,13 +3,20 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
+from tankerwatch.errors import SourcesFileError, TankerwatchError
+from tankerwatch.publish import keep_versions_setting
+from tankerwatch.reference import volume_assumptions
 from tankerwatch.settings import DataPaths, resolve_data_paths, resolve_sources_file
 from tankerwatch.sources import Source, load_sources
 from tankerwatch.warehouse import connect
+
+RESOURCE_KEY = "tankerwatch"
 
 
 class TankerwatchResource(dg.ConfigurableResource):
@@ -17,15 +24,51 @@ class TankerwatchResource(dg.ConfigurableResource):
     bundled demo), $TANKERWATCH_DATA_DIR (else ./data), the product in seeds/volume_assumptions.csv
     and $TANKERWATCH_KEEP_VERSIONS (else 10 published versions kept; at least 2)."""
 
-    sources_file: str = ""
-    data_dir: str = ""
-    product: str = ""
-    keep_versions: int = 0
+    sources_file: str = Field(
+        default="", description="Sources file; empty: $TANKERWATCH_SOURCES, else the bundled demo."
+    )
+    data_dir: str = Field(default="", description="Data directory; empty: $TANKERWATCH_DATA_DIR, else ./data.")
+    product: str = Field(
+        default="",
+        description="Refined product the volumes are counted in (a product of seeds/conversion_factors.csv); "
+        "empty: the one seeds/volume_assumptions.csv names.",
+    )
+    keep_versions: int = Field(
+        default=0,
+        description="Published versions kept, at least 2; 0: $TANKERWATCH_KEEP_VERSIONS, else 10.",
+    )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # Read once as the run starts: a mistyped or broken sources file fails the run there, in one
-        # message, before any step runs, instead of once in every step that reads it.
-        self.sources()
+        # Checked once as the run starts, before any step: a mistyped setting in the launchpad fails the run
+        # there, in one message naming every bad field, instead of half-way through the graph.
+        problems = self.config_problems()
+        if problems:
+            raise dg.Failure(
+                description=f"the {RESOURCE_KEY} resource's config cannot be used, so no step ran: "
+                + "; ".join(problems)
+            )
+
+    def config_problems(self) -> list[str]:
+        """What is wrong with each setting, as `field: why`; empty when the run can use them all."""
+        problems = []
+        try:
+            self.sources()
+        except SourcesFileError as exc:
+            problems.append(f"sources_file: {exc}")
+        root = self.paths().root
+        if root.exists() and not root.is_dir():
+            problems.append(f"data_dir: {root} is a file, not a folder")
+        elif not root.exists() and not Path(root.parent).is_dir():
+            problems.append(f"data_dir: {root} cannot be created: its parent {root.parent} is not a folder")
+        try:
+            volume_assumptions(self.product or None)
+        except TankerwatchError as exc:
+            problems.append(f"product: {exc}")
+        try:
+            keep_versions_setting(self.keep_versions or None)
+        except ValueError as exc:
+            problems.append(f"keep_versions: {exc}")
+        return problems
 
     def sources(self) -> list[Source]:
         return load_sources(resolve_sources_file(self.sources_file or None))
