@@ -13,6 +13,9 @@ NIGHTLY_CRON = "0 2 * * *"
     job=full_pipeline_job,
     cron_schedule=NIGHTLY_CRON,
     execution_timezone="UTC",
+    # Stopped until an operator starts it: a new deployment, or `make ui` on the demo, must not fetch feeds and
+    # publish at 02:00 before someone has pointed it at the real sources and data directory.
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every night at 02:00 UTC: load the day that just ended, fetch the other sources, rebuild, "
     "gate and publish.",
 )

@@ -161,3 +161,14 @@ def test_the_sensor_is_registered_for_the_full_job_and_stopped_by_default():
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
     assert sensor.job_name == FULL_JOB_NAME
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_every_schedule_and_sensor_starts_stopped():
+    """A new deployment (or `make ui` on the demo) launches nothing until an operator switches it on; the README
+    and docs/production.md say so."""
+    assert {s.name: s.default_status for s in defs.get_repository_def().schedule_defs} == {
+        "nightly_full_run": dg.DefaultScheduleStatus.STOPPED
+    }
+    assert {s.name: s.default_status for s in defs.get_repository_def().sensor_defs} == {
+        SENSOR_NAME: dg.DefaultSensorStatus.STOPPED
+    }
