@@ -25,14 +25,20 @@ from tankerwatch.publish import write_manifest
 from tankerwatch.publish_set import report_consistency_frame
 from tankerwatch.report import (
     FIGURES,
+    MAP_FIGURE,
     REPORT_DATA,
     REPORT_FILES,
     REPORT_HTML,
     TOP_VESSELS,
+    VOYAGES_CSV,
+    demo_sources,
     headline_markdown,
+    map_figure,
+    plural,
+    report_data,
     write_report,
 )
-from tankerwatch.settings import EXPECTATIONS_DIR
+from tankerwatch.settings import DEMO_DIR, EXPECTATIONS_DIR
 
 CHROMIUM = "/usr/bin/chromium"
 REPORT_SUITE = EXPECTATIONS_DIR / "publish_report.json"
@@ -63,7 +69,7 @@ def test_report_files_are_in_the_set_with_their_sha256_in_the_manifest(current):
     for name in FIGURES:
         assert (current / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert Image.open(current / name).size[0] >= 1000
-    assert manifest["report"] == {"html": REPORT_HTML, "data": REPORT_DATA, "figures": list(FIGURES)}
+    assert manifest["report"] == {"html": REPORT_HTML, "data": REPORT_DATA, "csv": VOYAGES_CSV, "figures": list(FIGURES)}
     gate = [c for c in manifest["checks"] if c["asset"] == "publish_report"]
     assert gate and all(c["success"] and c["suite"] == "publish_report" for c in gate)
     # nothing half-written is left in the version
@@ -240,6 +246,171 @@ def test_headless_chromium_renders_the_report_with_every_image(current, tmp_path
     assert not re.search(r"(src|href)=\"(https?:)?//", original) and "<script" not in original
 
 
+# The page as Chromium lays it out, read back by a probe script added to a copy of the page (the published page has
+# no scripts): which images loaded, whether the body is wider than the window, which in-page links lead nowhere,
+# and the texts of the headline and of the per-vessel table. Headless Chromium's window is at least 500 px wide,
+# so the page is shown in an iframe of the width under test, and the probe writes into the outer page.
+PROBE = """<script>window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var broken = Array.from(document.querySelectorAll('a[href^="#"]')).filter(function (a) {
+    return !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1))); });
+  var rows = Array.from(document.querySelectorAll('#vessel-table tbody tr')).map(function (tr) {
+    return Array.from(tr.cells).map(function (td) { return td.textContent.trim(); }); });
+  window.parent.document.body.setAttribute('data-probe', JSON.stringify({
+    images: imgs.length,
+    loaded: imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length,
+    innerWidth: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    links: document.querySelectorAll('a[href^="#"]').length,
+    broken: broken.map(function (a) { return a.getAttribute('href'); }),
+    headline: document.querySelector('.headline').textContent,
+    banner: !!document.getElementById('demo-banner'),
+    vessels: rows}));});</script>"""
+
+
+class ProbeResult(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.value = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "body" and dict(attrs).get("data-probe"):
+            self.value = json.loads(dict(attrs)["data-probe"])
+
+
+def probe_page(version: Path, tmp_path: Path, width: int) -> dict:
+    copy = tmp_path / f"copy{width}"
+    copy.mkdir()
+    for name in REPORT_FILES:
+        shutil.copy(version / name, copy / name)
+    page = (copy / REPORT_HTML).read_text().replace("</body>", PROBE + "</body>")
+    (copy / REPORT_HTML).write_text(page)
+    frame = copy / "frame.html"
+    frame.write_text(f'<!DOCTYPE html><html><body style="margin:0"><iframe src="{REPORT_HTML}" '
+                     f'style="width:{width}px;height:900px;border:0"></iframe></body></html>')
+    dom = chromium("--dump-dom", "--virtual-time-budget=10000", "--window-size=1400,1000",
+                   "--allow-file-access-from-files", f"file://{frame}", profile=tmp_path / f"profile{width}")
+    parser = ProbeResult()
+    parser.feed(dom.stdout)
+    assert parser.value is not None, dom.stdout[-500:] + dom.stderr[-1000:]
+    return parser.value
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1280, 390])
+def test_chromium_at_desktop_and_phone_width_shows_the_tables_numbers(current, tmp_path, width):
+    shown = probe_page(current, tmp_path, width)
+    assert shown["innerWidth"] == width
+    assert shown["images"] == shown["loaded"] == len(FIGURES)
+    # nothing pushes the page sideways: wide tables scroll inside their own box
+    assert shown["scrollWidth"] <= width, shown["scrollWidth"]
+    voyages = pl.read_parquet(current / "voyages.parquet")
+    assert shown["links"] >= voyages["evidence_ids"].list.len().sum() and shown["broken"] == []
+    cap = pl.read_parquet(current / "cap_tracker.parquet").row(0, named=True)
+    headline = " ".join(shown["headline"].split())
+    assert f"{voyages.height} voyages counted toward the cap" in headline
+    assert f"{cap['delivered_bbl']:,.0f} bbl" in headline and f"breached on {cap['breach_date']}" in headline
+    assert shown["banner"], "the demo's sources are the bundled demo: the banner says so"
+    # one row per vessel, each count as the published tables give it
+    calls = pl.read_parquet(current / "port_calls.parquet")
+    dark = pl.read_parquet(current / "ais_dark_periods.parquet")
+    sts = pl.read_parquet(current / "sts_transfers.parquet")
+    imos = set(voyages["imo"]) | set(calls["imo"]) | set(dark["imo"]) | set(sts["giver_imo"]) | set(sts["receiver_imo"])
+    rows = {row[1]: row for row in shown["vessels"]}
+    assert set(rows) == imos
+    for imo, row in rows.items():
+        expected = [
+            calls.filter(pl.col("imo") == imo).height,
+            voyages.filter(pl.col("imo") == imo).height,
+            dark.filter(pl.col("imo") == imo).height,
+            sts.filter((pl.col("giver_imo") == imo) | (pl.col("receiver_imo") == imo)).height,
+        ]
+        assert [int(c) for c in row[2:]] == expected, row
+    assert sum(int(r[3]) for r in rows.values()) == 43
+
+
+@pytest.mark.slow
+def test_voyages_csv_is_voyages_parquet(current):
+    parquet = pl.read_parquet(current / "voyages.parquet")
+    csv = pl.read_csv(current / VOYAGES_CSV, infer_schema_length=0)
+    assert csv.columns == parquet.columns and csv.height == parquet.height == 43
+    for name, dtype in parquet.schema.items():
+        got = csv[name]
+        if isinstance(dtype, pl.List):
+            assert [v.split("; ") if v else [] for v in got.fill_null("")] == parquet[name].to_list(), name
+        elif isinstance(dtype, pl.Datetime):
+            parsed = got.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us")
+            assert parsed.to_list() == parquet[name].to_list(), name
+        elif dtype == pl.Boolean:
+            assert [None if v is None else v == "true" for v in got] == parquet[name].to_list(), name
+        elif dtype.is_numeric():
+            assert got.cast(pl.Float64).to_list() == pytest.approx(parquet[name].cast(pl.Float64).to_list()), name
+        else:
+            assert got.to_list() == parquet[name].to_list(), name
+    assert f'href="{VOYAGES_CSV}"' in (current / REPORT_HTML).read_text()
+
+
+@pytest.mark.slow
+def test_every_evidence_id_leads_to_the_sighting_it_names(current):
+    data, manifest = load(current)
+    voyages = pl.read_parquet(current / "voyages.parquet")
+    named = {e for ids in voyages["evidence_ids"].to_list() for e in ids}
+    evidence = {e["id"]: e for e in data["evidence"]["ids"]}
+    assert set(evidence) == named and data["evidence"]["missing"] == 0
+    snapshots = {(a["source"], a["snapshot_id"]) for a in manifest["accounting"]}
+    for voyage in voyages.iter_rows(named=True):
+        load_start = voyage["load_arrival_at"] - dt.timedelta(days=2)
+        for e in voyage["evidence_ids"]:
+            sighting = evidence[e]["sighting"]
+            # the sighting is the named vessel's, from the source the id names, in a snapshot this set read
+            assert sighting["imo"] == voyage["imo"] and e.startswith(sighting["source_name"] + ":")
+            assert (sighting["source_name"], sighting["snapshot_id"]) in snapshots
+            assert sighting["source_row"] >= 1 and -90 <= sighting["latitude"] <= 90
+            assert dt.datetime.fromisoformat(sighting["observed_at"].replace("Z", "+00:00")) >= load_start
+    page = (current / REPORT_HTML).read_text()
+    for e in evidence.values():
+        assert f'<tr id="{e["anchor"]}">' in page and f'href="#{e["anchor"]}"' in page
+    assert len({e["anchor"] for e in evidence.values()}) == len(evidence)
+
+
+@pytest.mark.slow
+def test_assumptions_and_source_snapshots_are_the_manifests(current):
+    data, manifest = load(current)
+    page = (current / REPORT_HTML).read_text()
+    assumptions = manifest["volume_assumptions"]
+    assert data["assumptions"] == assumptions
+    assert assumptions["product"] == "gasoil_diesel" and f"<td class=\"n\">{assumptions['product']}</td>" in page
+    for key in ("barrels_per_tonne", "default_load_fraction", "default_load_fraction_low", "cargo_share_of_dwt"):
+        assert f"<code>{key}</code></td><td class=\"n\">{assumptions[key]:,.4g}</td>" in page
+    parser = TableRows("sources-table")
+    assert {(s["source"], s["role"], s["fetched_at"][:10]) for s in manifest["sources"]} == {
+        (r["source"], r["role"], r["fetched_at"][:10]) for r in data["sources"]
+    }
+    for source in manifest["sources"]:
+        assert f"<code>{source['sha256'][:16]}</code>" in page
+    assert parser is not None
+    assert data["demo_sources"] == sorted({s["source"] for s in manifest["sources"]})
+
+
+@pytest.mark.slow
+def test_map_labels_do_not_overlap_on_the_demo(current):
+    data, _ = load(current)
+    assert_labels_apart(map_figure(data))
+    assert Image.open(current / MAP_FIGURE).size[0] >= 1000
+
+
+def assert_labels_apart(fig) -> None:
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in fig.axes[0].texts if t.get_gid() in ("port-label", "leg-label")]
+    assert labels
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            assert not box_a.overlaps(box_b), f"{a!r} overlaps {b!r}"
+    port_names = {t.get_text().rsplit(" (", 1)[0] for t in labels if t.get_gid() == "port-label"}
+    assert {"Vostochny", "Rajin"} <= port_names
+
+
 # --- hand-made sets ----------------------------------------------------------------------------
 
 UTC = dt.UTC
@@ -393,3 +564,87 @@ def test_a_failed_report_leaves_the_version_as_it_was(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_report(version)
     assert (sorted(os.listdir(version)), (version / "manifest.json").read_bytes()) == before
+
+
+def test_counts_say_one_voyage_not_one_voyages(tmp_path):
+    assert (plural(1, "voyage"), plural(2, "voyage"), plural(0, "vessel"), plural(1_059, "leg")) == (
+        "1 voyage", "2 voyages", "0 vessels", "1,059 legs"
+    )
+    version = make_set(tmp_path, [voyage("9000001", dt.date(2024, 3, 1), 100_000)], {"9000001"})
+    build_and_gate(version)
+    page = (version / REPORT_HTML).read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert "1 voyage counted toward the cap" in text and "1 voyage," in text
+    assert not re.search(r"(?<![\d,.])1 (voyage|vessel|call|leg|hull|sighting|evidence id|published call)s\b", text)
+
+
+def test_a_set_from_other_sources_has_no_demo_banner_and_the_demo_files_do(tmp_path):
+    version = make_set(tmp_path, [voyage("9000001", dt.date(2024, 3, 1), 100_000)], set())
+    demo_file = DEMO_DIR / "registry" / "tankers.csv"
+    digest = hashlib.sha256(demo_file.read_bytes()).hexdigest()
+    entry = {"source": "tanker_registry", "role": "url", "kind": "registry_csv", "url": "registry/tankers.csv",
+             "fetched_at": "2026-01-02T03:04:05+00:00", "partition_day": None, "bytes": 1, "sha256": digest}
+    # the same relative path with other bytes is someone's own registry, not the demo's
+    assert demo_sources({"sources": [{**entry, "sha256": "0" * 64}]}) == []
+    assert demo_sources({"sources": [{**entry, "url": "https://example.org/registry/tankers.csv"}]}) == []
+    assert demo_sources({"sources": [entry]}) == ["tanker_registry"]
+    write_manifest(version, {"run_id": "hand-made", "sources": [{**entry, "sha256": "0" * 64}]})
+    data = build_and_gate(version)
+    page = (version / REPORT_HTML).read_text()
+    assert data["demo_sources"] == [] and "demo-banner" not in page
+    assert "2026-01-02" in page and "<code>0000000000000000</code>" in page
+    assert "records no volume assumptions" in page
+    write_manifest(version, {"run_id": "hand-made", "sources": [entry]})
+    data = build_and_gate(version)
+    assert data["demo_sources"] == ["tanker_registry"] and 'id="demo-banner"' in (version / REPORT_HTML).read_text()
+
+
+def test_evidence_ids_link_to_an_appendix_row_even_without_their_sightings(tmp_path):
+    voyages = [voyage("9000001", dt.date(2024, 3, 1), 100_000, sanctioned=True)]
+    version = make_set(tmp_path, voyages, {"9000001"})
+    sightings = pl.DataFrame({
+        "sighting_id": [voyages[0]["evidence_ids"][0]], "evidence_kind": ["imagery"], "source_name": ["imagery_log"],
+        "snapshot_id": ["abcdef0123456789"], "source_row": [17], "imo": ["9000001"],
+        "observed_at": [dt.datetime(2024, 2, 28, 23, 10, tzinfo=UTC)], "latitude": [42.75], "longitude": [133.08],
+        "port_id": ["vostochny"], "state": ["laden"], "laden_state": ["laden"], "load_fraction": [0.85],
+        "draught_m": [None],
+    })
+    data = write_report(version, evidence=sightings)
+    ids = data["evidence"]["ids"]
+    assert [e["id"] for e in ids] == sorted(voyages[0]["evidence_ids"]) and data["evidence"]["missing"] == 1
+    page = (version / REPORT_HTML).read_text()
+    for e in ids:
+        assert f'href="#{e["anchor"]}"' in page and f'<tr id="{e["anchor"]}">' in page
+    known = next(e for e in ids if e["sighting"])
+    assert known["sighting"]["observed_at"] == "2024-02-28T23:10:00Z" and known["sighting"]["source_row"] == 17
+    row = page.split(f'<tr id="{known["anchor"]}">')[1].split("</tr>")[0]
+    assert all(text in row for text in ("2024-02-28 23:10:00Z", "42.7500°N 133.0800°E", "vostochny",
+                                        "abcdef0123456789", ">17<", "0.85 full"))
+    assert "sighting not in this report's data" in page
+
+
+def test_timeline_has_one_row_per_vessel_with_its_calls_and_voyages(tmp_path):
+    voyages = [voyage("9000001", dt.date(2024, 3, 1), 100_000), voyage("9000001", dt.date(2024, 5, 1), 100_000),
+               voyage("9000002", dt.date(2024, 4, 1), 100_000)]
+    data = build_and_gate(make_set(tmp_path, voyages, set()))
+    rows = {v["imo"]: v["counts"] for v in data["timeline"]["vessels"]}
+    assert rows == {"9000001": {"calls": 4, "voyages": 2, "dark_periods": 0, "transfers": 0},
+                    "9000002": {"calls": 2, "voyages": 1, "dark_periods": 0, "transfers": 0}}
+    assert data["timeline"]["drawn"] == ["9000001", "9000002"]
+    assert Image.open(tmp_path / "versions" / "v1" / "report_timeline.png").size[0] >= 1000
+
+
+def test_map_labels_do_not_overlap_where_ports_crowd(tmp_path):
+    # every port of the table called at, so the four load terminals within 30 km all carry labels
+    version = make_set(tmp_path, [voyage("9000001", dt.date(2024, 3, 1), 100_000)], set())
+    ports = pl.read_csv(DEMO_DIR.parent / "seeds" / "ports.csv", infer_schema_length=0)
+    calls = [
+        {"port_call_id": f"c{i}", "imo": "9000001", "port_id": port,
+         "arrival_at": dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(days=3 * i),
+         "departure_at": dt.datetime(2024, 1, 2, tzinfo=UTC) + dt.timedelta(days=3 * i)}
+        for i, port in enumerate(ports["port_id"].to_list() * 2)
+    ]
+    pl.DataFrame(calls, schema=CALL_SCHEMA).write_parquet(version / "port_calls.parquet")
+    data = report_data(version)
+    assert all(p["calls"] == 2 for p in data["map"]["ports"])
+    assert_labels_apart(map_figure(data))
