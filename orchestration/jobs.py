@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._core.executor.base import Executor  # the executor interface; Dagster exports no public name for it
+from dagster._core.system_config.objects import ResolvedRunConfig
 
 from tankerwatch.run_lock import Holder, describe_removed, lock_wait_s, run_lock, tidy_interrupted
 from tankerwatch.settings import prepare_data_dir, resolve_data_paths
@@ -21,9 +22,10 @@ FULL_JOB_NAME = "tankerwatch_full"
 RESOURCE_KEY = "tankerwatch"
 
 
-def run_data_dir(resolved_run_config) -> Path:
-    """The data directory a run writes, resolved from its `tankerwatch` resource config as the resource does."""
-    resource = resolved_run_config.resources.get(RESOURCE_KEY)
+def run_data_dir(job_def: dg.JobDefinition, run_config) -> Path:
+    """The data directory a run writes, resolved from its `tankerwatch` resource config as the resource does
+    (with the resource's defaults filled in, so a data_dir set in the Definitions counts too)."""
+    resource = ResolvedRunConfig.build(job_def, run_config).resources.get(RESOURCE_KEY)
     config = (resource.config if resource is not None else None) or {}
     return resolve_data_paths(config.get("data_dir") or None).root
 
@@ -47,10 +49,10 @@ def recover_run_that_died_holding(instance: dg.DagsterInstance, holder: Holder |
             run, message=f"its process (pid {holder.pid}) died while it held the run lock of {data_dir}"
         )
         done.append(f"marked run {run.run_id} failed (its process, pid {holder.pid}, died while running)")
-    if instance.event_log_storage.supports_global_concurrency_limits:
-        freed = instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        if freed:
-            done.append(f"freed the {freed} pool slot(s) it held")
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits and run.run_id in storage.get_concurrency_run_ids():
+        storage.free_concurrency_slots_for_run(run.run_id)
+        done.append("freed the pool slot(s) it held")
     return "; ".join(done) or None
 
 
@@ -67,7 +69,7 @@ class _LockedExecutor(Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
-        data_dir = run_data_dir(plan_context.resolved_run_config)
+        data_dir = run_data_dir(plan_context.job.get_definition(), plan_context.run_config)
         prepare_data_dir(data_dir)
         log = plan_context.log
         run_id = plan_context.dagster_run.run_id
