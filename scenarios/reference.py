@@ -15,6 +15,7 @@ import statistics
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from pathlib import Path
 
@@ -260,6 +261,12 @@ class LoadEvent:
     attribution: str  # attributed | unattributed | duplicate_in_call
 
 
+def whole_barrels(bbl: float) -> int:
+    """Barrels as published: a whole number, half a barrel rounded away from zero as DuckDB's round() does
+    (Python's round() would go to the even neighbour)."""
+    return int(Decimal(bbl).quantize(Decimal(1), rounding=ROUND_HALF_UP))  # the float's exact value, half away
+
+
 @dataclass
 class Voyage:
     imo: int
@@ -275,8 +282,8 @@ class Voyage:
     sanctioned: bool
 
     @property
-    def volume_bbl(self) -> float:
-        return self.capacity_bbl * self.load_fraction
+    def volume_bbl(self) -> int:
+        return whole_barrels(self.capacity_bbl * self.load_fraction)
 
     @property
     def counts_toward_cap(self) -> bool:

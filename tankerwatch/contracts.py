@@ -33,6 +33,11 @@ from tankerwatch.parameters import load as load_parameters
 from tankerwatch.parameters import macros_with_parameters
 from tankerwatch.settings import REPO_ROOT, SQL_DIR
 
+# The version of the published tables' schema, written into schemas/published.json and into every published
+# parquet file's metadata (key schema_version). Raise it with any change a consumer's code must follow: a column
+# added, removed, renamed, retyped or reordered. 2: volumes and capacities in whole barrels (int64), keys not null.
+PUBLISHED_SCHEMA_VERSION = 2
+
 LAYERS = ("staging", "intermediate", "marts")
 MATERIALIZATIONS = ("table", "view", "incremental")
 ORDERED_COLUMNS = "expect_table_columns_to_match_ordered_list"
@@ -47,6 +52,11 @@ _COLUMN_KEYS = frozenset({"name", "type", "description", "expectations"})
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 _COLUMN_LIST_KWARGS = ("column_list",)
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Descriptions reach users as markdown (the Dagster UI, docs/reference/tables.md) and as the published files'
+# metadata: an angle-bracket placeholder such as <imo> is taken for an HTML tag and vanishes from the UI, and a
+# reference to the project's rule book means nothing to a reader of the data.
+_ANGLE_BRACKETS = re.compile(r"[<>]")
+_INTERNAL_TAGS = re.compile(r"\bDOMAIN\b|§")
 
 
 class ContractError(TankerwatchError):
@@ -91,6 +101,23 @@ class Contract:
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
 
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns that identify a row: unique (alone, or together in a compound key) and never null, as the
+        contract's own expectations hold them; published files declare them not null."""
+        not_null = {
+            column.name for column in self.columns for e in column.expectations
+            if e.type == "expect_column_values_to_not_be_null" and set(e.kwargs) == {"column"}
+        }
+        keys = {
+            column.name for column in self.columns for e in column.expectations
+            if e.type == "expect_column_values_to_be_unique" and column.name in not_null
+        }
+        for e in self.expectations:
+            if e.type == "expect_compound_columns_to_be_unique" and set(e.kwargs["column_list"]) <= not_null:
+                keys.update(e.kwargs["column_list"])
+        return tuple(name for name in self.column_names if name in keys)
+
 
 # --- loading -----------------------------------------------------------------------------------
 
@@ -124,6 +151,7 @@ def load_contract(path: Path, layer: str | None = None) -> Contract:
     for key in ("description", "grain"):
         if not isinstance(data[key], str):
             raise ContractError(f"{path}: '{key}' must be text")
+        _check_prose(path, f"the model's {key}", data[key])
     if data["model"] != path.stem:
         raise ContractError(f"{path}: 'model: {data['model']}' must be the file's name, {path.stem}")
     materialized = data.get("materialized", "table")
@@ -174,8 +202,27 @@ def _column(path: Path, index: int, entry: Any) -> Column:
     for key in ("type", "description"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise ContractError(f"{where}: the column must state its {key}")
+    _check_prose(path, f"column {name}: its description", entry["description"])
     expectations = _expectations(path, f"column {name}", entry.get("expectations"), column=name)
     return Column(name, entry["type"].strip().lower(), " ".join(entry["description"].split()), tuple(expectations))
+
+
+def _check_prose(path: Path, where: str, text: str) -> None:
+    """Refuse user-facing text a reader would see mangled (angle brackets) or could not follow (internal tags)."""
+    bracket = _ANGLE_BRACKETS.search(text)
+    if bracket:
+        shown = text[max(bracket.start() - 20, 0) : bracket.end() + 20].strip()
+        raise ContractError(
+            f"{path}: {where} has '{bracket.group()}' (in \"...{shown}...\"): descriptions render as markdown, where "
+            "<...> is read as an HTML tag and disappears; say it in words (e.g. 'the IMO, a hyphen, then the load "
+            "departure as yyyymmddThhmmss', 'from empty to laden', 'at least')"
+        )
+    tag = _INTERNAL_TAGS.search(text)
+    if tag:
+        raise ContractError(
+            f"{path}: {where} cites '{tag.group()}', which a user of the data cannot look up; "
+            "state the rule itself in words"
+        )
 
 
 def _expectations(path: Path, where: str, entries: Any, column: str | None) -> list[Expectation]:
@@ -251,6 +298,11 @@ def _contracts_read_once(sql_dir: Path) -> Mapping[str, Contract]:
     # For the readers in a pipeline process (publishing, the published list), which would otherwise parse
     # every contract again per table; a generator or a test reading changed files calls discover_contracts.
     return MappingProxyType(discover_contracts(sql_dir))
+
+
+def model_contract(table: str, sql_dir: Path = SQL_DIR) -> Contract | None:
+    """The contract of the model `table`, read once per process; None when `table` is no model."""
+    return _contracts_read_once(Path(sql_dir)).get(table)
 
 
 def table_descriptions(table: str, sql_dir: Path = SQL_DIR) -> tuple[str, dict[str, str]] | None:
@@ -364,9 +416,12 @@ def published_schema(published: Iterable[Contract]) -> dict[str, Any]:
                 kind = arrow_type(column.type)
             except ValueError as exc:
                 raise ContractError(f"{contract.path}: column {column.name}: {exc}") from exc
-            columns.append({"column": column.name, "type": kind, "description": column.description})
+            entry = {"column": column.name, "type": kind, "description": column.description}
+            if column.name in contract.key_columns:
+                entry["key"] = True
+            columns.append(entry)
         tables[contract.model] = columns
-    return {"format_version": 1, "tables": tables}
+    return {"format_version": 1, "schema_version": PUBLISHED_SCHEMA_VERSION, "tables": tables}
 
 
 def tables_reference(published: Iterable[Contract]) -> str:
@@ -379,7 +434,10 @@ def tables_reference(published: Iterable[Contract]) -> str:
         "",
         "Every published version holds one parquet file per table below (`<table>.parquet`),",
         "each column with the type shown. Column and table descriptions are also stored in the",
-        "parquet files' field and schema metadata (key `description`).",
+        "parquet files' field and schema metadata (key `description`), with the dataset, version id,",
+        f"run id and schema version (now {PUBLISHED_SCHEMA_VERSION}); key columns, marked **key** below, are",
+        "never null.",
+        "Volumes and capacities (`*_bbl`) are whole barrels.",
         "",
         "| Table | Grain |",
         "| --- | --- |",
@@ -390,7 +448,8 @@ def tables_reference(published: Iterable[Contract]) -> str:
         lines += [f"**Grain:** {_md(contract.grain)}.", ""]
         lines += ["| Column | Type | Description |", "| --- | --- | --- |"]
         for column in contract.columns:
-            lines.append(f"| `{column.name}` | `{arrow_type(column.type)}` | {_cell(column.description)} |")
+            key = " (**key**)" if column.name in contract.key_columns else ""
+            lines.append(f"| `{column.name}`{key} | `{arrow_type(column.type)}` | {_cell(column.description)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from tankerwatch.contracts import published_tables
+from tankerwatch.contracts import PUBLISHED_SCHEMA_VERSION, published_tables
 from tankerwatch.gates import GateResult
 from tankerwatch.ingest import KIND_TABLES, SNAPSHOT_RECORDS_TABLE
 from tankerwatch.warehouse import fetch_all, fetch_frame, identifier, row_count
@@ -239,6 +239,7 @@ def build_manifest(con: duckdb.DuckDBPyConnection, run_id: str, version_id: str)
         "version": version_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tankerwatch_version": package_version("tankerwatch"),
+        "schema_version": PUBLISHED_SCHEMA_VERSION,
         "tables": list(PUBLISHED_TABLES),
         "row_counts": {table: row_count(con, table) for table in PUBLISHED_TABLES},
         "sources": source_snapshots(con),

@@ -67,8 +67,9 @@ def load_schema(path: Path | None = None) -> dict[str, TableSchema]:
     for table, columns in doc["tables"].items():
         if not isinstance(columns, list) or not all(
             isinstance(c, dict)
-            and {"column", "type"} <= set(c) <= {"column", "type", "description"}
-            and all(isinstance(v, str) for v in c.values())
+            and {"column", "type"} <= set(c) <= {"column", "type", "description", "key"}
+            and all(isinstance(c[k], str) for k in ("column", "type", "description") if k in c)
+            and c.get("key", True) is True
             for c in columns
         ):
             raise ValueError(f"{path}: table {table!r} must be a list of {{'column': ..., 'type': ...}}")

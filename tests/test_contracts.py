@@ -67,9 +67,12 @@ def test_the_tables_reference_documents_every_published_column():
         contract = published[table]
         assert f"## {table}\n\n" in page and f"**Grain:** {contract.grain}." in page
         for column in contract.columns:
-            assert f"| `{column.name}` | `{arrow_type(column.type)}` |" in page
-    # ids are written <imo>-<time>: escaped, or markdown would swallow them as tags
-    assert "| `voyage_id` | `string` | &lt;imo&gt;-&lt;load departure yyyymmddThhmmss&gt; |" in page
+            key = " (**key**)" if column.name in contract.key_columns else ""
+            assert f"| `{column.name}`{key} | `{arrow_type(column.type)}` |" in page
+    # ids are described in words: markdown would swallow an <imo> placeholder as a tag
+    voyage_id = "the IMO, a hyphen, then the load departure as yyyymmddThhmmss (UTC)"
+    assert f"| `voyage_id` (**key**) | `string` | {voyage_id} |" in page
+    assert "| `volume_bbl` | `int64` |" in page
 
 
 def test_arrow_types_of_nested_and_exact_duckdb_types():
@@ -170,6 +173,17 @@ def broken(**changes) -> dict:
         (broken(published="yes"), "'published' must be true or false"),
         (broken(expectations=[{"expect_table_columns_to_match_ordered_list": {"column_list": ["widget_id"]}}]),
          "generated from the column order"),
+        # prose a user reads: the Dagster UI renders it as markdown, where <imo> is an HTML tag and vanishes
+        (broken(columns=[{**CONTRACT["columns"][0], "description": "<imo>-<load departure yyyymmddThhmmss>"}]),
+         r"column widget_id: its description has .<. \(in .*<imo>-<load departure.*\): descriptions render as"),
+        (broken(columns=[{**CONTRACT["columns"][0], "description": "went laden -> empty"}]),
+         r"column widget_id: its description has '>'"),
+        (broken(description="Widgets. DOMAIN cap rule: a widget counts when it is big."),
+         r"the model's description cites 'DOMAIN', which a user of the data cannot look up"),
+        (broken(description="Widgets, as DOMAIN §3 says."), r"the model's description cites 'DOMAIN'"),
+        (broken(columns=[{**CONTRACT["columns"][0], "description": "the id (see §3 Volume)"}]),
+         r"column widget_id: its description cites '§'"),
+        (broken(grain="one row per empty -> laden widget"), r"the model's grain has '>'"),
     ],
 )
 def test_a_bad_contract_is_refused_naming_its_file(tmp_path, contract, message):
@@ -181,6 +195,19 @@ def test_a_bad_contract_is_refused_naming_its_file(tmp_path, contract, message):
     with pytest.raises(ContractError, match=message) as raised:
         load_contract(path)
     assert str(path) in str(raised.value)
+
+
+def test_every_description_reads_as_plain_prose():
+    """What the UI and the published files show: no angle brackets, no reference to the rule book."""
+    for contract in discover_contracts().values():
+        texts = [contract.description, contract.grain] + [column.description for column in contract.columns]
+        for text in texts:
+            assert "<" not in text and ">" not in text, (contract.path, text)
+            assert "DOMAIN" not in text and "§" not in text, (contract.path, text)
+    voyages = discover_contracts()["voyages"]
+    assert voyages.column("voyage_id").description == (
+        "the IMO, a hyphen, then the load departure as yyyymmddThhmmss (UTC)"
+    )
 
 
 def test_a_model_without_contract_and_a_contract_without_model_are_refused(tmp_path):
@@ -320,7 +347,10 @@ def test_published_parquet_carries_the_contracts_descriptions(demo_run):
             (c.name, c.description) for c in contract.columns
         ]
     voyages = pq.read_schema(current / "voyages.parquet")
-    assert voyages.field("volume_bbl").metadata[b"description"] == b"central volume estimate in barrels"
+    assert voyages.field("volume_bbl").metadata[b"description"].startswith(b"central volume estimate: capacity times")
+    assert voyages.field("voyage_id").metadata[b"description"] == (
+        b"the IMO, a hyphen, then the load departure as yyyymmddThhmmss (UTC)"
+    )
     assert pq.read_table(current / "voyages.parquet").num_rows == 43
 
 

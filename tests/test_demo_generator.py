@@ -164,8 +164,9 @@ def test_truth_matches_the_2024_calibration(summary: dict, truth: list[dict[str,
 
     for r in truth:
         assert r["destination_status"] in ("confirmed", "unconfirmed")
+        # both are whole barrels, each rounded on its own: they agree within a barrel
         assert math.isclose(float(r["capacity_bbl"]) * float(r["load_fraction"]), float(r["volume_bbl"]),
-                            abs_tol=0.02)
+                            abs_tol=1.0)
 
 
 def test_imagery_rows_parse_with_the_right_header(imagery: list[dict[str, str]], summary: dict) -> None:

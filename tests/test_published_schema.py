@@ -114,10 +114,27 @@ def test_renamed_reordered_and_extra_columns_and_tables_fail(schema_file, tmp_pa
 def test_malformed_schema_file_is_refused(tmp_path):
     path = tmp_path / "published.json"
     for doc in ({"tables": {}}, {"format_version": 1, "tables": {"voyages": {"voyage_id": "string"}}},
-                {"format_version": 1, "tables": {"voyages": [{"column": "voyage_id"}]}}):
+                {"format_version": 1, "tables": {"voyages": [{"column": "voyage_id"}]}},
+                {"format_version": 1, "tables": {"voyages": [{"column": "voyage_id", "type": "string", "key": "yes"}]}}):
         path.write_text(json.dumps(doc))
         with pytest.raises(ValueError, match="published.json"):
             ps.load_schema(path)
+
+
+def test_the_committed_file_states_the_schema_version_and_the_keys():
+    from tankerwatch.contracts import PUBLISHED_SCHEMA_VERSION, discover_contracts
+
+    doc = json.loads(ps.SCHEMA_FILE.read_text())
+    assert doc["schema_version"] == PUBLISHED_SCHEMA_VERSION == 2
+    keys = {t: [c["column"] for c in columns if c.get("key")] for t, columns in doc["tables"].items()}
+    assert keys["voyages"] == ["voyage_id"] and keys["cap_tracker"] == ["year"] and keys["rejects"] == []
+    assert keys["ais_dark_periods"] == ["dark_period_id", "imo", "went_dark_at"]  # and its compound key
+    assert keys == {t: list(discover_contracts()[t].key_columns) for t in doc["tables"]}
+    volumes = {c["column"]: c["type"] for c in doc["tables"]["voyages"] if c["column"].endswith("_bbl")
+               or c["column"].startswith("volume_bbl")}
+    assert volumes == {"capacity_bbl": "int64", "volume_bbl": "int64", "volume_bbl_low": "int64",
+                       "volume_bbl_high": "int64"}
+    assert ps.load_schema()["voyages"][0] == ("voyage_id", "string")
 
 
 def test_cli_check_and_write(schema_file, tmp_path, capsys, monkeypatch):

@@ -186,10 +186,11 @@ def test_an_empty_to_laden_transition_at_the_terminal_is_one_confirmed_voyage(tm
     assert v["load_port"] == "Vostochny" and v["discharge_port"] == "Rajin"
     assert v["destination_status"] == "confirmed" and v["counts_toward_cap"] is True
     assert v["load_fraction"] == pytest.approx(0.92) and v["load_fraction_source"] == "observed_median"
-    assert v["capacity_bbl"] == pytest.approx(4000 * 0.95 * 7.46)
-    assert v["volume_bbl"] == pytest.approx(4000 * 0.95 * 7.46 * 0.92)
-    assert v["volume_bbl_low"] == pytest.approx(4000 * 0.90 * 7.46 * (0.88 - 0.05))
-    assert v["volume_bbl_high"] == pytest.approx(4000 * 0.95 * 7.46 * (0.95 + 0.05))
+    # published in whole barrels
+    assert v["capacity_bbl"] == round(4000 * 0.95 * 7.46)
+    assert v["volume_bbl"] == round(4000 * 0.95 * 7.46 * 0.92)
+    assert v["volume_bbl_low"] == round(4000 * 0.90 * 7.46 * (0.88 - 0.05))
+    assert v["volume_bbl_high"] == round(4000 * 0.95 * 7.46 * (0.95 + 0.05))
     assert v["load_departure_at"].isoformat() == "2024-03-05T12:00:00+00:00"
     assert set(v["evidence_ids"]) == {f"imagery:S00{i}" for i in range(1, 7)}
 
@@ -288,15 +289,15 @@ def test_cap_breach_date_is_the_first_day_the_cumulative_volume_exceeds_the_cap(
             "(timestamptz '2024-02-10 00:00:00+00', 200000.0, 150000.0, 250000.0, true),"
             "(timestamptz '2024-02-11 00:00:00+00', 999999.0, 999999.0, 999999.0, false),"
             "(timestamptz '2024-03-10 00:00:00+00', 100000.0, 150000.0, 250000.0, true),"
-            "(timestamptz '2024-03-11 00:00:00+00', 0.5, 0.5, 0.5, true),"
+            "(timestamptz '2024-03-11 00:00:00+00', 1, 1, 1, true),"
             "(timestamptz '2025-01-05 00:00:00+00', 10.0, 5.0, 20.0, true)"
             ") as t(load_departure_at, volume_bbl, volume_bbl_low, volume_bbl_high, counts_toward_cap)"
         )
         build_model(con, discover_models()["cap_tracker"])
         rows = {r[0]: r for r in fetch_all(con, "select year, voyages, delivered_bbl, breach_date, breach_date_low, breach_date_high from cap_tracker")}
-    # central: 200k, 400k, 500k (not over), 500,000.5 on 2024-03-11; high: 250k, 500k, 750k on 03-10
-    assert rows[2024] == (2024, 4, 500000.5, date(2024, 3, 11), None, date(2024, 3, 10))
-    assert rows[2025] == (2025, 1, 10.0, None, None, None)
+    # central, in whole barrels: 200k, 400k, 500k (not over), 500,001 on 2024-03-11; high: 250k, 500k, 750k on 03-10
+    assert rows[2024] == (2024, 4, 500001, date(2024, 3, 11), None, date(2024, 3, 10))
+    assert rows[2025] == (2025, 1, 10, None, None, None)
 
 
 def test_a_hull_reflagged_mid_year_counts_as_dprk_flagged_only_while_it_was(tmp_path):

@@ -37,11 +37,12 @@ cumulative as (
 final as (
     select
         cumulative.year,
-        ref_volume_assumptions.cap_bbl,
+        cast(round(ref_volume_assumptions.cap_bbl) as bigint) as cap_bbl,
         cast(sum(cumulative.voyages) as bigint) as voyages,
-        sum(cumulative.volume_bbl) as delivered_bbl,
-        sum(cumulative.volume_bbl_low) as delivered_bbl_low,
-        sum(cumulative.volume_bbl_high) as delivered_bbl_high,
+        -- sums of the voyages' whole barrels (a sum of bigints is a hugeint in DuckDB)
+        cast(sum(cumulative.volume_bbl) as bigint) as delivered_bbl,
+        cast(sum(cumulative.volume_bbl_low) as bigint) as delivered_bbl_low,
+        cast(sum(cumulative.volume_bbl_high) as bigint) as delivered_bbl_high,
         min(cumulative.load_date) filter (where cumulative.cumulative_bbl > ref_volume_assumptions.cap_bbl) as breach_date,
         min(cumulative.load_date) filter (where cumulative.cumulative_bbl_low > ref_volume_assumptions.cap_bbl) as breach_date_low,
         min(cumulative.load_date) filter (where cumulative.cumulative_bbl_high > ref_volume_assumptions.cap_bbl) as breach_date_high

@@ -23,7 +23,7 @@ voyage_totals as (
     select
         imo,
         count(*) as voyages,
-        coalesce(sum(volume_bbl) filter (where counts_toward_cap), 0) as volume_bbl
+        cast(coalesce(sum(volume_bbl) filter (where counts_toward_cap), 0) as bigint) as volume_bbl
     from voyages
     group by imo
 ),

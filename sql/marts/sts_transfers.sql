@@ -161,13 +161,14 @@ final as (
         transfers.receiver_empty_at,
         transfers.receiver_laden_id,
         transfers.receiver_laden_at,
-        volumes.capacity_bbl,
+        cast(round(volumes.capacity_bbl) as bigint) as capacity_bbl,
         volumes.capacity_source,
         volumes.load_fraction,
         volumes.load_fraction_source,
-        volumes.capacity_bbl * volumes.load_fraction as volume_bbl,
-        volumes.volume_bbl_low,
-        volumes.volume_bbl_high,
+        -- whole barrels, rounded half away from zero, as the voyages' volumes
+        cast(round(volumes.capacity_bbl * volumes.load_fraction) as bigint) as volume_bbl,
+        cast(round(volumes.volume_bbl_low) as bigint) as volume_bbl_low,
+        cast(round(volumes.volume_bbl_high) as bigint) as volume_bbl_high,
         -- keeps the before / during / after order
         list_distinct_in_order(evidence.listed_ids) as evidence_ids
     from transfers

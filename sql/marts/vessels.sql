@@ -37,7 +37,7 @@ final as (
         int_vessels.build_year,
         int_vessels.owner,
         int_vessels.in_registry,
-        int_vessel_capacities.capacity_bbl,
+        cast(round(int_vessel_capacities.capacity_bbl) as bigint) as capacity_bbl,
         int_vessel_capacities.capacity_source,
         int_vessels.imo in (select imo from int_sanctions_designations where imo is not null) as sanctioned,
         coalesce(sighting_counts.sightings, 0) as sightings,

@@ -47,13 +47,15 @@ final as (
                     or sanctions_on_load_date.voyage_id is not null
                 )
             ) as counts_toward_cap,
-        volumes.capacity_bbl,
+        cast(round(volumes.capacity_bbl) as bigint) as capacity_bbl,
         volumes.capacity_source,
         volumes.load_fraction,
         volumes.load_fraction_source,
-        volumes.volume_bbl,
-        volumes.volume_bbl_low,
-        volumes.volume_bbl_high,
+        -- whole barrels, rounded half away from zero per voyage, so the cap tracker's total is the sum of
+        -- the published volumes
+        cast(round(volumes.volume_bbl) as bigint) as volume_bbl,
+        cast(round(volumes.volume_bbl_low) as bigint) as volume_bbl_low,
+        cast(round(volumes.volume_bbl_high) as bigint) as volume_bbl_high,
         sanctions_on_load_date.voyage_id is not null as sanctioned,
         coalesce(sanctions_on_load_date.sanctions_lists, []::varchar[]) as sanctions_lists,
         voyages.load_call_id,
