@@ -92,15 +92,10 @@ def write_version(
     tmp = versions / f"{TMP_PREFIX}{version_id}-{secrets.token_hex(6)}"
     tmp.mkdir()
     try:
+        run_id = (manifest or {}).get("run_id")
         with _snapshot(con):
             for table, file_name in zip(tables, files, strict=True):
-                target = tmp / file_name
-                con.execute(
-                    f"COPY (select * from {_quote_identifier(table)}) "
-                    f"TO {_sql_string(str(target))} (FORMAT parquet)"
-                ).fetchall()
-        for table, file_name in zip(tables, files, strict=True):
-            _describe_fields(tmp / file_name, table.rsplit(".", 1)[-1])
+                _write_table(con, table, tmp / file_name, version_id, run_id)
         for file_name in files:
             atomic.fsync_path(tmp / file_name)
         if manifest is not None:
@@ -117,33 +112,78 @@ def write_version(
     return final
 
 
-def _describe_fields(path: Path, table: str) -> None:
-    """Put the model contract's descriptions into the parquet file of `table`: each column's in its field
-    metadata, the table's in the schema metadata (key b"description"), so the file alone tells a consumer
-    what it holds. DuckDB's COPY writes no field metadata, so the file is rewritten row group by row group,
-    keeping every Arrow type as DuckDB wrote it."""
-    from tankerwatch.contracts import table_descriptions
+ROWS_PER_BATCH = 122_880  # DuckDB's own row group size: memory stays bounded at any table size
 
-    described = table_descriptions(table)
-    if described is None:
-        return
-    description, columns = described
-    rewritten = path.with_name(f".{path.name}.described")
-    with pq.ParquetFile(path) as source:
-        written = source.schema_arrow
-        schema = pa.schema(
-            [
-                field.with_metadata({**(field.metadata or {}), b"description": columns[field.name].encode()})
-                if field.name in columns else field
-                for field in written
-            ],
-            metadata={**(written.metadata or {}), b"description": description.encode()},
-        )
-        with pq.ParquetWriter(rewritten, schema) as writer:
-            for index in range(source.num_row_groups):
-                group = source.read_row_group(index)
-                writer.write_table(pa.Table.from_arrays(group.columns, schema=schema))
-    os.replace(rewritten, path)
+
+def _write_table(
+    con: duckdb.DuckDBPyConnection, table: str, target: Path, version_id: str, run_id: str | None
+) -> None:
+    """Write `table` as the parquet file `target` in one pass, the file describing itself to a consumer.
+
+    The schema metadata names the dataset, the version, the run and the published schema's version, with the
+    table's description and grain; each column carries its description in its field metadata; the key columns
+    are declared not null (required). DuckDB's COPY writes none of that but key-value pairs, and rewriting its
+    file to add them read and wrote every row twice, so the rows stream from DuckDB as Arrow batches straight
+    into pyarrow's writer. The Arrow types are those DuckDB's COPY gives (schemas/published.json holds them).
+    """
+    from tankerwatch.contracts import model_contract
+
+    name = table.rsplit(".", 1)[-1]
+    contract = model_contract(name)
+    # con.sql streams the result; con.execute's DB-API result would copy every row first
+    reader = con.sql(f"select * from {_quote_identifier(table)}").to_arrow_reader(ROWS_PER_BATCH)
+    try:
+        _write_batches(reader, target, name, contract, version_id, run_id)
+    finally:
+        reader.close()  # an unread result would hold the connection (and the snapshot's rollback) open
+
+
+def _write_batches(
+    reader: pa.RecordBatchReader, target: Path, name: str, contract: Any, version_id: str, run_id: str | None
+) -> None:
+    from tankerwatch.contracts import PUBLISHED_SCHEMA_VERSION
+
+    descriptions = {c.name: c.description for c in contract.columns} if contract else {}
+    keys = set(contract.key_columns) if contract else set()
+    fields = []
+    for field in reader.schema:
+        field = pa.field(field.name, _as_written_by_copy(field.type), nullable=field.name not in keys)
+        if field.name in descriptions:
+            field = field.with_metadata({b"description": descriptions[field.name].encode()})
+        fields.append(field)
+    metadata = {
+        b"dataset": name.encode(),
+        b"version_id": version_id.encode(),
+        b"run_id": (run_id or "").encode(),
+        b"schema_version": str(PUBLISHED_SCHEMA_VERSION).encode(),
+    }
+    if contract:
+        metadata |= {
+            b"description": contract.description.encode(),
+            b"grain": contract.grain.encode(),
+            b"key_columns": ",".join(contract.key_columns).encode(),
+        }
+    schema = pa.schema(fields, metadata=metadata)
+    with pq.ParquetWriter(target, schema, compression="snappy") as writer:
+        for batch in reader:
+            for key in keys:
+                if batch.column(key).null_count:
+                    raise ValueError(f"{name}.parquet: key column {key} holds nulls; a published key is never null")
+            writer.write_batch(batch.cast(schema))
+
+
+def _as_written_by_copy(kind: pa.DataType) -> pa.DataType:
+    """The Arrow type a column of DuckDB's Arrow export has when DuckDB's COPY writes it to parquet: UTC
+    timestamps, lists whose item is named `element`, plain strings."""
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        return pa.timestamp(kind.unit, tz="UTC")
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_list_view(kind):
+        return pa.list_(pa.field("element", _as_written_by_copy(kind.value_type)))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _as_written_by_copy(f.type), f.nullable) for f in kind])
+    return kind
 
 
 def write_manifest(version_dir: Path, manifest: Mapping[str, Any]) -> Path:
@@ -374,13 +414,6 @@ def _snapshot(con: duckdb.DuckDBPyConnection):
 
 def _quote_identifier(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
-
-
-def _sql_string(text: str) -> str:
-    # COPY ... TO takes no bind parameter for its path; only paths built here reach this.
-    if "\x00" in text:
-        raise ValueError("path contains NUL")
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _parquet_schema(path: Path) -> dict[str, str]:

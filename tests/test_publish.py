@@ -8,6 +8,7 @@ import threading
 import time
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -349,3 +350,83 @@ def test_consumer_reads_complete_sets_while_versions_are_published_and_pruned(pu
     assert stats["reads"] > 30 and len(stats["versions_seen"]) > 5
     assert publish.list_versions(published) == ["v029", "v030"]
     assert not [p for p in os.listdir(published / "versions") if p.startswith(".")]
+
+
+# -- a file that describes itself ------------------------------------------------------------------
+
+
+def test_each_file_names_its_dataset_version_run_and_schema_version_for_pyarrow_alone(published):
+    from tankerwatch.contracts import PUBLISHED_SCHEMA_VERSION, discover_contracts
+
+    version = publish_version(published, "20241101T000000Z-abc", 4)
+    manifest = json.loads((version / "manifest.json").read_text())
+    contract = discover_contracts()["voyages"]
+    schema = pq.read_schema(version / "voyages.parquet")
+    meta = schema.metadata
+    assert meta[b"dataset"] == b"voyages"
+    assert meta[b"version_id"].decode() == version.name == manifest["version"]
+    assert meta[b"run_id"].decode() == manifest["run_id"] == "20241101T000000Z-abc"
+    assert meta[b"schema_version"] == str(PUBLISHED_SCHEMA_VERSION).encode()
+    assert meta[b"description"].decode() == contract.description
+    assert meta[b"grain"].decode() == "one row per voyage (voyage_id)"
+    assert meta[b"key_columns"] == b"voyage_id"
+    # the key is required in the parquet schema; the rest may be null
+    assert [(f.name, f.nullable) for f in schema] == [
+        ("voyage_id", False), ("run", True), ("load_fraction", True), ("load_arrival_at", True)
+    ]
+    assert pq.ParquetFile(version / "voyages.parquet").schema.column(0).max_definition_level == 0
+    described = contract.column("load_fraction").description.encode()
+    assert schema.field("load_fraction").metadata[b"description"] == described
+    assert schema.field("run").metadata is None  # not a column of the contract: nothing invented
+    cap = pq.read_schema(version / "cap_tracker.parquet")
+    assert cap.metadata[b"dataset"] == b"cap_tracker" and cap.field("year").nullable is False
+    assert pq.read_table(version / "voyages.parquet").column("voyage_id").to_pylist() == ["V0", "V1", "V2", "V3"]
+
+
+def test_a_null_key_is_refused_naming_the_file_and_nothing_is_published(published):
+    con = make_db("v1", 3)
+    con.execute("update marts.voyages set voyage_id = null where voyage_id = 'V1'")
+    with pytest.raises(ValueError, match="voyages.parquet: key column voyage_id holds nulls"):
+        publish.write_version(con, published, "v1", TABLES, manifest={"run_id": "r1"})
+    assert publish.list_versions(published) == [] and not list((published / "versions").iterdir())
+
+
+def test_a_large_table_is_written_in_row_groups_with_its_metadata(published):
+    con = make_db("big", 300_000)
+    version = publish.write_version(con, published, "big", TABLES, manifest={"run_id": "run-big"})
+    parquet = pq.ParquetFile(version / "voyages.parquet")
+    assert parquet.metadata.num_rows == 300_000 and parquet.metadata.num_row_groups >= 2
+    assert parquet.schema_arrow.metadata[b"run_id"] == b"run-big"
+    assert parquet.schema_arrow.field("load_arrival_at").type == pa.timestamp("us", tz="UTC")
+    assert pq.read_table(version / "voyages.parquet").column("voyage_id")[299_999].as_py() == "V299999"
+
+
+@pytest.mark.slow
+def test_the_demos_published_files_tell_a_consumer_their_meaning(demo_published):
+    """Read with pyarrow only, as a consumer without tankerwatch would."""
+    from tankerwatch.contracts import PUBLISHED_SCHEMA_VERSION, discover_contracts
+
+    manifest = json.loads((demo_published / "manifest.json").read_text())
+    contracts = discover_contracts()
+    for table in manifest["tables"]:
+        schema = pq.read_schema(demo_published / f"{table}.parquet")
+        meta = {k.decode(): v.decode() for k, v in schema.metadata.items() if k != b"ARROW:schema"}
+        assert meta["dataset"] == table
+        assert meta["version_id"] == demo_published.name
+        assert meta["run_id"] == manifest["run_id"] and len(manifest["run_id"]) == 36
+        assert meta["schema_version"] == str(PUBLISHED_SCHEMA_VERSION)
+        assert meta["description"] == contracts[table].description
+        assert all(f.metadata[b"description"] for f in schema), table
+        assert [f.name for f in schema if not f.nullable] == list(contracts[table].key_columns), table
+    keys = {t: pq.read_schema(demo_published / f"{t}.parquet").metadata[b"key_columns"] for t in manifest["tables"]}
+    assert keys["voyages"] == b"voyage_id" and keys["cap_tracker"] == b"year" and keys["rejects"] == b""
+
+    voyages = pq.read_table(demo_published / "voyages.parquet")
+    cap = pq.read_table(demo_published / "cap_tracker.parquet").to_pylist()
+    for column in ("capacity_bbl", "volume_bbl", "volume_bbl_low", "volume_bbl_high"):
+        assert voyages.schema.field(column).type == pa.int64(), column
+    # a consumer summing the voyages gets the cap tracker's numbers, to the barrel
+    counted = voyages.filter(voyages.column("counts_toward_cap"))
+    for suffix in ("", "_low", "_high"):
+        assert sum(counted.column(f"volume_bbl{suffix}").to_pylist()) == cap[0][f"delivered_bbl{suffix}"]
+    assert cap[0]["delivered_bbl"] == 1_059_664 and cap[0]["cap_bbl"] == 500_000
