@@ -305,15 +305,6 @@ def model_contract(table: str, sql_dir: Path = SQL_DIR) -> Contract | None:
     return _contracts_read_once(Path(sql_dir)).get(table)
 
 
-def table_descriptions(table: str, sql_dir: Path = SQL_DIR) -> tuple[str, dict[str, str]] | None:
-    """A model's description and its columns' descriptions, for the files it is published as; None when
-    `table` is no model."""
-    contract = _contracts_read_once(Path(sql_dir)).get(table)
-    if contract is None:
-        return None
-    return contract.description, {column.name: column.description for column in contract.columns}
-
-
 # --- generated files ---------------------------------------------------------------------------
 
 
