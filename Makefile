@@ -39,10 +39,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint --processes 2 sql
 
+# The Dagster UI (http://127.0.0.1:3000) and beside it the server of the gate pages and reports its links open
+# (tankerwatch/docs_server.py, http://127.0.0.1:$(DOCS_PORT)); both stop together. In production set
+# TANKERWATCH_DOCS_BASE_URL to where a proxy serves the same paths.
+DOCS_PORT ?= 3001
+
 ui: install
 	mkdir -p .dagster_home
 	cp dagster.yaml .dagster_home/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m tankerwatch.docs_server --port $(DOCS_PORT) & docs=$$!; \
+	trap 'kill $$docs 2>/dev/null' EXIT INT TERM; \
+	DAGSTER_HOME=$(CURDIR)/.dagster_home TANKERWATCH_DOCS_PORT=$(DOCS_PORT) $(BIN)/dagster dev -w workspace.yaml
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml

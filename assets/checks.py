@@ -9,7 +9,9 @@ import dagster as dg
 
 from assets.publish import candidate_dir
 from assets.resources import TankerwatchResource
+from tankerwatch.docs_server import docs_url
 from tankerwatch.gate_docs import INDEX_FILE, write_gate_docs_safely
+from tankerwatch.gate_spec import compact, expectation_columns, short_label
 from tankerwatch.gate_windows import validate_gate
 from tankerwatch.gates import GateResult, validate_frame
 from tankerwatch.models import discover_models
@@ -47,6 +49,7 @@ def gate_candidate_frame(
 
 def check_metadata(results: list[GateResult]) -> dict:
     failing = [r for r in results if not r.success]
+    rows = failing_rows_table(failing)
     return {
         "suites": ", ".join(r.suite_name for r in results),
         "expectations_evaluated": sum(r.evaluated for r in results),
@@ -57,7 +60,61 @@ def check_metadata(results: list[GateResult]) -> dict:
         "failing_expectations": dg.MetadataValue.md(
             "\n\n".join(f"**{r.suite_name}**\n\n{r.failure_markdown()}" for r in failing) or "none"
         ),
+        **({"failing_rows": rows} if rows is not None else {}),
     }
+
+
+def failing_rows_table(results: list[GateResult]) -> dg.TableMetadataValue | None:
+    """The failing rows of every failed expectation as one table: which expectation, the row's keys and
+    lineage (source, snapshot, line) as the table names them, and the values the expectation refused.
+    None when no failure names rows (a missing column, a row count)."""
+    records = [(r, f, row) for r in results for f in r.failures for row in f.failing_rows]
+    if not records:
+        return None
+    keys = list(dict.fromkeys(k for r in results for k in r.key_columns))
+    fixed = ["suite", "expectation", *keys, "failing_values"]
+    if len(fixed) != len(set(fixed)):  # a table column named like one of ours
+        keys = [k for k in keys if k not in ("suite", "expectation", "failing_values")]
+        fixed = ["suite", "expectation", *keys, "failing_values"]
+    samples: dict[str, object] = {}
+    table_rows = []
+    for result, failure, row in records:
+        shown = {k: _cell(row.get(k)) for k in keys if k in result.key_columns}
+        for k, v in shown.items():
+            if v is not None:
+                samples.setdefault(k, v)
+        values = ", ".join(f"{c}={compact(row.get(c), 200)}" for c in expectation_columns(failure.kwargs) if c in row)
+        table_rows.append(
+            dg.TableRecord(
+                {"suite": result.suite_name, "expectation": short_label(failure), **shown, "failing_values": values}
+            )
+        )
+    columns = [
+        dg.TableColumn("suite", "string", description="the suite whose expectation failed"),
+        dg.TableColumn("expectation", "string", description="the failed expectation and its column(s)"),
+        *[
+            dg.TableColumn(k, _column_type(samples.get(k)), description="row key or lineage in the table")
+            for k in keys
+        ],
+        dg.TableColumn("failing_values", "string", description="the row's values the expectation refused"),
+    ]
+    return dg.MetadataValue.table(table_rows, schema=dg.TableSchema(columns=columns))
+
+
+def _cell(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return compact(value, 200)
+
+
+def _column_type(sample: object) -> str:
+    if isinstance(sample, bool):
+        return "bool"
+    if isinstance(sample, int):
+        return "int"
+    if isinstance(sample, float):
+        return "float"
+    return "string"
 
 
 def docs_metadata(
@@ -81,10 +138,11 @@ def docs_metadata(
     )
     if page is None:
         return {}
-    return {
-        "data_docs": dg.MetadataValue.path(str(page)),
-        "data_docs_index": dg.MetadataValue.path(str(page.parent / INDEX_FILE)),
-    }
+    root = tankerwatch.paths().root
+    links = {"data_docs": docs_url(root, page), "data_docs_index": docs_url(root, page.parent / INDEX_FILE)}
+    # The docs server (python -m tankerwatch.docs_server, started by `make ui`) serves these at the
+    # base URL read now, per run: a URL opens from the UI, a local path does not.
+    return {name: dg.MetadataValue.url(url) for name, url in links.items() if url}
 
 
 def build_suite_check(asset_name: str, suite_path: Path) -> dg.AssetChecksDefinition:

@@ -5,6 +5,12 @@ Rendered from GateResult alone (plus the suite file, to list the expectations th
 so both engines (GX on pandas and DuckDB SQL) get the same pages and nothing is re-validated.
 Every value is HTML-escaped and the pages carry a Content-Security-Policy that forbids
 scripts and any network fetch. Files are written to a temp file and renamed into place.
+
+Pages live as long as the published versions they explain (`prune_gate_docs`, called where
+versions are pruned): a run's folder stays while a kept version names that run in its manifest
+(the run that wrote it, or a run whose gate result it rests on), and any other run's folder stays
+while it is newer than the oldest kept version. So a failed run's pages are readable until every
+version published before it has been pruned, and nothing of a run in progress is removed.
 """
 
 from __future__ import annotations
@@ -18,17 +24,20 @@ import json
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tankerwatch import atomic
 from tankerwatch.gates import ExpectationFailure, GateResult, to_jsonable
+from tankerwatch.publish import MANIFEST_NAME, VERSIONS_NAME, list_versions
 
 __all__ = [
     "GATE_DOCS_DIRNAME",
     "INDEX_FILE",
     "gate_docs_dir",
+    "prune_gate_docs",
     "render_index",
     "render_result_page",
     "write_gate_docs",
@@ -116,6 +125,79 @@ def write_gate_docs_safely(
             f"could not write gate docs for suite {result.suite_name!r}: {type(exc).__name__}: {exc}"
         )
         return None
+
+
+def prune_gate_docs(
+    data_root: str | os.PathLike[str], published_dir: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """Delete the gate pages of runs no kept version rests on and older than the oldest kept version;
+    return the run folders removed, sorted.
+
+    Kept versions are the complete ones in `published_dir` (default <data_root>/published); the runs a
+    version rests on are its manifest's run_id and the run of every check it lists. A run folder's age is
+    its newest file's. With nothing published nothing is removed: there is no version to measure against.
+    Never raises: a folder it cannot remove is left, and logged.
+    """
+    root = Path(data_root)
+    folder = root / GATE_DOCS_DIRNAME
+    published = Path(published_dir) if published_dir is not None else root / "published"
+    try:
+        return _prune(root, folder, published)
+    except OSError as exc:
+        # Pages are a convenience: a publish that happened is not undone because old ones stay.
+        logging.getLogger(__name__).warning(f"could not prune gate docs in {folder}: {exc}")
+        return []
+
+
+def _prune(root: Path, folder: Path, published: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    kept_runs: set[str] = set()
+    oldest: float | None = None
+    for version in list_versions(published):
+        manifest_path = published / VERSIONS_NAME / version / MANIFEST_NAME
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            created = _created_at(manifest, manifest_path)
+        except (OSError, ValueError):
+            # An unreadable manifest cannot say which runs it rests on: keep every page.
+            return []
+        runs = [manifest.get("run_id")] + [c.get("run_id") for c in manifest.get("checks") or [] if isinstance(c, dict)]
+        kept_runs.update(gate_docs_dir(root, r).name for r in runs if isinstance(r, str) and r)
+        oldest = created if oldest is None else min(oldest, created)
+    if oldest is None:
+        return []
+    removed = []
+    for run_folder in sorted(folder.iterdir()):
+        if run_folder.name in kept_runs or run_folder.is_symlink() or not run_folder.is_dir():
+            continue
+        if _newest_mtime(run_folder) >= oldest:
+            continue
+        try:
+            shutil.rmtree(run_folder)
+        except OSError as exc:
+            logging.getLogger(__name__).warning(f"could not prune gate docs {run_folder}: {exc}")
+            continue
+        removed.append(run_folder.name)
+    return removed
+
+
+def _created_at(manifest: dict[str, Any], path: Path) -> float:
+    value = manifest.get("created_at")
+    if isinstance(value, str):
+        stamp = dt.datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=dt.UTC)
+        return stamp.timestamp()
+    return path.stat().st_mtime
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for path in folder.iterdir():
+        with contextlib.suppress(OSError):
+            newest = max(newest, path.lstat().st_mtime)
+    return newest
 
 
 # --- rendering ---------------------------------------------------------------------------

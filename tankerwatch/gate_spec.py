@@ -36,6 +36,8 @@ import pandas as pd
 from tankerwatch.errors import TankerwatchError
 
 __all__ = [
+    "LINEAGE_COLUMNS",
+    "ROW_SAMPLE_SIZE",
     "SAMPLE_SIZE",
     "STAGES",
     "WHOLE_TABLE",
@@ -44,15 +46,25 @@ __all__ = [
     "SuiteError",
     "check_entry_shape",
     "check_regex",
+    "expectation_columns",
     "parse_row_condition",
     "quote_identifier",
     "read_suite",
+    "row_key_columns",
     "to_jsonable",
 ]
 
 WHOLE_TABLE = "whole table"
 STAGES = frozenset({"raw", "reference", "staging", "intermediate", "marts", "publish"})
 SAMPLE_SIZE = 10
+# Failing rows kept per failed expectation: enough to see a pattern, bounded so a gate that fails
+# on millions of rows still returns a result small enough for the check's metadata.
+ROW_SAMPLE_SIZE = 20
+# Where a warehouse row came from: the sources-file name, the snapshot and the line or record
+# number in it (every raw, staging and row-level intermediate table carries them).
+LINEAGE_COLUMNS = ("source_name", "snapshot_id", "source_row")
+# The key list a contract's grain names in parentheses: "one row per voyage (voyage_id)".
+_GRAIN_KEYS = re.compile(r"\(\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*\)")
 
 # Keys GX writes when it exports a suite are accepted; anything else is most likely a typo
 # (e.g. "kwarg", or "severity" which GX 1.x does not use to decide success) and must be loud.
@@ -80,6 +92,9 @@ class ExpectationFailure:
     sample_values: list[Any] = field(default_factory=list)
     observed_value: Any = None
     exception: str | None = None
+    # Real rows of the table that violate the expectation (at most ROW_SAMPLE_SIZE, in table order):
+    # each holds the result's key columns and the expectation's own columns, by name.
+    failing_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -103,6 +118,9 @@ class GateResult:
     # Which rows were validated: the whole table, or a window of the rows no passing gate has
     # seen yet (tankerwatch/gate_windows.py); `rows` counts the rows validated.
     scope: str = WHOLE_TABLE
+    # The columns that name a row of the table (its grain or unique key, then its lineage): what each
+    # failure's failing_rows carry besides the expectation's own columns.
+    key_columns: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(asdict(self))
@@ -387,6 +405,48 @@ def _class_end(pattern: str, start: int, refuse) -> int:
             i += 1
             previous_single = True
         members += 1
+
+
+# --- failing rows ------------------------------------------------------------------------
+
+
+def row_key_columns(
+    meta: dict[str, Any], expectations: list[tuple[str, dict[str, Any]]], columns: list[str]
+) -> list[str]:
+    """The columns that let a reader find a failing row: the key the grain names in the suite's notes
+    (generated from the model contract), else the first unique key the suite declares, then the
+    lineage columns the table carries; the first column when the table has none of these."""
+    present = set(columns)
+    keys: list[str] = []
+    notes = meta.get("notes")
+    for match in _GRAIN_KEYS.finditer(notes if isinstance(notes, str) else ""):
+        names = [name.strip() for name in match.group(1).split(",")]
+        if all(name in present for name in names):
+            keys = names
+            break
+    if not keys:
+        for etype, kwargs in expectations:
+            if kwargs.get("row_condition") is not None:
+                continue  # unique among some rows only: not a key of the table
+            if etype == "expect_column_values_to_be_unique" and kwargs.get("column") in present:
+                keys = [kwargs["column"]]
+                break
+            names = kwargs.get("column_list")
+            if etype == "expect_compound_columns_to_be_unique" and isinstance(names, list) and set(names) <= present:
+                keys = list(names)
+                break
+    keys += [c for c in LINEAGE_COLUMNS if c in present]
+    if not keys and columns:
+        keys = [columns[0]]
+    return list(dict.fromkeys(keys))
+
+
+def expectation_columns(kwargs: dict[str, Any]) -> list[str]:
+    """The columns a row-level expectation reads, in the order its kwargs name them."""
+    names: list[Any] = [kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")]
+    if isinstance(kwargs.get("column_list"), list):
+        names += kwargs["column_list"]
+    return list(dict.fromkeys(n for n in names if isinstance(n, str) and n))
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -44,6 +44,7 @@ import pandas as pd
 
 from tankerwatch.errors import GateFailed
 from tankerwatch.gate_spec import (
+    ROW_SAMPLE_SIZE,
     SAMPLE_SIZE,
     STAGES,
     WHOLE_TABLE,
@@ -51,8 +52,10 @@ from tankerwatch.gate_spec import (
     GateResult,
     SuiteError,
     compact,
+    expectation_columns,
     quote_identifier,
     read_suite,
+    row_key_columns,
     short_label,
     to_jsonable,
 )
@@ -203,20 +206,29 @@ def _batch_definition():
 
 def _validate(suite: ExpectationSuite, frame: pd.DataFrame, table: str | None) -> GateResult:
     batch_definition = _batch_definition()
-    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+    # GX lists the index of as many unexpected rows as values; the values are cut to SAMPLE_SIZE below.
+    result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(SAMPLE_SIZE, ROW_SAMPLE_SIZE)}
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        # The unexpected rows come back as index labels: a unique one finds each row again.
+        frame = frame.reset_index(drop=True)
     # Every batch of this asset gets the same batch id, and the execution engine caches
     # batch data by id: two threads validating at once would read each other's frame.
     with _LOCK:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         outcome = batch.validate(suite, result_format=result_format)
 
-    order = {_config_key(c.type, c.kwargs): i for i, c in enumerate(suite.expectation_configurations)}
+    configurations = suite.expectation_configurations
+    order = {_config_key(c.type, c.kwargs): i for i, c in enumerate(configurations)}
+    entries = [(c.type, dict(c.kwargs)) for c in configurations]
+    keys = row_key_columns(dict(suite.meta or {}), entries, list(frame.columns))
     failed = []
     for res in outcome.results:
         if not res.success:
             cfg = res.expectation_config
             rank = order.get(_config_key(cfg.type, cfg.kwargs), len(order))
-            failed.append((rank, _failure(res)))
+            failure = _failure(res)
+            failure.failing_rows = _failing_rows(frame, res, keys)
+            failed.append((rank, failure))
     failed.sort(key=lambda pair: pair[0])
 
     stats = outcome.statistics
@@ -244,7 +256,21 @@ def _validate(suite: ExpectationSuite, frame: pd.DataFrame, table: str | None) -
         failures=failures,
         stage=suite.meta.get("stage"),
         rows=len(frame),
+        key_columns=keys,
     )
+
+
+def _failing_rows(frame: pd.DataFrame, res: Any, keys: list[str]) -> list[dict[str, Any]]:
+    """The rows GX found unexpected (the first ROW_SAMPLE_SIZE, by the index it lists), with the key
+    columns and the expectation's own."""
+    indexes = (res.result or {}).get("partial_unexpected_index_list") or []
+    labels = [i for i in indexes[:ROW_SAMPLE_SIZE] if not isinstance(i, dict) and i in frame.index]
+    kwargs = res.expectation_config.kwargs
+    names = [n for n in dict.fromkeys([*keys, *expectation_columns(kwargs)]) if n in frame.columns]
+    if not labels or not names:
+        return []
+    rows = frame.loc[labels, names]
+    return [to_jsonable(dict(zip(names, row, strict=True))) for row in rows.itertuples(index=False, name=None)]
 
 
 def _failure(res: Any) -> ExpectationFailure:

@@ -22,15 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tankerwatch.gate_spec import (
+    ROW_SAMPLE_SIZE,
     SAMPLE_SIZE,
     WHOLE_TABLE,
     ExpectationFailure,
     GateResult,
     SuiteError,
     check_entry_shape,
+    expectation_columns,
     parse_row_condition,
     quote_identifier,
     read_suite,
+    row_key_columns,
     to_jsonable,
 )
 
@@ -92,6 +95,7 @@ def _evaluate(spec: dict, table: str, checks: list[_Check], ctx: _Context, scope
 
     failures: list[ExpectationFailure] = []
     passed = 0
+    keys = _key_columns(spec, ctx)
     for (check, prep), vals in zip(prepared, values, strict=True):
         if isinstance(prep, _Problem):
             failures.append(check.exception_failure(prep.message))
@@ -108,6 +112,8 @@ def _evaluate(spec: dict, table: str, checks: list[_Check], ctx: _Context, scope
         if failure is None:
             passed += 1
         else:
+            if failure.exception is None:
+                failure.failing_rows = _failing_rows(ctx, check, keys)
             failures.append(failure)
 
     return GateResult(
@@ -121,7 +127,35 @@ def _evaluate(spec: dict, table: str, checks: list[_Check], ctx: _Context, scope
         rows=rows,
         engine=ENGINE,
         scope=scope,
+        key_columns=keys,
     )
+
+
+def _key_columns(spec: dict, ctx: _Context) -> list[str]:
+    try:
+        names = [c.name for c in ctx.columns]
+    except _duckdb_error():
+        return []  # the table is missing: every expectation reports it
+    entries = [(str(e.get("type")), e.get("kwargs") or {}) for e in spec["expectations"]]
+    return row_key_columns(spec["meta"], entries, names)
+
+
+def _failing_rows(ctx: _Context, check: _Check, keys: list[str]) -> list[dict[str, Any]]:
+    """The first rows of the table that violate `check`, with the key columns and the check's own.
+
+    The rows only explain a verdict already reached, so a query that fails leaves them out instead of
+    changing the verdict."""
+    present = {c.name for c in ctx.columns}
+    names = [n for n in dict.fromkeys([*keys, *expectation_columns(check.kwargs)]) if n in present]
+    if not names:
+        return []
+    try:
+        frame = check.failing_rows(ctx, [ctx.column(n) for n in names])
+    except (_Problem, _duckdb_error()):
+        return []
+    if frame is None:
+        return []
+    return [to_jsonable(dict(zip(names, row, strict=True))) for row in frame.itertuples(index=False, name=None)]
 
 
 # --- SQL fragments with their own parameters ---------------------------------------------
@@ -287,11 +321,11 @@ class _Context:
                     pass
         return self._order
 
-    def first_rows(self, alias: str | None = None) -> str:
+    def first_rows(self, alias: str | None = None, limit: int = SAMPLE_SIZE) -> str:
         order = self.order
         if order and alias:
             order = alias
-        return (f" ORDER BY {order}" if order else "") + f" LIMIT {SAMPLE_SIZE}"
+        return (f" ORDER BY {order}" if order else "") + f" LIMIT {int(limit)}"
 
     def column(self, name: str) -> _Column:
         for column in self.columns:
@@ -408,6 +442,20 @@ class _Check:
     def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
         raise NotImplementedError
 
+    def row_predicate(self) -> _Sql | None:
+        """After `finish` failed the check: true exactly for the rows GX counts as unexpected; None for a
+        check on the table as a whole (its columns, its row count)."""
+        return None
+
+    def failing_rows(self, ctx: _Context, columns: list[_Column]) -> pd.DataFrame | None:
+        """The first ROW_SAMPLE_SIZE rows `row_predicate` selects, in table order, as `columns`."""
+        predicate = self.row_predicate()
+        if predicate is None:
+            return None
+        select = ", ".join(c.ref for c in columns)
+        limit = ctx.first_rows(limit=ROW_SAMPLE_SIZE)
+        return ctx.frame(_cat(f"SELECT {select} FROM {ctx.table} WHERE ", predicate, limit))
+
 
 def _prepare(check: _Check, ctx: _Context) -> list[_Sql] | _Problem:
     try:
@@ -494,6 +542,9 @@ class _ColumnMap(_Check):
             sample_values=self.samples(ctx) if unexpected else [],
         )
 
+    def row_predicate(self) -> _Sql | None:
+        return _cat(self._domain, f" AND NOT {self._column.missing} AND (", self._unexpected, ")")
+
     def samples(self, ctx: _Context) -> list[Any]:
         column = self._column
         sql = _cat(
@@ -516,7 +567,11 @@ class _NotNull(_ColumnMap):
     def aggregates(self, ctx: _Context) -> list[_Sql]:
         column = ctx.column(self.column_name)
         domain = self.domain(ctx)
+        self._column, self._domain = column, domain
         return [_count_if(domain), _count_if(_cat(domain, f" AND {column.missing}"))]
+
+    def row_predicate(self) -> _Sql | None:
+        return _cat(self._domain, f" AND {self._column.missing}")
 
     def finish(self, ctx: _Context, values: tuple) -> ExpectationFailure | None:
         # ExpectColumnValuesToNotBeNull._validate: the ratio and the percent are of all rows.
@@ -816,6 +871,10 @@ class _Pair(_Check):
         )
 
 
+    def row_predicate(self) -> _Sql | None:
+        return _cat(self._kept, f" AND {self._unexpected}")
+
+
 class _PairGreater(_Pair):
     kwargs_allowed = frozenset({"column_A", "column_B", "or_equal", "ignore_row_if"}) | _MAP_KWARGS
 
@@ -892,27 +951,36 @@ class _CompoundUnique(_Check):
         )
         if _mostly_success(kept, unexpected, self.mostly):
             return None
-        # Keys are compared in a scope of our own aliases, so no table column can shadow them.
-        match = " AND ".join(f"__dups.k{i} IS NOT DISTINCT FROM __rows.k{i}" for i in range(len(self._columns)))
-        picked = ", ".join(f"c{i}" for i in range(len(self._columns)))
-        rows = ", ".join(f"{c.ref} AS c{i}" for i, c in enumerate(self._columns))
-        position = f", {ctx.order} AS __position" if ctx.order else ""
-        frame = ctx.frame(
-            _cat(
-                f"SELECT {picked} FROM (SELECT {rows}, {keys}{position} FROM {ctx.table} WHERE ",
-                self._kept,
-                ") AS __rows WHERE EXISTS (SELECT 1 FROM (",
-                duplicated,
-                f") AS __dups WHERE {match})",
-                ctx.first_rows("__position"),
-            )
-        )
+        self._duplicated = duplicated
+        frame = self._rows_of_duplicates(ctx, self._columns, SAMPLE_SIZE)
         samples = [dict(zip(self.names, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
         return self.failure(
             unexpected_count=unexpected,
             unexpected_percent=unexpected / kept * 100,
             sample_values=to_jsonable(samples),
         )
+
+    def _rows_of_duplicates(self, ctx: _Context, columns: list[_Column], limit: int) -> pd.DataFrame:
+        """`columns` of the first `limit` rows whose key is repeated, in table order."""
+        keys = ", ".join(f"{c.value} AS k{i}" for i, c in enumerate(self._columns))
+        # Keys are compared in a scope of our own aliases, so no table column can shadow them.
+        match = " AND ".join(f"__dups.k{i} IS NOT DISTINCT FROM __rows.k{i}" for i in range(len(self._columns)))
+        picked = ", ".join(f"c{i}" for i in range(len(columns)))
+        rows = ", ".join(f"{c.ref} AS c{i}" for i, c in enumerate(columns))
+        position = f", {ctx.order} AS __position" if ctx.order else ""
+        return ctx.frame(
+            _cat(
+                f"SELECT {picked} FROM (SELECT {rows}, {keys}{position} FROM {ctx.table} WHERE ",
+                self._kept,
+                ") AS __rows WHERE EXISTS (SELECT 1 FROM (",
+                self._duplicated,
+                f") AS __dups WHERE {match})",
+                ctx.first_rows("__position", limit),
+            )
+        )
+
+    def failing_rows(self, ctx: _Context, columns: list[_Column]) -> pd.DataFrame | None:
+        return self._rows_of_duplicates(ctx, columns, ROW_SAMPLE_SIZE)
 
 
 class _OrderedColumns(_Check):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
 import re
 from html.parser import HTMLParser
 
@@ -13,7 +15,7 @@ import pytest
 
 from assets.checks import build_suite_check
 from assets.resources import TankerwatchResource
-from tankerwatch import gate_docs, gates
+from tankerwatch import docs_server, gate_docs, gates, publish
 from tankerwatch.warehouse import connect
 
 HOSTILE = "<script>alert('x')</script> & \"YU JONG\""
@@ -192,22 +194,127 @@ def _job(tmp_path, hostile):
 
 
 @pytest.mark.parametrize("hostile", [False, True], ids=["passing", "failing"])
-def test_check_metadata_links_the_page(tmp_path, hostile):
+def test_check_metadata_links_the_page(tmp_path, hostile, monkeypatch):
+    # The base URL is read when the check runs: set after every import, it is the one the links use.
+    monkeypatch.setenv(docs_server.BASE_URL_ENV, "https://gates.example.org/tankerwatch/")
     asset, check, resource = _job(tmp_path, hostile)
     outcome = dg.materialize([asset, check], resources={"tankerwatch": resource}, raise_on_error=False)
     [evaluation] = outcome.get_asset_check_evaluations()
     assert evaluation.passed is (not hostile)
 
     link = evaluation.metadata["data_docs"]
-    assert isinstance(link, dg.PathMetadataValue)
+    assert isinstance(link, dg.UrlMetadataValue)
     page = tmp_path / "data" / "gate_docs" / outcome.run_id / "tiny_vessels.html"
-    assert link.path == str(page.resolve()) and page.exists()
-    assert evaluation.metadata["data_docs_index"].path == str(page.parent.resolve() / "index.html")
+    base = f"https://gates.example.org/tankerwatch/gate_docs/{outcome.run_id}"
+    assert link.url == f"{base}/tiny_vessels.html" and page.exists()
+    assert evaluation.metadata["data_docs_index"].url == f"{base}/index.html"
     text = page.read_text(encoding="utf-8")
     assert ("FAILED" in text) is hostile and "tiny_vessels" in text
     assert parse(text).active == []
     with connect(tmp_path / "data" / "warehouse.duckdb") as con:
         assert con.execute("select success from gate_results").fetchall() == [(not hostile,)]
+    # No key, unique column or lineage in this table: its first column names the failing row.
+    if hostile:
+        table = evaluation.metadata["failing_rows"]
+        assert [r.data for r in table.records] == [
+            {
+                "suite": "tiny_vessels",
+                "expectation": "expect_column_values_to_be_in_set(vessel_name)",
+                "imo": "8654321",
+                "failing_values": "vessel_name=" + json.dumps(HOSTILE),
+            }
+        ]
+    else:
+        assert "failing_rows" not in evaluation.metadata
+
+
+def test_default_links_point_at_the_local_docs_server(tmp_path, monkeypatch):
+    monkeypatch.delenv(docs_server.BASE_URL_ENV, raising=False)
+    monkeypatch.setenv(docs_server.PORT_ENV, "3123")
+    asset, check, resource = _job(tmp_path, hostile=True)
+    outcome = dg.materialize([asset, check], resources={"tankerwatch": resource}, raise_on_error=False)
+    [evaluation] = outcome.get_asset_check_evaluations()
+    assert evaluation.metadata["data_docs"].url == (
+        f"http://127.0.0.1:3123/gate_docs/{outcome.run_id}/tiny_vessels.html"
+    )
+
+
+POSITION_SUITE = {
+    "name": "tiny_positions",
+    "meta": {
+        "stage": "staging",
+        "table": "tiny_positions",
+        "notes": "Grain: one row per AIS message (source_name, snapshot_id, source_row).",
+    },
+    "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "mmsi"}},
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "speed_kn", "min_value": 0, "max_value": 50},
+        },
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+    ],
+}
+
+
+def test_check_metadata_table_holds_each_failing_rows_key_and_line(tmp_path):
+    """A table with bad rows among good ones: the check's table names exactly those rows, by their
+    source, snapshot and line, with the values refused; a failure without rows (none here) adds none."""
+    suite = tmp_path / "tiny_positions.json"
+    suite.write_text(json.dumps(POSITION_SUITE), encoding="utf-8")
+
+    @dg.asset(name="tiny_positions")
+    def tiny_positions(tankerwatch: TankerwatchResource) -> None:
+        with tankerwatch.warehouse() as con:
+            con.execute(
+                "create or replace table tiny_positions as select 'dma_feed' as source_name, "
+                "'2024-07-11T000000Z' as snapshot_id, i::bigint as source_row, "
+                "case when i = 40 then null else 440000000 + i end as mmsi, "
+                "case when i in (37, 90) then 99.5 else 12.0 end as speed_kn from range(1, 121) t(i)"
+            )
+
+    check = build_suite_check("tiny_positions", suite)
+    resource = TankerwatchResource(data_dir=str(tmp_path / "data"))
+    outcome = dg.materialize([tiny_positions, check], resources={"tankerwatch": resource}, raise_on_error=False)
+    [evaluation] = outcome.get_asset_check_evaluations()
+    assert not evaluation.passed
+
+    table = evaluation.metadata["failing_rows"]
+    assert isinstance(table, dg.TableMetadataValue)
+    assert [c.name for c in table.schema.columns] == [
+        "suite", "expectation", "source_name", "snapshot_id", "source_row", "failing_values",
+    ]
+    assert [c.type for c in table.schema.columns][4] == "int"
+    rows = [r.data for r in table.records]
+    assert [(r["expectation"], r["source_row"], r["failing_values"]) for r in rows] == [
+        ("expect_column_values_to_not_be_null(mmsi)", 40, "mmsi=null"),
+        ("expect_column_values_to_be_between(speed_kn)", 37, "speed_kn=99.5"),
+        ("expect_column_values_to_be_between(speed_kn)", 90, "speed_kn=99.5"),
+    ]
+    assert {(r["source_name"], r["snapshot_id"]) for r in rows} == {("dma_feed", "2024-07-11T000000Z")}
+    # The markdown summary stays beside the table.
+    assert "speed_kn" in evaluation.metadata["failing_expectations"].md_str
+
+
+def test_failing_rows_are_bounded_and_in_table_order_for_both_engines(tmp_path):
+    con = duckdb.connect()
+    con.execute(
+        "create table tiny_positions as select 'dma_feed' as source_name, 's1' as snapshot_id, "
+        "i::bigint as source_row, 440000000 + i as mmsi, "
+        "case when i % 3 = 0 then 80.0 else 10.0 end as speed_kn from range(1, 301) t(i)"
+    )
+    suite = tmp_path / "tiny_positions.json"
+    suite.write_text(json.dumps(POSITION_SUITE), encoding="utf-8")
+    by_gx = gates.validate_table(con, "tiny_positions", suite)
+    by_sql = gates.validate_table_auto(con, "tiny_positions", suite)
+    for result in (by_gx, by_sql):
+        [failure] = result.failures
+        assert failure.unexpected_count == 100
+        assert result.key_columns == ["source_name", "snapshot_id", "source_row"]
+        assert [r["source_row"] for r in failure.failing_rows] == list(range(3, 61, 3))
+        assert all(r == {"source_name": "dma_feed", "snapshot_id": "s1", "source_row": r["source_row"],
+                         "speed_kn": 80.0} for r in failure.failing_rows)
+    assert by_gx.failures[0].failing_rows == by_sql.failures[0].failing_rows
 
 
 def test_check_verdict_stands_when_docs_cannot_be_written(tmp_path, monkeypatch):
@@ -225,3 +332,59 @@ def test_check_verdict_stands_when_docs_cannot_be_written(tmp_path, monkeypatch)
     assert any(
         "could not write gate docs for suite 'tiny_vessels': PermissionError: read-only volume" in m for m in warnings
     )
+
+
+# --- pruning with the published versions ----------------------------------------------------
+
+
+def _age(folder, stamp):
+    for path in [folder, *folder.iterdir()]:
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+
+
+def test_pruning_keeps_exactly_the_pages_of_kept_versions_and_newer_runs(tmp_path):
+    """Five nightly publishes, keeping two versions: the pages left are those of the runs the kept versions
+    rest on (their own run and a backfill run whose gate they list), a failed run since the oldest kept
+    version, and a run still going; those of pruned versions and of a failed run before them are gone."""
+    root = tmp_path / "data"
+    published = root / "published"
+    start = 1_720_000_000.0  # 2024-07-03
+    result = gates.GateResult(suite_name="voyages", table="voyages", success=True, evaluated=1, passed=1)
+
+    def pages(run_id, at):
+        page = gate_docs.write_gate_docs(result, root, run_id, asset="voyages")
+        _age(page.parent, at)
+
+    pages("backfill-ingest", start - 50)  # an early run whose gate every version rests on
+    pages("failed-1", start + 150)  # failed between the second and third publish
+    pages("failed-3", start + 350)  # failed after the fourth publish
+    previous = None
+    for night in range(5):
+        run_id = f"nightly-{night}"
+        at = start + night * 100
+        pages(run_id, at)
+        version = published / "versions" / f"v{night}-{run_id}"
+        version.mkdir(parents=True)
+        # The backfill's gate has not run since: its result is the newest of that gate in every manifest.
+        checks = [{"run_id": run_id, "suite": "voyages"}, {"run_id": "backfill-ingest", "suite": "raw_ais_positions"}]
+        manifest = {"run_id": run_id, "version": version.name, "checks": checks, "files": {},
+                    "created_at": dt.datetime.fromtimestamp(at + 10, dt.UTC).isoformat(timespec="seconds")}
+        (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        previous = publish.switch_current(published, version)
+        publish.prune_versions(published, 2, previous=previous)
+        gate_docs.prune_gate_docs(root)
+    pages("running-5", start + 600)
+
+    assert publish.list_versions(published) == ["v3-nightly-3", "v4-nightly-4"]
+    assert sorted(p.name for p in (root / "gate_docs").iterdir()) == [
+        "backfill-ingest", "failed-3", "nightly-3", "nightly-4", "running-5",
+    ]
+    assert (root / "gate_docs" / "nightly-4" / "index.html").is_file()
+
+
+def test_pruning_removes_nothing_when_nothing_is_published(tmp_path):
+    result = gates.GateResult(suite_name="s", table="t", success=False, evaluated=1, passed=0)
+    page = gate_docs.write_gate_docs(result, tmp_path, "failed-run")
+    _age(page.parent, 1_000_000.0)
+    assert gate_docs.prune_gate_docs(tmp_path) == []
+    assert page.is_file()

@@ -119,7 +119,11 @@ def test_to_dict_is_json_and_complete(voyage_suite):
         "sample_values",
         "observed_value",
         "exception",
+        "failing_rows",
     }
+    # No grain, unique key or lineage in this frame: its first column names the row.
+    assert data["key_columns"] == ["imo"]
+    assert data["failures"][0]["failing_rows"] == [{"imo": "8654321", "load_fraction": 7.0}]
 
 
 def test_unknown_expectation_type_is_refused_not_dropped(tmp_path):
