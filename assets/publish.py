@@ -7,6 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import TankerwatchResource
+from tankerwatch.docs_server import docs_url
+from tankerwatch.gate_docs import prune_gate_docs
 from tankerwatch.publish import keep_versions_setting, prune_versions, switch_current, write_manifest, write_version
 from tankerwatch.publish_set import PUBLISHED_TABLES, build_manifest, latest_gate_results, publish_blockers
 from tankerwatch.settings import EXPECTATIONS_DIR
@@ -90,6 +92,7 @@ def published_current(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
     # leaves an old version on disk; it does not undo a publish that has happened.
     try:
         removed = prune_versions(tankerwatch.paths().published, keep, previous=previous)
+        prune_gate_docs(tankerwatch.paths().root)
     except OSError as exc:
         context.log.warning(f"published {version_dir.name}, but pruning old versions failed: {exc}")
         removed = []
@@ -101,6 +104,7 @@ def published_current(context: dg.AssetExecutionContext, tankerwatch: Tankerwatc
             "versions_removed": dg.MetadataValue.json(removed),
             "path": dg.MetadataValue.path(str(tankerwatch.paths().published / "current")),
             "checks_passed": len(manifest["checks"]),
+            "report": dg.MetadataValue.url(docs_url(tankerwatch.paths().root, version_dir / manifest["report"]["html"])),
         }
     )
 
