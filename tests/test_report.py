@@ -648,3 +648,35 @@ def test_map_labels_do_not_overlap_where_ports_crowd(tmp_path):
     data = report_data(version)
     assert all(p["calls"] == 2 for p in data["map"]["ports"])
     assert_labels_apart(map_figure(data))
+
+
+def test_timeline_counts_dark_periods_and_transfers_for_both_vessels(tmp_path):
+    voyages = [voyage("9000001", dt.date(2024, 3, 1), 100_000), voyage("9000002", dt.date(2024, 4, 1), 100_000)]
+    version = make_set(tmp_path, voyages, set())
+    at = dt.datetime(2024, 3, 10, 4, tzinfo=UTC)
+    pl.DataFrame({
+        "dark_period_id": ["9000001-a", "9000001-b"], "imo": ["9000001"] * 2, "vessel_name": ["TANKER 001"] * 2,
+        "went_dark_at": [at, at + dt.timedelta(days=9)], "reappeared_at": [at + dt.timedelta(days=2)] * 2,
+        "last_latitude": [42.0, 41.9], "last_longitude": [131.0, 131.1],
+        "first_latitude": [42.1, 42.0], "first_longitude": [131.2, 131.3],
+    }).write_parquet(version / "ais_dark_periods.parquet")
+    pl.DataFrame({
+        "encounter_id": ["e1"], "giver_imo": ["9000003"], "giver_name": ["TANKER 003"],
+        "receiver_imo": ["9000002"], "receiver_name": ["TANKER 002"],
+        "started_at": [at], "ended_at": [at + dt.timedelta(hours=6)], "latitude": [38.9], "longitude": [124.6],
+    }).write_parquet(version / "sts_transfers.parquet")
+    data = build_and_gate(version)
+    rows = {v["imo"]: v["counts"] for v in data["timeline"]["vessels"]}
+    assert rows == {
+        "9000001": {"calls": 2, "voyages": 1, "dark_periods": 2, "transfers": 0},
+        "9000002": {"calls": 2, "voyages": 1, "dark_periods": 0, "transfers": 1},
+        "9000003": {"calls": 0, "voyages": 0, "dark_periods": 0, "transfers": 1},
+    }
+    by_imo = {v["imo"]: v for v in data["timeline"]["vessels"]}
+    assert by_imo["9000003"]["transfers"][0] == {
+        "encounter_id": "e1", "role": "giver", "other_imo": "9000002",
+        "start": "2024-03-10T04:00:00Z", "end": "2024-03-10T10:00:00Z",
+    }
+    assert data["map"]["sts_transfers"] == [[38.9, 124.6]]
+    page = (version / REPORT_HTML).read_text()
+    assert page.count("<tr data-imo=") == 3 and "TANKER 003" in page
