@@ -87,7 +87,11 @@ def postgres() -> Iterator[Server]:
     password = os.urandom(12).hex()
     (root / "pwfile").write_text(password + "\n")
     if os.geteuid() == 0:
-        account = pwd.getpwnam(SERVER_USER)
+        try:
+            account = pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            pytest.fail(f"running as root, and there is no '{SERVER_USER}' account to run PostgreSQL as (Debian's "
+                        "postgresql package creates it)")
         for path in (root, sockets, root / "pwfile"):
             os.chown(path, account.pw_uid, account.pw_gid)
     port = free_port()
