@@ -63,6 +63,9 @@ def assert_parity(gx, sql, context=""):
         assert _multiset(s.sample_values) == _multiset(g.sample_values), where
         assert _hashable(s.observed_value) == _hashable(g.observed_value), where
         assert (s.exception is None) == (g.exception is None), f"{where}: {g.exception!r} vs {s.exception!r}"
+        # The same real rows, in table order, with the same keys and values.
+        assert _hashable(s.failing_rows) == _hashable(g.failing_rows), where
+    assert sql.key_columns == gx.key_columns, context
     json.dumps(sql.to_dict(), allow_nan=False)
 
 
@@ -977,3 +980,54 @@ def test_warehouse_tables_of_every_size_go_to_sql(con, tmp_path):
     assert info.value.result is by_sql
     # The connection is not left blocked by an unfinished result.
     assert con.execute("select count(*) from t").fetchall() == [(50,)]
+
+
+# --- failing rows ------------------------------------------------------------------------------
+
+
+def test_failing_rows_name_each_row_by_the_grain_and_its_lineage(con, tmp_path):
+    """The rows behind a failure are real rows of the table: the key the grain names, the lineage
+    columns, and the expectation's own columns, bounded to the first twenty in table order."""
+    rows = [["feed", "snap-1", i, f"V{i % 40}", 5.0 if i % 9 else 500.0, 10.0 - (i % 4)] for i in range(1, 101)]
+    load(
+        con,
+        "t",
+        [("source_name", "VARCHAR"), ("snapshot_id", "VARCHAR"), ("source_row", "BIGINT"), ("vessel_id", "VARCHAR"),
+         ("draught_m", "DOUBLE"), ("max_draught_m", "DOUBLE")],
+        rows,
+    )
+    suite = tmp_path / "s.json"
+    suite.write_text(json.dumps({
+        "name": "s",
+        "meta": {"stage": "staging", "table": "t", "notes": "Grain: one row per message (vessel_id)."},
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "draught_m", "max_value": 30}},
+            {"type": "expect_column_pair_values_a_to_be_greater_than_b",
+             "kwargs": {"column_A": "max_draught_m", "column_B": "draught_m", "or_equal": True}},
+            {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["vessel_id", "snapshot_id"]}},
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 10}},
+        ],
+    }), encoding="utf-8")
+    gx, sql = both(con, "t", suite)
+    assert_parity(gx, sql)
+    assert sql.key_columns == ["vessel_id", "source_name", "snapshot_id", "source_row"]
+    between, pair, compound, count = sql.failures
+    assert [r["source_row"] for r in between.failing_rows] == list(range(9, 101, 9))
+    assert between.failing_rows[0] == {"vessel_id": "V9", "source_name": "feed", "snapshot_id": "snap-1",
+                                       "source_row": 9, "draught_m": 500.0}
+    assert [r["source_row"] for r in pair.failing_rows] == list(range(9, 101, 9))
+    assert pair.failing_rows[0]["max_draught_m"] == 9.0
+    # 40 ids over 100 rows: every row shares its id with another; the first twenty rows are shown.
+    assert compound.unexpected_count == 100
+    assert [r["source_row"] for r in compound.failing_rows] == list(range(1, 21))
+    assert count.observed_value == 100 and count.failing_rows == []
+
+
+def test_failing_rows_of_a_window_come_from_the_window(con, tmp_path):
+    load(con, "t", [("source_row", "BIGINT"), ("snapshot_id", "VARCHAR"), ("id", "VARCHAR")],
+         [[1, "old", "a"], [2, "old", "b"], [3, "new", "a"], [4, "new", "c"], [5, "new", "c"]])
+    suite = write_suite(tmp_path, [{"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}}])
+    result = validate_table_in_sql(con, "t", suite, window=("snapshot_id = $s", {"s": "new"}))
+    assert result.scope == "window"
+    [failure] = result.failures
+    assert [(r["source_row"], r["id"]) for r in failure.failing_rows] == [(3, "a"), (4, "c"), (5, "c")]
