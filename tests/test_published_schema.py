@@ -172,7 +172,7 @@ def test_a_schema_change_stops_the_run_and_leaves_current(demo_run_copy, tmp_pat
     before, versions_before = current_version(published), list_versions(published)
     committed = ps.load_schema()
     expected = dict(committed)
-    expected["voyages"] = [(c, "float" if c == "volume_bbl" else t) for c, t in committed["voyages"]]
+    expected["voyages"] = [(c, "double" if c == "volume_bbl" else t) for c, t in committed["voyages"]]
     expected["port_calls"] = [*committed["port_calls"], ("berth", "string")]
     expected["tanker_tracks"] = [("imo", "string")]
     mutated = ps.write_schema(expected, tmp_path / "published.json")
@@ -182,7 +182,7 @@ def test_a_schema_change_stops_the_run_and_leaves_current(demo_run_copy, tmp_pat
     err = capsys.readouterr().err
     assert code == 1
     assert f"GATE FAILED: publish_candidate / {ps.CHECK_NAME}" in err
-    assert "table voyages, column volume_bbl: type changed: expected float, found double" in err
+    assert "table voyages, column volume_bbl: type changed: expected double, found int64" in err
     assert "table port_calls, column berth: missing: expected string, found no column" in err
     assert "table tanker_tracks: missing" in err
     assert "published/current was left as it was" in err

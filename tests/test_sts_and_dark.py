@@ -103,11 +103,11 @@ def test_a_transfer_at_sea_names_the_giver_the_receiver_and_the_evidence(tmp_pat
                                     "g-empty", "r-laden")
     # the giver's cargo: its DWT capacity x the load fraction its laden image shows
     capacity = 3000 * 0.95 * 7.46
-    assert (t["capacity_bbl"], t["capacity_source"]) == (pytest.approx(capacity), "dwt")
+    assert (t["capacity_bbl"], t["capacity_source"]) == (round(capacity), "dwt")  # whole barrels
     assert (t["load_fraction"], t["load_fraction_source"]) == (pytest.approx(0.9), "observed")
-    assert t["volume_bbl"] == pytest.approx(capacity * 0.9)
-    assert t["volume_bbl_low"] == pytest.approx(3000 * 0.90 * 7.46 * 0.85)
-    assert t["volume_bbl_high"] == pytest.approx(3000 * 0.95 * 7.46 * 0.95)
+    assert t["volume_bbl"] == round(capacity * 0.9)
+    assert t["volume_bbl_low"] == round(3000 * 0.90 * 7.46 * 0.85)
+    assert t["volume_bbl_high"] == round(3000 * 0.95 * 7.46 * 0.95)
     assert_gates_pass(s)
 
 
