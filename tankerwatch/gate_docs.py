@@ -235,8 +235,31 @@ def render_result_page(
         "</tr></thead><tbody>",
         *rows,
         "</tbody></table>",
+        *_failing_rows_sections(result),
     ]
     return _document(f"{'PASSED' if result.success else 'FAILED'} {result.suite_name}", body)
+
+
+def _failing_rows_sections(result: GateResult) -> list[str]:
+    """Per failed expectation, the rows of the table that violate it: their keys and lineage, then the
+    values refused."""
+    sections = []
+    for f in result.failures:
+        if not f.failing_rows:
+            continue
+        names = list(dict.fromkeys(name for row in f.failing_rows for name in row))
+        head = "".join(f"<th>{_e(n)}</th>" for n in names)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_code(row.get(n))}</td>" for n in names) + "</tr>" for row in f.failing_rows
+        )
+        more = ""
+        if f.unexpected_count is not None and f.unexpected_count > len(f.failing_rows):
+            more = f" (the first {len(f.failing_rows)} of {f.unexpected_count})"
+        sections.append(
+            f"<h2>Failing rows: {_code_text(f.expectation_type)} {_e(_column_of(f.kwargs, f.column))}{_e(more)}</h2>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    return sections
 
 
 def render_index(entries: list[dict[str, Any]], run_id: str) -> str:

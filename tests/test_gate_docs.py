@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import json
 import logging
 import os
 import re
+import threading
 from html.parser import HTMLParser
 
 import dagster as dg
@@ -101,8 +103,14 @@ def test_failing_suite_page_lists_the_failure_with_escaped_samples(tmp_path, eng
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; \\&quot;YU JONG\\&quot;" in text
     shown = "".join(parsed.text)
     assert "<script>alert('x')</script>" in shown
-    rows = re.findall(r"<tr[^>]*>.*?</tr>", text, flags=re.S)[1:]
+    expectations, failing_rows = text.split("<h2>Failing rows: ")
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", expectations, flags=re.S)[1:]
     assert len(rows) == 4
+    # The failing row itself, named by the table's first column (it has no key or lineage).
+    assert re.findall(r"<tr>.*?</tr>", failing_rows.split("<tbody>")[1], flags=re.S) == [
+        '<tr><td><code>&quot;8654321&quot;</code></td><td><code>&quot;&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;'
+        ' &amp; \\&quot;YU JONG\\&quot;&quot;</code></td></tr>'
+    ]
     failed = [r for r in rows if 'class="failed"' in r]
     assert len(failed) == 1 and "vessel_name" in failed[0] and "FAILED" in failed[0]
     assert "alert" in failed[0] and "<td>1 (50%)</td>" in failed[0]
@@ -294,6 +302,11 @@ def test_check_metadata_table_holds_each_failing_rows_key_and_line(tmp_path):
     assert {(r["source_name"], r["snapshot_id"]) for r in rows} == {("dma_feed", "2024-07-11T000000Z")}
     # The markdown summary stays beside the table.
     assert "speed_kn" in evaluation.metadata["failing_expectations"].md_str
+    # The gate page lists the same rows.
+    page = (tmp_path / "data" / "gate_docs" / outcome.run_id / "tiny_positions.html").read_text(encoding="utf-8")
+    section = page.split("<h2>Failing rows: <code>expect_column_values_to_be_between</code> speed_kn</h2>")[1]
+    assert "<th>source_row</th>" in section and "<td><code>37</code></td>" in section
+    assert "<td><code>90</code></td>" in section and "<td><code>40</code></td>" not in section.split("</table>")[0]
 
 
 def test_failing_rows_are_bounded_and_in_table_order_for_both_engines(tmp_path):
@@ -388,3 +401,53 @@ def test_pruning_removes_nothing_when_nothing_is_published(tmp_path):
     _age(page.parent, 1_000_000.0)
     assert gate_docs.prune_gate_docs(tmp_path) == []
     assert page.is_file()
+
+
+# --- the demo run: every link in its metadata opens ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_every_link_of_the_demo_run_opens_from_the_docs_server(demo_run):
+    """After `tankerwatch run`, each gate's page and index and the published report, as linked in the
+    run's metadata, are served by the docs server over the data directory."""
+    code, data_dir = demo_run
+    assert code == 0
+    instance = dg.DagsterInstance.get()
+    published = instance.get_latest_materialization_event(dg.AssetKey("published_current"))
+    run_id = published.run_id
+    report = published.asset_materialization.metadata["report"]
+    version = published.asset_materialization.metadata["version"].value
+    base = docs_server.docs_base_url()
+    assert report.url == f"{base}/published/versions/{version}/report.html"
+
+    evaluations = [
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    links = [
+        value.url
+        for evaluation in evaluations
+        for name, value in evaluation.metadata.items()
+        if name.startswith("data_docs")
+    ]
+    suites = [e for e in evaluations if e.check_name == "great_expectations_suite"]
+    assert len(suites) > 40 and all(isinstance(e.metadata["data_docs"], dg.UrlMetadataValue) for e in suites)
+
+    server = docs_server.make_server(data_dir, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        for url in [report.url, *links]:
+            assert url.startswith(base + "/gate_docs/" + run_id + "/") or url == report.url, url
+            conn = http.client.HTTPConnection(host, port, timeout=10)
+            conn.request("GET", url.removeprefix(base))
+            response = conn.getresponse()
+            body = response.read().decode("utf-8")
+            conn.close()
+            assert response.status == 200, url
+            assert "<html" in body, url
+        assert "voyages" in body or "PASSED" in body
+    finally:
+        server.shutdown()
+        server.server_close()
