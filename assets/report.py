@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.checks import GATE, GX_SUITE_CHECK, check_metadata, gate_candidate_frame
+from assets.checks import GATE, GX_SUITE_CHECK, check_metadata, docs_metadata, gate_candidate_frame
 from assets.publish import CANDIDATE_KEY, OWNERS, PUBLISHED_FRESHNESS, REPORT_KEY, candidate_dir
 from assets.resources import TankerwatchResource
 from tankerwatch.publish_set import report_consistency_frame
@@ -72,6 +72,7 @@ def report_consistent(context: dg.AssetCheckExecutionContext, tankerwatch: Tanke
             "numbers_compared": frame.height,
             "mismatches": dg.MetadataValue.json(mismatches.to_dicts()),
             **check_metadata([result]),
+            **docs_metadata(context, tankerwatch, REPORT_KEY.to_user_string(), result, REPORT_SUITE),
         },
     )
 
