@@ -439,15 +439,15 @@ def test_every_link_of_the_demo_run_opens_from_the_docs_server(demo_run):
     try:
         host, port = server.server_address[:2]
         for url in [report.url, *links]:
-            assert url.startswith(base + "/gate_docs/" + run_id + "/") or url == report.url, url
+            assert url == report.url or url.startswith(f"{base}/gate_docs/{run_id}/"), url
             conn = http.client.HTTPConnection(host, port, timeout=10)
             conn.request("GET", url.removeprefix(base))
             response = conn.getresponse()
             body = response.read().decode("utf-8")
             conn.close()
             assert response.status == 200, url
-            assert "<html" in body, url
-        assert "voyages" in body or "PASSED" in body
+            # The demo passes every gate; the report names its voyages.
+            assert ("43 voyages" in body) if url == report.url else ("PASSED" in body and "FAILED" not in body), url
     finally:
         server.shutdown()
         server.server_close()
