@@ -1033,8 +1033,8 @@ factors below, as this set's manifest records them.</p>
 {_sources(data)}
 
 <h2 id="evidence">Appendix: the sightings behind the evidence ids</h2>
-<p>{plural(len(data['evidence']['ids']), 'evidence id')} named by the voyages
-{f"({plural(missing, 'sighting')} not in this report's data)" if missing else ""}: when and where each
+<p>{plural(len(data['evidence']['ids']), 'evidence id')} named by the voyages{
+    f" ({plural(missing, 'sighting')} not in this report's data)" if missing else ""}: when and where each
 sighting was made, and the line of the source snapshot it was read from.</p>
 {_evidence_appendix(data)}
 </body></html>
