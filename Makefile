@@ -44,12 +44,15 @@ lint: install
 # TANKERWATCH_DOCS_BASE_URL to where a proxy serves the same paths.
 DOCS_PORT ?= 3001
 
+# The instance `tankerwatch run` records into too; an operator's own dagster.yaml in it is kept.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
 ui: install
-	mkdir -p .dagster_home
-	cp dagster.yaml .dagster_home/dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m tankerwatch.docs_server --port $(DOCS_PORT) & docs=$$!; \
 	trap 'kill $$docs 2>/dev/null' EXIT INT TERM; \
-	DAGSTER_HOME=$(CURDIR)/.dagster_home TANKERWATCH_DOCS_PORT=$(DOCS_PORT) $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) TANKERWATCH_DOCS_PORT=$(DOCS_PORT) $(BIN)/dagster dev -w workspace.yaml
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
