@@ -152,7 +152,9 @@ def parse_days(text: str | None) -> tuple[str, str]:
     keys = set(DAILY_PARTITIONS.get_partition_keys())
     for day in (first, last):
         if day not in keys:
-            raise ValueError(f"{day} is not a day partition (from {DAILY_PARTITIONS.start.date()} to the last complete UTC day)")
+            raise ValueError(
+                f"{day} is not a day partition (from {DAILY_PARTITIONS.start.date()} to the last complete UTC day)"
+            )
     return first, last
 
 
