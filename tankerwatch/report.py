@@ -326,20 +326,17 @@ def map_data(port_calls: pl.DataFrame, ports: pl.DataFrame, version_dir: Path) -
 
 
 def demo_sources(manifest: dict, demo_dir: Path = DEMO_DIR) -> list[str]:
-    """The sources whose fetched bytes are the bundled demo's own files (same relative path, same sha256).
+    """The sources whose fetched bytes are one of the bundled demo's files (same sha256), wherever they were read
+    from: a copy of the demo served over HTTP or named by an absolute path is still the demo.
 
     Decided from the set's manifest, not from its numbers: a real feed never matches a demo file byte for byte."""
-    matched = set()
-    for entry in manifest.get("sources") or []:
-        url, digest = entry.get("url"), entry.get("sha256")
-        if not url or not digest or "://" in url:
-            continue
-        path = (demo_dir / url).resolve()
-        if path.is_file() and path.is_relative_to(demo_dir.resolve()):
+    digests = set()
+    for path in demo_dir.rglob("*"):
+        if path.is_file():
             with open(path, "rb") as fh:
-                if hashlib.file_digest(fh, "sha256").hexdigest() == digest:
-                    matched.add(entry.get("source") or url)
-    return sorted(matched)
+                digests.add(hashlib.file_digest(fh, "sha256").hexdigest())
+    entries = manifest.get("sources") or []
+    return sorted({e.get("source") or e.get("url") for e in entries if e.get("sha256") in digests})
 
 
 def source_snapshots(manifest: dict) -> list[dict]:

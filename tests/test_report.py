@@ -586,7 +586,11 @@ def test_a_set_from_other_sources_has_no_demo_banner_and_the_demo_files_do(tmp_p
              "fetched_at": "2026-01-02T03:04:05+00:00", "partition_day": None, "bytes": 1, "sha256": digest}
     # the same relative path with other bytes is someone's own registry, not the demo's
     assert demo_sources({"sources": [{**entry, "sha256": "0" * 64}]}) == []
-    assert demo_sources({"sources": [{**entry, "url": "https://example.org/registry/tankers.csv"}]}) == []
+    # the demo's bytes are the demo's wherever they were read from
+    assert demo_sources({"sources": [{**entry, "url": "https://example.org/registry/tankers.csv"}]}) == [
+        "tanker_registry"
+    ]
+    assert demo_sources({"sources": [{**entry, "url": f"file://{demo_file}"}]}) == ["tanker_registry"]
     assert demo_sources({"sources": [entry]}) == ["tanker_registry"]
     write_manifest(version, {"run_id": "hand-made", "sources": [{**entry, "sha256": "0" * 64}]})
     data = build_and_gate(version)
