@@ -3,16 +3,15 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 from pydantic import Field
 
-from tankerwatch.errors import SourcesFileError, TankerwatchError
+from tankerwatch.errors import DataDirUnusable, SourcesFileError, TankerwatchError
 from tankerwatch.publish import keep_versions_setting
 from tankerwatch.reference import volume_assumptions
-from tankerwatch.settings import DataPaths, resolve_data_paths, resolve_sources_file
+from tankerwatch.settings import DataPaths, check_folder, resolve_data_paths, resolve_sources_file
 from tankerwatch.sources import Source, load_sources
 from tankerwatch.warehouse import connect
 
@@ -55,11 +54,10 @@ class TankerwatchResource(dg.ConfigurableResource):
             self.sources()
         except SourcesFileError as exc:
             problems.append(f"sources_file: {exc}")
-        root = self.paths().root
-        if root.exists() and not root.is_dir():
-            problems.append(f"data_dir: {root} is a file, not a folder")
-        elif not root.exists() and not Path(root.parent).is_dir():
-            problems.append(f"data_dir: {root} cannot be created: its parent {root.parent} is not a folder")
+        try:
+            check_folder(self.paths().root)
+        except DataDirUnusable as exc:
+            problems.append(f"data_dir: {exc}")
         try:
             volume_assumptions(self.product or None)
         except TankerwatchError as exc:

@@ -19,10 +19,9 @@ from tankerwatch.run_lock import (
     DEFAULT_LOCK_WAIT_S,
     LOCK_WAIT_ENV,
     RunLocked,
-    describe_removed,
     lock_wait_s,
     run_lock,
-    tidy_interrupted,
+    say,
 )
 from tankerwatch.settings import (
     DATA_DIR_ENV,
@@ -92,14 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with run_lock(paths.root, wait_s, run_id=run_id) as held:
             with open_instance(home) as instance:
-                from orchestration.jobs import recover_run_that_died_holding
+                from orchestration.jobs import take_over
 
-                recovered = recover_run_that_died_holding(instance, held.died_holding, paths.root)
-                if recovered:
-                    print(f"tankerwatch: {paths.root}: {recovered}", file=sys.stderr)
-                removed = tidy_interrupted(paths)
-                if removed:
-                    print(f"tankerwatch: {describe_removed(removed)}", file=sys.stderr)
+                take_over(instance, held, paths.root, warn=say, info=say)
                 return run_pipeline(args.sources, str(paths.root), args.product, days, instance=instance, run_id=run_id)
     except RunLocked as exc:
         print(f"tankerwatch: {exc}; nothing was run", file=sys.stderr)
@@ -116,15 +110,11 @@ def prepare_dagster_home() -> Path:
     home = Path(configured).expanduser() if configured else DEFAULT_DAGSTER_HOME
     home = home.resolve()
     where = f"${DAGSTER_HOME_ENV} ({home})" if configured else f"the Dagster instance directory {home}"
-    if home.exists() and not home.is_dir():
-        raise DataDirUnusable(f"{where} is a file, not a folder")
+    prepare_data_dir(home, where)
+    settings = home / "dagster.yaml"
     try:
-        home.mkdir(exist_ok=True)  # not its parents: a mistyped path must not grow a tree nobody looks at
-        settings = home / "dagster.yaml"
         if not settings.exists():
             shutil.copyfile(INSTANCE_SETTINGS, settings)
-    except FileNotFoundError:
-        raise DataDirUnusable(f"{where} cannot be created: its parent {home.parent} does not exist") from None
     except OSError as exc:
         raise DataDirUnusable(f"{where} cannot be used: {exc.strerror or exc}") from None
     return home

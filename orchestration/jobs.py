@@ -8,18 +8,18 @@ of both failing on DuckDB's lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.executor.base import Executor  # the executor interface; Dagster exports no public name for it
 from dagster._core.system_config.objects import ResolvedRunConfig
 
-from tankerwatch.run_lock import Holder, describe_removed, lock_wait_s, run_lock, tidy_interrupted
+from assets.resources import RESOURCE_KEY
+from tankerwatch.run_lock import HeldLock, Holder, describe_removed, lock_wait_s, run_lock, tidy_interrupted
 from tankerwatch.settings import prepare_data_dir, resolve_data_paths
 
 FULL_JOB_NAME = "tankerwatch_full"
-RESOURCE_KEY = "tankerwatch"
 
 
 def run_data_dir(job_def: dg.JobDefinition, run_config) -> Path:
@@ -56,6 +56,25 @@ def recover_run_that_died_holding(instance: dg.DagsterInstance, holder: Holder |
     return "; ".join(done) or None
 
 
+def take_over(
+    instance: dg.DagsterInstance,
+    held: HeldLock,
+    data_dir: Path,
+    warn: Callable[[str], None],
+    info: Callable[[str], None],
+) -> None:
+    """What a run does first once it holds the data directory's lock (unless it re-entered its own): mark failed
+    the run that died holding it, and remove what a killed run left behind."""
+    if held.reentered:
+        return
+    recovered = recover_run_that_died_holding(instance, held.died_holding, data_dir)
+    if recovered:
+        warn(f"{data_dir}: {recovered}")
+    removed = tidy_interrupted(resolve_data_paths(str(data_dir)))
+    if removed:
+        info(f"{data_dir}: {describe_removed(removed)}")
+
+
 class _LockedExecutor(Executor):
     def __init__(self, inner: Executor):
         self._inner = inner
@@ -74,13 +93,7 @@ class _LockedExecutor(Executor):
         log = plan_context.log
         run_id = plan_context.dagster_run.run_id
         with run_lock(data_dir, lock_wait_s(), run_id=run_id, on_wait=log.warning) as held:
-            if not held.reentered:
-                recovered = recover_run_that_died_holding(plan_context.instance, held.died_holding, data_dir)
-                if recovered:
-                    log.warning(f"{data_dir}: {recovered}")
-                removed = tidy_interrupted(resolve_data_paths(str(data_dir)))
-                if removed:
-                    log.info(f"{data_dir}: {describe_removed(removed)}")
+            take_over(plan_context.instance, held, data_dir, warn=log.warning, info=log.info)
             yield from self._inner.execute(plan_context, execution_plan)
 
 

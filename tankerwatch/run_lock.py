@@ -82,7 +82,8 @@ def lock_wait_s(configured: float | None = None) -> float:
         raise ValueError(f"${LOCK_WAIT_ENV} must be a number of seconds, not {text!r}") from None
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """Tell the person at the command line, on stderr."""
     print(f"tankerwatch: {message}", file=sys.stderr, flush=True)
 
 
@@ -92,7 +93,7 @@ def run_lock(
     wait_s: float,
     poll_s: float = 0.5,
     run_id: str | None = None,
-    on_wait: Callable[[str], None] = _say,
+    on_wait: Callable[[str], None] = say,
 ) -> Iterator[HeldLock]:
     """Hold the data directory's run lock; wait up to ``wait_s`` seconds for another run, then raise RunLocked.
 

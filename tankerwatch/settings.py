@@ -59,34 +59,45 @@ def resolve_data_paths(configured: str | None = None) -> DataPaths:
     return DataPaths(root.resolve())
 
 
-def prepare_data_dir(root: Path) -> None:
-    """Make sure ``root`` is a folder this process can write, creating it (not its parents) when missing.
-
-    Its parent must exist: a mistyped path such as /srv/tankerwatch/dtaa would otherwise grow a new tree
-    somewhere nobody looks, and fill it with a warehouse and published files.
-    """
+def check_folder(root: Path, name: str | None = None) -> None:
+    """Raise DataDirUnusable unless ``root`` is a folder, or can be made one in a parent that exists; creates
+    nothing. ``name`` is how the error calls it (default: "data directory <root>")."""
     root = Path(root)
+    name = name or f"data directory {root}"
     if root.is_symlink() and not root.exists():
-        raise DataDirUnusable(f"data directory {root} is a link to {os.readlink(root)}, which does not exist")
+        raise DataDirUnusable(f"{name} is a link to {os.readlink(root)}, which does not exist")
     if root.exists() and not root.is_dir():
-        raise DataDirUnusable(f"data directory {root} is a file, not a folder")
+        raise DataDirUnusable(f"{name} is a file, not a folder")
     if not root.exists():
         parent = root.parent
         if not parent.is_dir():
             what = "is a file, not a folder" if parent.exists() else "does not exist"
-            raise DataDirUnusable(f"data directory {root} cannot be created: its parent {parent} {what}")
+            raise DataDirUnusable(f"{name} cannot be created: its parent {parent} {what}")
+
+
+def prepare_data_dir(root: Path, name: str | None = None) -> None:
+    """Make sure ``root`` is a folder this process can write, creating it (not its parents) when missing.
+
+    Its parent must exist: a mistyped path such as /srv/tankerwatch/dtaa would otherwise grow a new tree
+    somewhere nobody looks, and fill it with a warehouse and published files. ``name`` is how errors call
+    the folder (default: "data directory <root>").
+    """
+    root = Path(root)
+    name = name or f"data directory {root}"
+    check_folder(root, name)
+    if not root.exists():
         try:
             root.mkdir()
         except FileExistsError:
             pass
         except OSError as exc:
-            raise DataDirUnusable(f"data directory {root} cannot be created: {exc.strerror or exc}") from None
+            raise DataDirUnusable(f"{name} cannot be created: {exc.strerror or exc}") from None
     try:
         # Permission bits do not tell the whole story (a read-only mount, a full disk, root squash): write.
         with tempfile.TemporaryFile(dir=root, prefix=".tankerwatch-probe-"):
             pass
     except OSError as exc:
-        raise DataDirUnusable(f"data directory {root} is not writable: {exc.strerror or exc}") from None
+        raise DataDirUnusable(f"{name} is not writable: {exc.strerror or exc}") from None
 
 
 def allowed_roots() -> tuple[str, ...]:
